@@ -1,0 +1,111 @@
+"""The composition root: builds everything from one ``Settings`` object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from autoreply.clock import Clock, SystemClock
+from autoreply.config import Settings, project_path
+from autoreply.domain.booking import SlotRules
+from autoreply.domain.calendar import BusinessCalendar, Closure, WeeklyHours
+from autoreply.domain.casestudies import CaseLibrary
+from autoreply.domain.topics import TopicVocabulary
+from autoreply.errors import ConfigError
+from autoreply.flows.engine import Engine
+from autoreply.flows.loader import load_flow
+from autoreply.texts import Texts
+
+__all__ = ["Domain", "build_domain", "load_content", "read_yaml"]
+
+
+def read_yaml(path: Path) -> Any:
+    """Read an operator YAML file; problems become ``ConfigError`` naming the file."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+
+
+def load_content(settings: Settings) -> tuple[TopicVocabulary, CaseLibrary]:
+    """The topic vocabulary and case-study library named by the settings."""
+    topics_path = settings.path("topics")
+    vocabulary = TopicVocabulary.from_data(read_yaml(topics_path), source=str(topics_path))
+    cases_path = settings.path("casestudies")
+    library = CaseLibrary.from_data(read_yaml(cases_path), vocabulary, source=str(cases_path))
+    return vocabulary, library
+
+
+def build_calendar(settings: Settings) -> BusinessCalendar:
+    """The business calendar from the settings."""
+    return BusinessCalendar(
+        tz=settings.tz,
+        hours=WeeklyHours.parse(settings.business_hours),
+        closures=Closure.parse_many(settings.closures),
+        holidays_country=settings.holidays_country or None,
+    )
+
+
+def slot_rules(settings: Settings) -> SlotRules:
+    """Meeting-slot rules from the settings."""
+    return SlotRules(
+        duration=timedelta(minutes=settings.slot_duration_minutes),
+        days_ahead=settings.slot_days_ahead,
+        count=settings.slot_count,
+        min_lead=timedelta(minutes=settings.slot_min_lead_minutes),
+        prep_buffer=timedelta(minutes=settings.slot_prep_minutes),
+    )
+
+
+@dataclass
+class Domain:
+    """Everything pure the service needs, loaded and checked once at start."""
+
+    settings: Settings
+    calendar: BusinessCalendar
+    vocabulary: TopicVocabulary
+    library: CaseLibrary
+    texts: Texts
+    rules: SlotRules
+    engines: dict[str, Engine] = field(default_factory=dict)
+    default_flow: str = ""
+    clock: Clock = field(default_factory=SystemClock)
+
+    def engine(self, flow_id: str | None = None) -> Engine:
+        """The engine of a flow by id (the default flow when None)."""
+        key = flow_id or self.default_flow
+        try:
+            return self.engines[key]
+        except KeyError:
+            raise ConfigError(f"unknown flow {key!r}") from None
+
+    def add_flow(self, path: Path, *, default: bool = False) -> Engine:
+        """Load, check and register one more flow file."""
+        engine = Engine(load_flow(project_path(path), self.texts.dir))
+        self.engines[engine.flow.id] = engine
+        if default or not self.default_flow:
+            self.default_flow = engine.flow.id
+        return engine
+
+
+def build_domain(settings: Settings, clock: Clock | None = None) -> Domain:
+    """Load the flow, content and calendar named by the settings (raises on any problem)."""
+    vocabulary, library = load_content(settings)
+    domain = Domain(
+        settings=settings,
+        calendar=build_calendar(settings),
+        vocabulary=vocabulary,
+        library=library,
+        texts=Texts(settings.path("templates_dir")),
+        rules=slot_rules(settings),
+        clock=clock or SystemClock(),
+    )
+    domain.texts.check()
+    domain.add_flow(settings.flow, default=True)
+    return domain

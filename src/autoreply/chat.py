@@ -1,0 +1,102 @@
+"""``autoreply chat``: hold a conversation with a flow in the terminal, stored like any other."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import TextIO
+
+from autoreply.clock import Clock
+from autoreply.config import Settings
+from autoreply.flows.turns import Cards, Choices, Inbound, Reply, SlotPicker, Text
+from autoreply.runtime import open_runtime
+
+__all__ = ["render_reply", "run_chat"]
+
+QUIT = {"/quit", "/exit", "/q"}
+
+
+def render_reply(reply: Reply) -> tuple[str, list[tuple[str, str]]]:
+    """Terminal text for a reply, and the numbered options it offers as (kind, value)."""
+    options: list[tuple[str, str]] = []
+    if isinstance(reply, Text):
+        return reply.text, options
+    if isinstance(reply, Choices):
+        lines = [reply.text]
+        for i, option in enumerate(reply.options, 1):
+            lines.append(f"  {i}) {option.label}")
+            options.append(("choice", option.value))
+        return "\n".join(lines), options
+    if isinstance(reply, SlotPicker):
+        lines = [reply.text]
+        for i, slot in enumerate(reply.slots, 1):
+            lines.append(f"  {i}) {slot.label}")
+            options.append(("slot", slot.id))
+        lines.append(f"  {len(reply.slots) + 1}) {reply.decline.label}")
+        options.append(("slot", reply.decline.value))
+        return "\n".join(lines), options
+    assert isinstance(reply, Cards)
+    lines = []
+    for card in reply.cards:
+        lines += [f"  ■ {card.title}", f"    {card.customer}（{card.industry}）",
+                  f"    {card.summary}", f"    {card.url}", f"    {card.explanation}"]
+    return "\n".join(lines), options
+
+
+def _event(line: str, options: list[tuple[str, str]], labels: list[str]) -> Inbound:
+    if line.isdigit() and 1 <= int(line) <= len(options):
+        kind, value = options[int(line) - 1]
+        return Inbound("slot" if kind == "slot" else "choice", text=labels[int(line) - 1],
+                       value=value)
+    return Inbound("text", text=line)
+
+
+async def run_chat(
+    settings: Settings, stdin: TextIO, out: TextIO, *, clock: Clock | None = None
+) -> int:
+    """Run a conversation until it ends or input runs out; print the handoff at the end."""
+    async with open_runtime(settings, clock=clock) as runtime:
+        engine = runtime.domain.engine()
+        locale = engine.flow.locale
+        print(f"# {engine.flow.spec.title or engine.flow.id} (v{engine.flow.spec.version}) "
+              f"- type a number or text; /quit to leave", file=out)
+        result = await runtime.service.start(
+            channel="cli", identities=[("cli", secrets.token_hex(8))], source={"via": "cli"})
+        while True:
+            options: list[tuple[str, str]] = []
+            labels: list[str] = []
+            for reply in result.replies:
+                text, reply_options = render_reply(reply)
+                print(f"bot> {text}", file=out)
+                if reply_options:
+                    options = reply_options
+                    labels = [ln.split(") ", 1)[1] for ln in text.splitlines()[1:]]
+            if result.status != "active":
+                break
+            line: str | None = ""
+            while line is not None and not line.strip():
+                line = await asyncio.to_thread(_read_line, stdin, out)
+            if line is None or line.strip() in QUIT:
+                await runtime.service.close(result.conversation_id)
+                break
+            result = await runtime.service.handle(
+                result.conversation_id, _event(line.strip(), options, labels))
+        record = await runtime.service.handoff_record(result.conversation_id)
+        if record is None:
+            print("(no handoff: nothing was collected)", file=out)
+        else:
+            print(runtime.domain.texts.render("handoff/summary", locale, r=record),
+                  file=out)
+    return 0
+
+
+def _read_line(stdin: TextIO, out: TextIO) -> str | None:
+    out.write("you> ")
+    out.flush()
+    line = stdin.readline()
+    if not line:
+        out.write("\n")
+        return None
+    if not stdin.isatty():
+        out.write(line if line.endswith("\n") else line + "\n")
+    return line.rstrip("\n")

@@ -1,0 +1,228 @@
+"""The ``autoreply`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from autoreply.clock import FixedClock
+from autoreply.config import Settings
+from autoreply.errors import AutoreplyError, FlowError
+
+__all__ = ["main"]
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+# -- flow -------------------------------------------------------------------------------
+
+
+def _flow_check(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.flows.loader import check_flow_file
+
+    settings = _settings()
+    templates = settings.path("templates_dir")
+    failed = 0
+    for path in args.paths:
+        problems = check_flow_file(Path(path), templates)
+        for problem in problems:
+            print(problem, file=out)
+        if problems:
+            failed += 1
+        elif not args.quiet:
+            print(f"{path}: ok", file=out)
+    return 1 if failed else 0
+
+
+def _flow_schema(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.flows.schema import flow_json_schema
+
+    print(json.dumps(flow_json_schema(), ensure_ascii=False, indent=2), file=out)
+    return 0
+
+
+def _flow_graph(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.flows.graph import mermaid
+    from autoreply.flows.loader import load_flow
+
+    settings = _settings()
+    path = Path(args.path) if args.path else settings.path("flow")
+    out.write(mermaid(load_flow(path, settings.path("templates_dir"))))
+    return 0
+
+
+# -- understanding ------------------------------------------------------------------------
+
+
+def _casestudies_match(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.bootstrap import load_content
+
+    vocabulary, library = load_content(_settings())
+    hits = vocabulary.detect(args.text)
+    print("topics: " + (", ".join(f"{h.label} ({h.matched})" for h in hits) or "-"), file=out)
+    matches = library.match(args.text, industry=args.industry, limit=args.limit,
+                            min_score=args.min_score)
+    if not matches:
+        print("no case study reaches the minimum score", file=out)
+    for rank, m in enumerate(matches, 1):
+        print(f"{rank}. [{m.score:5.1f}] {m.case.title} ({m.case.customer}, {m.case.industry})",
+              file=out)
+        print(f"   {m.explain(args.locale)}", file=out)
+        print(f"   {m.case.url}", file=out)
+    return 0
+
+
+def _timing(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.domain.timing import parse_timing
+
+    settings = _settings()
+    now = _moment(args.at, settings) or datetime.now(settings.tz)
+    timing = parse_timing(args.text, now, settings.fiscal_year_start_month)
+    print(json.dumps({**timing.to_dict(), "described": timing.describe(args.locale)},
+                     ensure_ascii=False), file=out)
+    return 0
+
+
+def _moment(text: str | None, settings: Settings) -> datetime | None:
+    if not text:
+        return None
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=settings.tz)
+
+
+# -- database and reps -------------------------------------------------------------------------
+
+
+def _db_upgrade(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.store.db import upgrade
+
+    settings = _settings()
+    asyncio.run(upgrade(settings.database_url))
+    print(f"database is at the latest schema ({_safe_url(settings.database_url)})", file=out)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _reps_add(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.runtime import add_rep
+
+    rep_id = asyncio.run(add_rep(_settings(), args.name, args.email, args.hours))
+    print(f"rep {rep_id} added: {args.name} <{args.email}>", file=out)
+    return 0
+
+
+def _reps_list(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.runtime import list_reps
+
+    for rep in asyncio.run(list_reps(_settings())):
+        print(f"{rep['id']}\t{rep['name']}\t{rep['email']}\t{rep['hours'] or '(business hours)'}",
+              file=out)
+    return 0
+
+
+# -- chat and serve --------------------------------------------------------------------------
+
+
+def _chat(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.chat import run_chat
+
+    overrides: dict[str, Any] = {}
+    if args.flow:
+        overrides["flow"] = Path(args.flow)
+    settings = Settings(**overrides)
+    at = _moment(args.at, settings)
+    return asyncio.run(run_chat(settings, sys.stdin, out, clock=FixedClock(at) if at else None))
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.web.app import serve
+
+    return serve(_settings(), host=args.host, port=args.port, migrate=not args.no_migrate)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autoreply",
+        description="Answers B2B leads instantly at night and on weekends.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the service")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
+    serve.set_defaults(func=_serve)
+
+    chat = sub.add_parser("chat", help="hold a conversation with a flow in the terminal")
+    chat.add_argument("--flow", help="flow file (default: the configured flow)")
+    chat.add_argument("--at", help="pretend it is this moment, e.g. 2026-11-21T23:00")
+    chat.set_defaults(func=_chat)
+
+    flow = sub.add_parser("flow", help="check, describe and draw flows").add_subparsers(
+        dest="flow_command", required=True)
+    check = flow.add_parser("check", help="validate flow files (exit 1 on any problem)")
+    check.add_argument("paths", nargs="+")
+    check.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    check.set_defaults(func=_flow_check)
+    flow.add_parser("schema", help="print the flow JSON Schema").set_defaults(func=_flow_schema)
+    graph = flow.add_parser("graph", help="print a Mermaid diagram of a flow")
+    graph.add_argument("path", nargs="?")
+    graph.set_defaults(func=_flow_graph)
+
+    cases = sub.add_parser("casestudies", help="case-study library").add_subparsers(
+        dest="cases_command", required=True)
+    match = cases.add_parser("match", help="what a lead writing TEXT would be sent")
+    match.add_argument("text")
+    match.add_argument("--industry")
+    match.add_argument("--limit", type=int, default=3)
+    match.add_argument("--min-score", type=float, default=50.0)
+    match.add_argument("--locale", default="ja", choices=["ja", "en"])
+    match.set_defaults(func=_casestudies_match)
+
+    timing = sub.add_parser("timing", help="how a timing answer (導入時期) is read")
+    timing.add_argument("text")
+    timing.add_argument("--at", help="the moment it is said (default: now)")
+    timing.add_argument("--locale", default="ja", choices=["ja", "en"])
+    timing.set_defaults(func=_timing)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=_db_upgrade)
+
+    reps = sub.add_parser("reps", help="sales reps").add_subparsers(
+        dest="reps_command", required=True)
+    add = reps.add_parser("add", help="add a rep")
+    add.add_argument("name")
+    add.add_argument("email")
+    add.add_argument("--hours", help="own working hours, e.g. 'mon-thu 10:00-16:00'")
+    add.set_defaults(func=_reps_add)
+    reps.add_parser("list", help="list reps").set_defaults(func=_reps_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.func(args, sys.stdout)
+    except FlowError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except AutoreplyError as exc:
+        print(f"autoreply: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code

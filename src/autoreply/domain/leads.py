@@ -1,0 +1,64 @@
+"""What a lead types, checked and cleaned per slot type (email, phone, name, company)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+__all__ = ["MAX_ANSWER_CHARS", "clean_company", "clean_name", "clean_phone", "clean_email"]
+
+MAX_ANSWER_CHARS = 2000
+
+_NAME_TAIL = re.compile(r"(と申します|ともうします|です|でございます)[。.!！\s]*$")
+_NAME_HEAD = re.compile(r"^(私は|わたしは|my name is|i am|i'm)\s*", re.IGNORECASE)
+
+
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def clean_email(text: str) -> str | None:
+    """The normalised address, or None if it is not a usable email address.
+
+    >>> clean_email(" Taro@Example.COM ")
+    'Taro@example.com'
+    """
+    candidate = _nfkc(text)
+    if not candidate or len(candidate) > 254:
+        return None
+    try:
+        return validate_email(candidate, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
+
+
+def clean_phone(text: str, region: str = "JP") -> str | None:
+    """A valid phone number in international format (+81...), or None.
+
+    >>> clean_phone("０３－１２３４－５６７８")
+    '+81 3-1234-5678'
+    """
+    candidate = _nfkc(text)
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+def clean_name(text: str) -> str | None:
+    """A person's name without 'と申します' and the like; None if empty or absurdly long."""
+    candidate = _NAME_HEAD.sub("", _NAME_TAIL.sub("", _nfkc(text))).strip()
+    return candidate if 0 < len(candidate) <= 100 else None
+
+
+def clean_company(text: str) -> str | None:
+    """A company name as typed (NFKC, trimmed); None if empty or absurdly long."""
+    candidate = re.sub(r"\s+", " ", _nfkc(text))
+    candidate = re.sub(r"(です|でございます)[。.]*$", "", candidate).strip()
+    return candidate if 0 < len(candidate) <= 200 else None

@@ -1,0 +1,575 @@
+"""Lead timing (導入時期): Japanese or English free text to a date range and a bucket."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from calendar import monthrange
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Timing", "TimingBucket", "parse_timing", "timing_from_bucket"]
+
+
+class TimingBucket(StrEnum):
+    WITHIN_1_MONTH = "within_1_month"
+    WITHIN_3_MONTHS = "within_3_months"
+    WITHIN_6_MONTHS = "within_6_months"
+    WITHIN_12_MONTHS = "within_12_months"
+    LATER = "later"
+    UNDECIDED = "undecided"
+    UNKNOWN = "unknown"
+
+
+_BUCKET_MONTHS: dict[TimingBucket, int] = {
+    TimingBucket.WITHIN_1_MONTH: 1,
+    TimingBucket.WITHIN_3_MONTHS: 3,
+    TimingBucket.WITHIN_6_MONTHS: 6,
+    TimingBucket.WITHIN_12_MONTHS: 12,
+}
+
+
+def _ja(d: date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+@dataclass(frozen=True)
+class Timing:
+    text: str
+    start: date | None
+    end: date | None
+    bucket: TimingBucket
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "text": self.text,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "bucket": self.bucket.value,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Timing:
+        start, end = data.get("start"), data.get("end")
+        return cls(
+            text=str(data.get("text", "")),
+            start=date.fromisoformat(start) if start else None,
+            end=date.fromisoformat(end) if end else None,
+            bucket=TimingBucket(data["bucket"]),
+        )
+
+    def describe(self, locale: str) -> str:
+        """Short text of the range: locale "ja*" gives Japanese, anything else English."""
+        ja = locale.lower().startswith("ja")
+        fmt: Callable[[date], str] = _ja if ja else date.isoformat
+        s, e = self.start, self.end
+        if s and e:
+            return fmt(s) if s == e else (f"{fmt(s)}〜{fmt(e)}" if ja else f"{fmt(s)} to {fmt(e)}")
+        if s:
+            return f"{fmt(s)}〜" if ja else f"from {fmt(s)}"
+        if e:
+            return f"〜{fmt(e)}" if ja else f"by {fmt(e)}"
+        if self.bucket is TimingBucket.UNDECIDED:
+            return "未定" if ja else "undecided"
+        return "不明" if ja else "unknown"
+
+
+# --- date helpers ---------------------------------------------------------------------------
+
+_Range = tuple[date, date]
+_Span = tuple[date, date | None]
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    today: date
+    fy: int  # month in which the fiscal year starts
+
+    @property
+    def fy_year(self) -> int:
+        """Calendar year in which the current fiscal year started."""
+        return self.today.year if self.today.month >= self.fy else self.today.year - 1
+
+
+def _shift(y: int, m: int, n: int) -> tuple[int, int]:
+    q, r = divmod(m - 1 + n, 12)
+    return y + q, r + 1
+
+
+def _month_end(y: int, m: int) -> date:
+    return date(y, m, monthrange(y, m)[1])
+
+
+def _add_months(d: date, n: int) -> date:
+    y, m = _shift(d.year, d.month, n)
+    return date(y, m, min(d.day, monthrange(y, m)[1]))
+
+
+def _months(y: int, m: int, count: int = 1) -> _Range:
+    """First day of month (y, m) to the last day of the count-th month from it."""
+    return date(y, m, 1), _month_end(*_shift(y, m, count - 1))
+
+
+def _month(y: int, m: int, part: str | None = None) -> _Range:
+    """A whole month, or its early (1-10) / mid (11-20) / late (21-end) third."""
+    first, last = _months(y, m)
+    if part == "early":
+        return first, first.replace(day=10)
+    if part == "mid":
+        return first.replace(day=11), first.replace(day=20)
+    if part == "late":
+        return first.replace(day=21), last
+    return first, last
+
+
+def _next_year_of(c: _Ctx, m: int) -> int:
+    """Year of the next occurrence of month m (the current month counts as this year)."""
+    return c.today.year + (1 if m < c.today.month else 0)
+
+
+def _year(s: str) -> int:
+    return int(s) + 2000 if len(s) <= 2 else int(s)
+
+
+def _part(word: str | None) -> str | None:
+    if not word:
+        return None
+    if word in ("中旬", "半ば", "中頃") or word.startswith("mid"):
+        return "mid"
+    if word in ("下旬", "月末", "末", "終わり") or word.startswith(("late", "end")):
+        return "late"
+    return "early"
+
+
+# --- normalisation -----------------------------------------------------------------------------
+
+_KANJI_DIGITS = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")} | {"零": "0"}
+_KANJI_RUN = re.compile("[〇零一二三四五六七八九十]+(?!半期)")  # 第三四半期 keeps its 四
+_REIWA = re.compile(r"令和(\d{1,2}|元)年")
+_SPACE_NEAR_WIDE = re.compile(r"\s+(?=[^\x00-\x7f])|(?<=[^\x00-\x7f])\s+")
+
+
+def _kanji_number(run: str) -> str:
+    """二〇二七 -> 2027, 三 -> 3, 十 -> 10, 十二 -> 12, 二十五 -> 25; anything else unchanged."""
+    if "十" not in run:
+        return "".join(_KANJI_DIGITS[c] for c in run)
+    tens, _, ones = run.partition("十")
+    if len(tens) > 1 or len(ones) > 1 or "十" in ones:
+        return run
+    return str(int(_KANJI_DIGITS.get(tens, "1")) * 10 + int(_KANJI_DIGITS.get(ones, "0")))
+
+
+def _normalise(text: str) -> str:
+    s = unicodedata.normalize("NFKC", text).casefold().strip()
+    s = _KANJI_RUN.sub(lambda m: _kanji_number(m[0]), s)
+    s = _REIWA.sub(lambda m: f"{2018 + (1 if m[1] == '元' else int(m[1]))}年", s)
+    return _SPACE_NEAR_WIDE.sub("", re.sub(r"\s+", " ", s))
+
+
+# --- rule handlers: each gets the match and context, returns a span or None to skip it -------
+
+_Handler = Callable[[re.Match[str], _Ctx], _Span | None]
+_REL = {"今": 0, "本": 0, "当": 0, "年": 0, "来": 1, "翌": 1, "再": 2}
+_REL |= {"this": 0, "current": 0, "the": 0, "next": 1, "coming": 1}
+
+
+def _g(m: re.Match[str], name: str) -> str:
+    """A named group's text, "" when the group is absent from the pattern or did not take part."""
+    return m.groupdict().get(name) or ""
+
+
+def _rel(word: str) -> int:
+    """Offset named by a relative word: 今月/今期/this -> 0, 来年/next -> 1, 再来年 -> 2."""
+    if word in ("再来週", "the week after next", "the year after next"):
+        return 2
+    return _REL.get(word.split()[0] if word.isascii() else word[0], 0) if word else 0
+
+
+def _full_date(m: re.Match[str], c: _Ctx) -> _Span:
+    mo, d = int(m["m"]), int(m["d"])
+    if m["y"]:
+        day = date(_year(m["y"]), mo, d)
+    else:
+        day = date(c.today.year, mo, d)
+        if day < c.today:
+            day = date(c.today.year + 1, mo, d)
+    return day, day
+
+
+def _year_month(m: re.Match[str], c: _Ctx) -> _Span:
+    return _month(_year(m["y"]), int(m["m"]), _part(_g(m, "part")))
+
+
+def _rel_year_month(m: re.Match[str], c: _Ctx) -> _Span:
+    return _month(c.today.year + _rel(m["rel"]), int(m["m"]), _part(_g(m, "part")))
+
+
+def _month_range(m: re.Match[str], c: _Ctx) -> _Span:
+    m1, m2 = int(m["m1"]), int(m["m2"])
+    y1 = _next_year_of(c, m1)
+    return _months(y1, m1)[0], _months(y1 + (1 if m2 < m1 else 0), m2)[1]
+
+
+def _rel_month(m: re.Match[str], c: _Ctx) -> _Span:
+    offset = 2 if _g(m, "after") else _rel(_g(m, "rel"))
+    return _month(*_shift(c.today.year, c.today.month, offset), _part(_g(m, "part")))
+
+
+def _bare_month_part(m: re.Match[str], c: _Ctx) -> _Span:
+    """月末 / 月初 alone: this month's, or next month's once this month's has passed."""
+    part = _part(m["part"])
+    span = _month(c.today.year, c.today.month, part)
+    return span if span[1] >= c.today else _month(*_shift(c.today.year, c.today.month, 1), part)
+
+
+def _bare_month(m: re.Match[str], c: _Ctx) -> _Span:
+    """3月, 3月頃, 3月上旬: the next such month (or part of it) that has not ended."""
+    mo, part = int(m["m"]), _part(_g(m, "part"))
+    span = _month(_next_year_of(c, mo), mo, part)
+    return span if span[1] >= c.today else _month(span[0].year + 1, mo, part)
+
+
+_EN_MONTHS = "january february march april may june july august september october november december"
+_EN_MONTH = {name: i for i, name in enumerate(_EN_MONTHS.split(), 1)}
+_EN_MONTH |= {name[:3]: i for name, i in _EN_MONTH.items()} | {"sept": 9}
+_MAY_CONTEXT = {"in", "by", "until", "till", "from", "before", "around", "since", "of", "next"}
+
+
+def _en_month(m: re.Match[str], c: _Ctx) -> _Span | None:
+    mo, year = _EN_MONTH[m["mon"]], _g(m, "y")
+    prev = set(m.string[: m.start()].split()[-1:])
+    if m["mon"] == "may" and not (_g(m, "part") or year or prev & _MAY_CONTEXT):
+        return None  # "we may start soon" is not a month
+    return _month(int(year) if year else _next_year_of(c, mo), mo, _part(_g(m, "part")))
+
+
+def _weeks(m: re.Match[str], c: _Ctx) -> _Span:
+    monday = c.today - timedelta(days=c.today.weekday()) + timedelta(weeks=_rel(m["w"]))
+    return monday, monday + timedelta(days=6)
+
+
+_FY_PART = {"上期": "h1", "上半期": "h1", "前半": "h1", "下期": "h2", "下半期": "h2", "後半": "h2"}
+_FY_PART |= {"末": "end", "年度末": "end", "期末": "end", "明け": "start", "年度明け": "start"}
+_FY_PART |= {"初め": "start", "始め": "start", "年度初め": "start"}
+_FY_RANGE = {"": (0, 12), "h1": (0, 6), "h2": (6, 6), "end": (11, 1), "start": (0, 1)}
+
+
+def _fy_span(c: _Ctx, fy_year: int, part: str) -> _Range:
+    """The fiscal year starting in fy_year, or a part of it (half, 第N四半期, last/first month)."""
+    if part.startswith("第"):
+        offset, count = 3 * (int(part[1]) - 1), 3
+    else:
+        offset, count = _FY_RANGE[_FY_PART.get(part, "")]
+    return _months(*_shift(fy_year, c.fy, offset), count)
+
+
+def _fiscal(m: re.Match[str], c: _Ctx) -> _Span:
+    part = _g(m, "part")
+    if _g(m, "y"):
+        return _fy_span(c, int(m["y"]), part)
+    if _g(m, "w"):
+        return _fy_span(c, c.fy_year + _rel(m["w"]), part)
+    span = _fy_span(c, c.fy_year, part)  # a bare part: the next one that has not ended
+    return span if span[1] >= c.today else _fy_span(c, c.fy_year + 1, part)
+
+
+_ORDINAL = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4}
+_ORDINAL |= {"4th": 4}
+
+
+def _quarter(m: re.Match[str], c: _Ctx) -> _Span:
+    """Calendar quarters (Q1-Q4) and halves (H1/H2); without a year, the next not yet ended."""
+    if _g(m, "rel"):  # this / next quarter, end of this quarter
+        first = c.today.month - (c.today.month - 1) % 3
+        y, mo = _shift(c.today.year, first, 3 * _rel(m["rel"]))
+        return _months(y, mo + 2) if _g(m, "end") else _months(y, mo, 3)
+    size = 6 if _g(m, "h") or "half" in m[0] else 3
+    index = int(_g(m, "q") or _g(m, "h") or _ORDINAL[m["o"]])
+    year = int(_g(m, "y") or 0) or (c.today.year + 1 if _g(m, "ny") else 0)
+    span = _months(year or c.today.year, (index - 1) * size + 1, size)
+    if not year and span[1] < c.today:
+        span = _months(c.today.year + 1, (index - 1) * size + 1, size)
+    return span
+
+
+_SEASON = {"春": 3, "夏": 6, "秋": 9, "冬": 12, "spring": 3, "summer": 6, "autumn": 9, "fall": 9}
+_SEASON |= {"winter": 12}
+
+
+def _season(m: re.Match[str], c: _Ctx) -> _Span | None:
+    """春 Mar-May, 夏 Jun-Aug, 秋 Sep-Nov, 冬 Dec-Feb (the winter of year Y starts in Dec Y)."""
+    first, rel = _SEASON[m["s"]], _g(m, "rel")
+    if m["s"] == "fall" and not rel:
+        return None  # "sales fall" is not a season
+    if rel[:1] in ("今", "来", "翌", "再"):  # 今年の秋 / 来春: that calendar year's season
+        return _months(c.today.year + _rel(rel), first, 3)
+    for y in (c.today.year - 1, c.today.year, c.today.year + 1):
+        span = _months(y, first, 3)
+        if (span[0] > c.today) if rel == "next" else (span[1] >= c.today):
+            return span
+    return None
+
+
+def _new_year(m: re.Match[str], c: _Ctx) -> _Span:
+    """年明け: next January; in January itself, this January (来年初め is always next year's)."""
+    this_january = c.today.month == 1 and not _g(m, "rel")
+    return _months(c.today.year + (0 if this_january else 1), 1)
+
+
+def _year_part(m: re.Match[str], c: _Ctx) -> _Span:
+    """年末 (December), 前半/後半 (Jan-Jun/Jul-Dec), English early/mid/late (thirds) of a year."""
+    rel = _g(m, "rel") or _g(m, "rel2")
+    y = int(_g(m, "y") or 0) or c.today.year + _rel(rel)
+    part = _g(m, "p")
+    if part in ("前半", "後半"):
+        return _months(y, 1 if part == "前半" else 7, 6)
+    if not part or part.startswith("end"):
+        return _months(y, 12)
+    return _months(y, {"early": 1, "mid": 5, "late": 9}[_part(part) or "early"], 4)
+
+
+def _by_year_end(m: re.Match[str], c: _Ctx) -> _Span:
+    return c.today, date(c.today.year, 12, 31)
+
+
+def _calendar_year(m: re.Match[str], c: _Ctx) -> _Span:
+    return _months(int(_g(m, "y") or 0) or c.today.year + _rel(_g(m, "rel")), 1, 12)
+
+
+_EN_NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_EN_NUM |= {"seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_EN_NUM |= {"a couple of": 2, "couple of": 2, "a few": 3, "few": 3}
+_AFTER_MODES = ("後", "先", "in", "after")
+_AT_LEAST_MODES = ("以上", "more than", "longer than", "over")
+
+
+def _duration(m: re.Match[str], c: _Ctx, unit: str = "") -> _Span | None:
+    """N days/weeks/months/years: within (today..+N), after (around +N) or at least (+N..open)."""
+    unit = unit or _g(m, "unit")
+    if unit == "half" or _g(m, "half"):  # 半年, 1年半, half a year
+        n, unit = 12 * int(_g(m, "n") or 0) + 6, "month"
+    else:
+        n = _EN_NUM.get(m["n"]) or int(m["n"])
+    if unit == "year":
+        n, unit = 12 * n, "month"
+    mode = "after" if _g(m, "tail") else _g(m, "suf") or _g(m, "lead")
+    if n <= 0 or (unit == "day" and not mode):
+        return None  # "have a nice day"
+    step = {"day": timedelta(days=n), "week": timedelta(weeks=n)}.get(unit)
+    if mode in _AFTER_MODES:  # around then: that day, that week, or that whole month
+        if step is None:
+            return _months(*_shift(c.today.year, c.today.month, n))
+        return c.today + step, c.today + step + timedelta(days=6 if unit == "week" else 0)
+    target = c.today + step if step else _add_months(c.today, n)
+    return (target, None) if mode in _AT_LEAST_MODES else (c.today, target)
+
+
+def _unit(unit: str) -> _Handler:
+    return lambda m, c: _duration(m, c, unit)
+
+
+def _asap(m: re.Match[str], c: _Ctx) -> _Span:
+    """Today to today + 30 days, capped at the end of next month so it stays within_1_month."""
+    return c.today, min(c.today + timedelta(days=30), _months(c.today.year, c.today.month, 2)[1])
+
+
+# --- the rule table: most specific first; the first rule with a readable match wins -----------
+
+_JP_PART = r"の?(?P<part>上旬|初旬|月初め?|初め|始め|頭|中旬|半ば|中頃|下旬|月末|末|終わり)?"
+_EN_PART = r"(?:(?P<part>early|beginning of|start of|mid|middle of|late|end of)[\s-]+)?"
+_NO_DAY = r"(?!\d{1,2}日)"
+_FILL = r"(?:ほど|くらい|ぐらい|程度|程)?"
+_SUF = r"(?P<suf>以内|以上|後|先)"
+_MON = "|".join(sorted(_EN_MONTH, key=len, reverse=True))
+_NUM = "|".join(sorted(_EN_NUM, key=len, reverse=True))
+_REL_Y = r"(?P<rel>今年|本年|来年|翌年|再来年)"
+
+_RULE_SOURCES: list[tuple[str, _Handler]] = [
+    # exact days, then months with a year, then relative months, then bare months
+    (r"(?:(?P<y>\d{4})年)?(?P<m>\d{1,2})月(?P<d>\d{1,2})日", _full_date),
+    (r"(?<!\d)(?P<y>20\d{2})[/-](?P<m>\d{1,2})[/-](?P<d>\d{1,2})(?!\d)", _full_date),
+    (rf"(?<!\d)(?P<y>\d{{4}}|\d{{2}})年の?(?P<m>\d{{1,2}})月{_NO_DAY}{_JP_PART}", _year_month),
+    (r"(?<![\d/])(?P<y>20\d{2})[/.-](?P<m>\d{1,2})(?![/.-]?\d)", _year_month),
+    (rf"{_REL_Y}の?(?P<m>\d{{1,2}})月{_NO_DAY}{_JP_PART}", _rel_year_month),
+    (r"(?<!\d)(?P<m1>\d{1,2})月?(?:から|より|〜|~|-|ー)(?P<m2>\d{1,2})月", _month_range),
+    (rf"(?P<rel>今月|本月|当月|来月|翌月|再来月){_JP_PART}", _rel_month),
+    (
+        rf"\b{_EN_PART}(?:the\s+)?(?P<rel>this|next|current|coming|the)\s+month\b"
+        r"(?P<after>\s+after\s+next)?",
+        _rel_month,
+    ),
+    (r"(?P<w>再来週|来週|今週|this week|next week|the week after next)", _weeks),
+    # fiscal years (年度 / 期), calendar quarters and halves
+    (
+        r"(?:(?P<y>\d{4})年度|(?P<w>再来年度|再来期|今年度|本年度|年度内|来年度|翌年度|今期|当期|来期"
+        r"|翌期|(?:this|current|next) (?:fiscal year|fy)\b))の?"
+        r"(?P<part>上半?期|前半|下半?期|後半|第[1-4]四半期|末|明け|初め|始め)?",
+        _fiscal,
+    ),
+    (r"(?P<part>上半?期|下半?期|第[1-4]四半期|年度末|期末|年度明け|年度初め)", _fiscal),
+    (r"\bq(?P<q>[1-4])\b(?:,?\s*(?:of\s+)?(?P<y>20\d{2}))?", _quarter),
+    (r"\b(?P<y>20\d{2})\s*-?\s*q(?P<q>[1-4])\b", _quarter),
+    (r"\bh(?P<h>[12])\b(?:,?\s*(?P<y>20\d{2}))?", _quarter),
+    (
+        r"\b(?P<o>first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:quarter|half)\b"
+        r"(?:\s+of\s+(?:(?P<y>20\d{2})|(?P<ny>next year)|this year))?",
+        _quarter,
+    ),
+    (
+        r"\b(?P<end>end of\s+)?(?:the\s+)?(?P<rel>this|current|next|coming|the)\s+quarter\b",
+        _quarter,
+    ),
+    (rf"(?<![\d年])(?P<m>\d{{1,2}})月{_NO_DAY}{_JP_PART}", _bare_month),
+    (r"(?<![今本当来翌\dヶケかカヵ箇個])月(?P<part>末|初め?)", _bare_month_part),
+    (
+        rf"\b{_EN_PART}(?:(?:this|next|coming)\s+)?(?P<mon>{_MON})\b\.?"
+        r"(?:,?\s+(?:of\s+)?(?P<y>20\d{2}))?",
+        _en_month,
+    ),
+    # seasons, years
+    (r"(?P<rel>来年|今年|再来年|翌年|来|今|翌)?の?(?P<s>[春夏秋冬])(?![田日部川山])", _season),
+    (
+        r"\b(?:(?P<rel>this|next|in|by|the|early|late)\s+)?(?P<s>spring|summer|autumn|fall|winter)\b",
+        _season,
+    ),
+    (
+        r"年内|今年中|今年内|本年中|今年いっぱい|(?:by\s+)?(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?"
+        r"year\b|(?:by\s+)?(?:the\s+)?year[- ]end",
+        _by_year_end,
+    ),
+    (
+        r"(?P<rel>来年|翌年)の?(?:初め|始め|早々|頭|明け)|年明け|年始|年初|新年|(?:the )?new year",
+        _new_year,
+    ),
+    (rf"(?:{_REL_Y}の?|(?P<y>\d{{4}})年の?)?年末|(?P<rel2>来年|翌年|再来年)末", _year_part),
+    (rf"(?:{_REL_Y}|(?P<y>\d{{4}})年)の?(?P<p>前半|後半)", _year_part),
+    (
+        r"\b(?P<p>early|beginning of|start of|mid|middle of|late|end of)[\s-]+(?:the\s+)?"
+        r"(?:(?P<rel>this|next) year|(?P<y>20\d{2}))\b",
+        _year_part,
+    ),
+    (
+        r"(?P<rel>今年|本年|来年|翌年|再来年|this year|next year|the year after next)(?!度)",
+        _calendar_year,
+    ),
+    (r"(?<!\d)(?P<y>20\d{2})(?:年(?!度)|(?!\d|[/.-]\d))", _calendar_year),
+    # durations: 3ヶ月以内, 半年後, 1年以内, 2週間以内, within 3 months, in 6 months
+    (rf"(?<!\d)(?P<n>\d{{1,3}})[ヶケかカヵ箇個]月(?:間)?{_FILL}{_SUF}?", _unit("month")),
+    (rf"(?:(?<!\d)(?P<n>\d{{1,2}})年半|半年)(?:間)?{_FILL}{_SUF}?", _unit("half")),
+    (rf"(?<!\d)(?P<n>\d{{1,2}})年(?:間)?{_FILL}{_SUF}", _unit("year")),
+    (rf"(?<!\d)(?P<n>\d{{1,3}})週間?{_FILL}{_SUF}?", _unit("week")),
+    (rf"(?<!\d)(?P<n>\d{{1,3}})日(?:間)?{_FILL}(?P<suf>以内|後)", _unit("day")),
+    (
+        r"\b(?:(?P<lead>within|in the next|in the coming|over the next|the next|next|more than"
+        rf"|longer than|over|in|after)\s+)?(?:(?P<n>\d{{1,3}}|{_NUM})\s+"
+        r"(?P<unit>day|week|month|year)s?\b|(?P<half>half an? year|half-year|half year))"
+        r"(?P<tail>\s+(?:from now|later))?",
+        _duration,
+    ),
+    (
+        r"すぐ(?!ではな|じゃな|には)|直ちに|至急|早急|できるだけ早|出来るだけ早|なるべく早|なる早|早めに"
+        r"|早期|急ぎ(?!では|じゃ)|\basap\b|as soon as possible|(?<!not )immediately|right away"
+        r"|right now|(?<!not )urgent",
+        _asap,
+    ),
+]
+_RULES: list[tuple[re.Pattern[str], _Handler]] = [(re.compile(p), h) for p, h in _RULE_SOURCES]
+
+_UNDECIDED = re.compile(
+    r"未定|未確定|未決定|検討中|検討段階|決まっていな|決まってな|決まっておら|決めていな|決めてな"
+    r"|わからな|分からな|わかりませ|分かりませ|わかんな|いつでも|情報収集|様子見|特にな|なし"
+    r"|急ぎでは|急いでいな|not sure|undecided|\btbd\b|to be (?:determined|decided)"
+    r"|don[’']?t know|do not know|no rush|no hurry|not urgent|not (?:yet )?decided"
+    r"|no (?:fixed )?(?:timeline|plans?)|no idea|\bunknown\b"
+)
+_OPEN_AFTER = re.compile(
+    r"(?:頃|ごろ|くらい|ぐらい|あたり|の|\s)*(?:以降|以後|から先|より後|or later|onwards?"
+    r"|and beyond|or after|and after)"
+)
+_BY_AFTER = re.compile(r"(?:頃|ごろ|くらい|ぐらい|あたり|中|の|\s)*(?:まで|以内|より前)")
+_BY_BEFORE = re.compile(r"\b(?:by|until|till|before|no later than|not later than)\s+(?:the\s+)?$")
+
+
+def _apply_modifiers(span: _Span, m: re.Match[str], today: date) -> _Span:
+    """以降/onwards opens the end; まで/以内/by starts today; a range already begun starts today."""
+    start, end = span
+    after, before = m.string[m.end() : m.end() + 30], m.string[max(0, m.start() - 30) : m.start()]
+    if _OPEN_AFTER.match(after):
+        end = None
+    elif _BY_AFTER.match(after) or _BY_BEFORE.search(before):
+        start = min(start, today) if end is None or end >= today else start
+    if start < today and (end is None or end >= today):
+        start = today
+    return start, end
+
+
+def _read(norm: str, c: _Ctx) -> _Span | None:
+    for pattern, handler in _RULES:
+        for m in pattern.finditer(norm):
+            try:
+                span = handler(m, c)
+            except (ValueError, OverflowError):  # 13月, 2月30日, a year past 9999: try the next
+                continue
+            if span is not None:
+                return _apply_modifiers(span, m, c.today)
+    return None
+
+
+def _bucket_of(start: date | None, end: date | None, today: date) -> TimingBucket:
+    """Calendar months from today's month to the end's (or, if open, the start's) month."""
+    anchor = end or start
+    if anchor is None:
+        return TimingBucket.UNKNOWN
+    diff = (anchor.year - today.year) * 12 + anchor.month - today.month
+    for bucket, months in _BUCKET_MONTHS.items():
+        if diff <= months:
+            return bucket
+    return TimingBucket.LATER
+
+
+def _today(now: datetime | date) -> date:
+    return now.date() if isinstance(now, datetime) else now
+
+
+def parse_timing(text: str, now: datetime | date, fiscal_year_start_month: int = 4) -> Timing:
+    """Read a desired timing (導入時期) from Japanese or English free text; never raises on text.
+
+    ``now`` is an aware datetime (its own local date is used) or a date. Fiscal-year words
+    (今年度, 来期, 年度末, next fiscal year) use years starting in ``fiscal_year_start_month``.
+    Text with no readable date is UNDECIDED if it says so (未定, 検討中, not sure), else UNKNOWN.
+
+    >>> t = parse_timing("来月中旬くらいに導入したいです", date(2026, 11, 21))
+    >>> t.start, t.end, t.bucket.value
+    (datetime.date(2026, 12, 11), datetime.date(2026, 12, 20), 'within_1_month')
+    """
+    if not 1 <= fiscal_year_start_month <= 12:
+        raise ValueError(f"fiscal_year_start_month must be 1-12, not {fiscal_year_start_month}")
+    ctx = _Ctx(_today(now), fiscal_year_start_month)
+    try:
+        norm = _normalise(text)
+        span = _read(norm, ctx)
+    except (ValueError, OverflowError):  # belt and braces: free text must never raise
+        return Timing(text, None, None, TimingBucket.UNKNOWN)
+    if span is None:
+        said_undecided = _UNDECIDED.search(norm) is not None
+        bucket = TimingBucket.UNDECIDED if said_undecided else TimingBucket.UNKNOWN
+        return Timing(text, None, None, bucket)
+    return Timing(text, span[0], span[1], _bucket_of(span[0], span[1], ctx.today))
+
+
+def timing_from_bucket(bucket: TimingBucket, now: datetime | date, text: str = "") -> Timing:
+    """The range a choice button stands for; the result's bucket is always ``bucket``.
+
+    within_N: today .. last day of the month N months ahead (N = 1, 3, 6, 12);
+    later: from the first day of the month 13 months ahead, open end; otherwise no dates.
+    """
+    today, bucket = _today(now), TimingBucket(bucket)
+    months = _BUCKET_MONTHS.get(bucket)
+    if months is not None:
+        return Timing(text, today, _month_end(*_shift(today.year, today.month, months)), bucket)
+    if bucket is TimingBucket.LATER:
+        return Timing(text, date(*_shift(today.year, today.month, 13), 1), None, bucket)
+    return Timing(text, None, None, bucket)

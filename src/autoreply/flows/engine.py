@@ -1,0 +1,521 @@
+"""The conversation engine: one pure, deterministic turn of a flow (no I/O, no clock)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from jinja2 import Template
+from rapidfuzz import fuzz, process
+
+from autoreply.domain import booking, leads
+from autoreply.domain.calendar import format_when
+from autoreply.domain.casestudies import CaseMatch
+from autoreply.domain.scoring import Score, Signals, score_lead
+from autoreply.domain.timing import Timing, TimingBucket, parse_timing, timing_from_bucket
+from autoreply.domain.topics import normalize
+from autoreply.flows.intents import IntentMatcher, IntentName
+from autoreply.flows.loader import Flow
+from autoreply.flows.spec import (
+    AskStep,
+    BranchElse,
+    BranchStep,
+    EndStep,
+    GotoStep,
+    HandoffStep,
+    OfferSlotsStep,
+    RecommendStep,
+    SayStep,
+    SetStep,
+    SlotType,
+)
+from autoreply.flows.turns import (
+    Book,
+    CaseCard,
+    Cards,
+    CasesSent,
+    Choices,
+    Context,
+    Effect,
+    Ended,
+    Handoff,
+    Inbound,
+    LeadUpdate,
+    Option,
+    OptOut,
+    Reply,
+    SlotOption,
+    SlotPicker,
+    State,
+    Text,
+    Turn,
+)
+
+__all__ = ["DECLINE", "Engine", "FlowRuntimeError", "lead_score", "timing_of"]
+
+DECLINE = "decline"
+MAX_STEPS_PER_TURN = 200
+_LEAD_SLOT_TYPES = {SlotType.NAME: "name", SlotType.COMPANY: "company",
+                    SlotType.EMAIL: "email", SlotType.PHONE: "phone"}
+
+
+class FlowRuntimeError(RuntimeError):
+    """The flow could not finish a turn (a checked flow never raises this)."""
+
+
+def lead_score(flow: Flow, state: State, ctx: Context) -> Score:
+    """The lead's score and tier from what this conversation and the context know."""
+    timing = timing_of(flow, state)
+    challenge = bool(state.topics) or any(
+        state.slots.get(name) for name, spec in flow.spec.slots.items() if spec.topics
+    )
+    return score_lead(Signals(
+        timing_bucket=str(timing.bucket) if timing else None,
+        challenge=challenge,
+        topics=len(state.topics),
+        booked=state.booking is not None,
+        asked_for_human=state.handoff == "asked_for_human",
+        requested_document=ctx.requested_document,
+        pricing_views=ctx.pricing_views,
+        cases_opened=ctx.cases_opened,
+        opted_out=state.status == "opted_out",
+        flow_points=state.points,
+    ))
+
+
+@dataclass
+class _Run:
+    """A turn in progress (mutable scratch; the result is frozen)."""
+
+    flow: Flow
+    ctx: Context
+    state: State
+    replies: list[Reply] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    last_cases: list[CaseMatch] = field(default_factory=list)
+
+
+class Engine:
+    """Runs turns of one compiled flow. Build once per flow; ``turn`` is pure."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        intents = flow.spec.intents
+        self.intents = IntentMatcher({
+            "human": intents.human.phrases,
+            "stop": intents.stop.phrases,
+            "restart": intents.restart.phrases,
+        })
+
+    # -- entry point ----------------------------------------------------------------
+
+    def turn(self, state: State, event: Inbound, ctx: Context) -> Turn:
+        """Apply one inbound event to a conversation state.
+
+        >>> # engine.turn(State(), Inbound("start"), ctx).replies[0].text  -> the greeting
+        """
+        run = _Run(self.flow, ctx, state)
+        if event.kind == "start":
+            run.state = self._fresh(ctx)
+            self._go(run, self.flow.start)
+        elif event.kind == "slot_taken":
+            self._slot_taken(run)
+        else:
+            self._answer(run, event)
+        return Turn(state=run.state, replies=tuple(run.replies), effects=tuple(run.effects))
+
+    def _fresh(self, ctx: Context) -> State:
+        """A new state, with slots already known about the lead filled in."""
+        known: dict[str, Any] = {}
+        for name, spec in self.flow.spec.slots.items():
+            field_name = _LEAD_SLOT_TYPES.get(spec.type)
+            if field_name and ctx.lead.get(field_name):
+                known[name] = ctx.lead[field_name]
+        return State(slots=known)
+
+    def _answer(self, run: _Run, event: Inbound) -> None:
+        intent = self.intents.match(event.text) if event.kind == "text" else None
+        if intent is not None:
+            self._intent(run, intent)
+            return
+        state = run.state
+        if state.status != "active" or state.step is None:
+            self._say(run, ("messages", "after_end"))
+            return
+        step = self.flow.step(state.step)
+        if isinstance(step, AskStep):
+            self._ask_answer(run, state.step, step, event)
+        elif isinstance(step, OfferSlotsStep):
+            self._offer_answer(run, state.step, step, event)
+        else:  # pragma: no cover - only input steps are ever waited on
+            raise FlowRuntimeError(f"waiting on step {state.step!r} which takes no input")
+
+    # -- intents ----------------------------------------------------------------------
+
+    def _intent(self, run: _Run, intent: IntentName) -> None:
+        spec = getattr(self.flow.spec.intents, intent)
+        if intent == "restart":
+            self._say(run, ("intents", "restart", "say"))
+            run.state = self._fresh(run.ctx)
+            self._go(run, spec.goto or self.flow.start)
+            return
+        if intent == "stop":
+            self._say(run, ("intents", "stop", "say"))
+            run.state = run.state.evolve(status="opted_out", step=None, offered=())
+            run.effects.append(OptOut())
+            return
+        run.state = run.state.evolve(handoff="asked_for_human")
+        run.effects.append(Handoff("asked_for_human"))
+        self._say(run, ("intents", "human", "say"))
+        if spec.goto:
+            self._go(run, spec.goto)
+        else:
+            run.state = run.state.evolve(status="ended", step=None, offered=())
+            run.effects.append(Ended())
+
+    # -- walking the flow ---------------------------------------------------------------
+
+    def _go(self, run: _Run, step_id: str | None) -> None:
+        for _ in range(MAX_STEPS_PER_TURN):
+            if step_id is None:
+                raise FlowRuntimeError("the flow ran off its end")
+            step = self.flow.step(step_id)
+            base = ("steps", step_id)
+            nxt = self.flow.successor.get(step_id)
+            if isinstance(step, AskStep):
+                if step.skip_if_known and run.state.slots.get(step.ask) not in (None, ""):
+                    step_id = nxt
+                    continue
+                run.state = run.state.evolve(step=step_id, tries=0)
+                self._ask_prompt(run, step_id, step, ("steps", step_id, "say"))
+                return
+            if isinstance(step, OfferSlotsStep):
+                if self._offer(run, step_id, step, ("steps", step_id, "say")):
+                    return
+                step_id = step.on_decline or nxt
+                continue
+            if isinstance(step, BranchStep):
+                step_id = self._branch(run, step_id, step)
+                continue
+            if isinstance(step, EndStep):
+                self._say(run, (*base, "say"))
+                run.state = run.state.evolve(status="ended", step=None, offered=())
+                run.effects.append(Ended())
+                return
+            self._say(run, (*base, "say"))
+            if isinstance(step, SetStep):
+                self._set(run, step)
+            elif isinstance(step, RecommendStep):
+                self._recommend(run, step_id, step)
+            elif isinstance(step, HandoffStep):
+                run.state = run.state.evolve(handoff=step.handoff)
+                run.effects.append(Handoff(step.handoff))
+            elif isinstance(step, GotoStep):
+                nxt = step.goto
+            elif not isinstance(step, SayStep):  # pragma: no cover
+                raise FlowRuntimeError(f"unknown step {step_id!r}")
+            step_id = nxt
+        raise FlowRuntimeError(f"more than {MAX_STEPS_PER_TURN} steps without input")
+
+    def _branch(self, run: _Run, step_id: str, step: BranchStep) -> str:
+        variables = self._variables(run)
+        for i, rule in enumerate(step.branch):
+            if isinstance(rule, BranchElse):
+                return rule.else_
+            condition = self.flow.conditions[("steps", step_id, "branch", i, "if")]
+            if condition(**variables):
+                return rule.goto
+        raise FlowRuntimeError(f"branch {step_id!r} has no else")  # pragma: no cover
+
+    def _set(self, run: _Run, step: SetStep) -> None:
+        spec = step.set
+        tags = [t for t in run.state.tags if t not in spec.remove_tags]
+        tags.extend(t for t in spec.tags if t not in tags)
+        points = run.state.points
+        if spec.score:
+            points = (*points, (spec.reason or ",".join(spec.tags) or "flow", spec.score))
+        run.state = run.state.evolve(tags=tuple(tags), points=points)
+
+    def _recommend(self, run: _Run, step_id: str, step: RecommendStep) -> None:
+        base = ("steps", step_id)
+        query = self._render(run, (*base, "recommend", "query"))
+        industry = self._render(run, (*base, "recommend", "industry")) or run.ctx.lead.get(
+            "industry")
+        matches = run.ctx.library.match(
+            query, topics=run.state.topics, industry=industry or None,
+            limit=step.recommend.limit, min_score=step.recommend.min_score,
+            exclude=run.state.cases_sent,
+        )
+        if not matches:
+            self._say(run, (*base, "empty"))
+            return
+        run.last_cases = matches
+        # The intro ("say") was rendered before the cases were known; re-render with them.
+        if run.replies and step.say is not None:
+            run.replies[-1] = Text(self._render(run, (*base, "say")))
+        locale = self.flow.locale
+        run.replies.append(Cards(tuple(
+            CaseCard(id=m.case.id, title=m.case.title, customer=m.case.customer,
+                     industry=m.case.industry, summary=m.case.summary, url=m.case.url,
+                     explanation=m.explain(locale))
+            for m in matches
+        )))
+        ids = tuple(m.case.id for m in matches)
+        run.state = run.state.evolve(cases_sent=(*run.state.cases_sent, *ids))
+        run.effects.append(CasesSent(ids))
+
+    # -- asking -----------------------------------------------------------------------------
+
+    def _ask_prompt(self, run: _Run, step_id: str, step: AskStep, text_path: tuple[str, ...]
+                    ) -> None:
+        text = self._render(run, text_path)
+        if step.choices:
+            run.replies.append(Choices(
+                text=text,
+                options=tuple(Option(c.label, c.value) for c in step.choices),
+                free_text=self._free_text(step),
+            ))
+        else:
+            run.replies.append(Text(text))
+
+    def _free_text(self, step: AskStep) -> bool:
+        if step.free_text is not None:
+            return step.free_text
+        slot = self.flow.spec.slots[step.ask]
+        return not step.choices or slot.type is SlotType.TIMING
+
+    def _ask_answer(self, run: _Run, step_id: str, step: AskStep, event: Inbound) -> None:
+        value = self._read(run, step, event)
+        if value is None:
+            self._retry(run, step_id, step)
+            return
+        slot = self.flow.spec.slots[step.ask]
+        slots = {**run.state.slots, step.ask: value}
+        changes: dict[str, Any] = {"slots": slots, "tries": 0, "step": None}
+        if slot.type is SlotType.TEXT and slot.topics:
+            found = [h.topic_id for h in run.ctx.vocabulary.detect(str(value))]
+            changes["topics"] = tuple(dict.fromkeys([*run.state.topics, *found]))
+        run.state = run.state.evolve(**changes)
+        lead_field = _LEAD_SLOT_TYPES.get(slot.type)
+        if lead_field:
+            run.effects.append(LeadUpdate({lead_field: str(value)}))
+        self._go(run, step.next or self.flow.successor.get(step_id))
+
+    def _retry(self, run: _Run, step_id: str, step: AskStep) -> None:
+        tries = run.state.tries + 1
+        if tries >= step.max_tries:
+            run.state = run.state.evolve(tries=0, step=None)
+            self._go(run, step.on_fail or self.flow.successor.get(step_id))
+            return
+        run.state = run.state.evolve(tries=tries)
+        path = ("steps", step_id, "reask")
+        if self.flow.template(*path) is None:
+            path = ("messages", "invalid_choice")
+        if self.flow.template(*path) is None:
+            path = ("steps", step_id, "say")
+        self._ask_prompt(run, step_id, step, path)
+
+    def _read(self, run: _Run, step: AskStep, event: Inbound) -> Any:
+        """The slot value for this answer, or None when it cannot be used."""
+        slot = self.flow.spec.slots[step.ask]
+        choice = _match_choice(step, event)
+        if event.kind == "choice" and choice is None:
+            return None
+        if slot.type is SlotType.TIMING:
+            if choice is not None:
+                return timing_from_bucket(TimingBucket(choice), run.ctx.now,
+                                          _label(step, choice)).to_dict()
+            timing = parse_timing(event.text, run.ctx.now, run.ctx.fiscal_year_start_month)
+            if timing.bucket is not TimingBucket.UNKNOWN and self._free_text(step):
+                return timing.to_dict()
+            return None
+        if choice is not None:
+            return choice
+        if not self._free_text(step) or event.kind != "text":
+            return None
+        return _clean(slot.type, event.text)
+
+    # -- offering slots ------------------------------------------------------------------------
+
+    def _offer(self, run: _Run, step_id: str, step: OfferSlotsStep, text_path: tuple[str, ...]
+               ) -> bool:
+        ctx = run.ctx
+        rules = ctx.slot_rules
+        spec = step.offer_slots
+        rules = booking.SlotRules(
+            duration=rules.duration if spec.duration is None else timedelta(minutes=spec.duration),
+            days_ahead=spec.days_ahead or rules.days_ahead,
+            count=spec.count or rules.count,
+            min_lead=rules.min_lead, prep_buffer=rules.prep_buffer, step=rules.step,
+        )
+        slots = booking.offer_slots(ctx.calendar, ctx.reps, ctx.busy, ctx.now, rules)
+        if not slots:
+            self._say(run, ("steps", step_id, "none"))
+            run.state = run.state.evolve(offered=(), step=None)
+            return False
+        locale = self.flow.locale
+        options = tuple(
+            SlotOption(id=s.id, start=s.start, end=s.end, label=format_when(s.start, locale))
+            for s in slots
+        )
+        run.state = run.state.evolve(step=step_id, offered=tuple(s.id for s in slots),
+                                     offer_step=step_id)
+        run.replies.append(SlotPicker(
+            text=self._render(run, text_path), slots=options,
+            decline=Option(step.decline_label, DECLINE),
+        ))
+        return True
+
+    def _offer_answer(self, run: _Run, step_id: str, step: OfferSlotsStep, event: Inbound
+                      ) -> None:
+        picked = self._picked_slot(run, step, event)
+        nxt = self.flow.successor.get(step_id)
+        if picked == DECLINE:
+            run.state = run.state.evolve(step=None, offered=(), tries=0)
+            self._go(run, step.on_decline or nxt)
+            return
+        if picked is None:
+            tries = run.state.tries + 1
+            if tries >= 3:
+                run.state = run.state.evolve(step=None, offered=(), tries=0)
+                self._go(run, step.on_decline or nxt)
+                return
+            run.state = run.state.evolve(tries=tries)
+            path = ("steps", step_id, "reask")
+            if self.flow.template(*path) is None:
+                path = ("steps", step_id, "say")
+            self._offer(run, step_id, step, path)
+            return
+        start, end = booking.Slot.parse_id(picked, run.ctx.calendar.tz)
+        run.state = run.state.evolve(
+            step=None, offered=(), tries=0,
+            booking={"slot_id": picked, "start": start.isoformat(), "end": end.isoformat()},
+        )
+        run.effects.append(Book(picked, start, end))
+        self._go(run, nxt)
+
+    def _picked_slot(self, run: _Run, step: OfferSlotsStep, event: Inbound) -> str | None:
+        offered = run.state.offered
+        if event.kind in ("slot", "choice"):
+            if event.value == DECLINE or event.value in offered:
+                return event.value
+            return None
+        text = normalize(event.text)
+        if text and text == normalize(step.decline_label):
+            return DECLINE
+        labels = {normalize(format_when(booking.Slot.parse_id(i, run.ctx.calendar.tz)[0],
+                                        self.flow.locale)): i for i in offered}
+        labels[normalize(step.decline_label)] = DECLINE
+        found = process.extractOne(text, list(labels), scorer=fuzz.ratio, score_cutoff=90)
+        return labels[found[0]] if found else None
+
+    def _slot_taken(self, run: _Run) -> None:
+        step_id = run.state.offer_step
+        run.state = run.state.evolve(booking=None)
+        if step_id is None:  # pragma: no cover - the service only says so after a pick
+            return
+        step = self.flow.step(step_id)
+        path = ("messages", "slot_taken")
+        if self.flow.template(*path) is not None:
+            self._say(run, path)
+        if not self._offer(run, step_id, step, ("steps", step_id, "say")):
+            self._go(run, step.on_decline or self.flow.successor.get(step_id))
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def _variables(self, run: _Run) -> dict[str, Any]:
+        ctx, state = run.ctx, run.state
+        score = lead_score(self.flow, state, ctx)
+        return {
+            "slots": dict(state.slots),
+            "lead": dict(ctx.lead),
+            "tags": list(state.tags),
+            "score": score.points,
+            "tier": score.tier,
+            "open_now": ctx.calendar.is_open(ctx.now),
+            "next_opening": ctx.calendar.next_opening(ctx.now),
+            "channel": ctx.channel,
+            "cases": [_case_vars(m) for m in run.last_cases],
+            "offered": list(state.offered),
+            "booking": _booking_vars(state, ctx),
+            "locale": self.flow.locale,
+            "now": ctx.now,
+            "source": dict(ctx.source),
+            "flow": {"id": self.flow.id, "version": self.flow.spec.version},
+        }
+
+    def _render(self, run: _Run, path: tuple[str | int, ...]) -> str:
+        template: Template | None = self.flow.template(*path)
+        if template is None:
+            return ""
+        return template.render(self._variables(run)).strip()
+
+    def _say(self, run: _Run, path: tuple[str | int, ...]) -> None:
+        text = self._render(run, path)
+        if text:
+            run.replies.append(Text(text))
+
+
+def _label(step: AskStep, value: str) -> str:
+    return next((c.label for c in step.choices if c.value == value), value)
+
+
+def _match_choice(step: AskStep, event: Inbound) -> str | None:
+    """The choice value an answer means: exact value, label or alias, then fuzzy."""
+    if not step.choices:
+        return None
+    if event.kind == "choice":
+        return event.value if any(c.value == event.value for c in step.choices) else None
+    text = normalize(event.text)
+    if not text:
+        return None
+    table: dict[str, str] = {}
+    for choice in step.choices:
+        for word in (choice.value, choice.label, *choice.aliases):
+            table.setdefault(normalize(word), choice.value)
+    if text in table:
+        return table[text]
+    found = process.extractOne(text, list(table), scorer=fuzz.ratio, score_cutoff=85)
+    return table[found[0]] if found else None
+
+
+def _clean(slot_type: SlotType, text: str) -> Any:
+    text = text.strip()
+    if not text or len(text) > leads.MAX_ANSWER_CHARS:
+        return None
+    if slot_type is SlotType.EMAIL:
+        return leads.clean_email(text)
+    if slot_type is SlotType.PHONE:
+        return leads.clean_phone(text)
+    if slot_type is SlotType.NAME:
+        return leads.clean_name(text)
+    if slot_type is SlotType.COMPANY:
+        return leads.clean_company(text)
+    if slot_type is SlotType.CHOICE:
+        return None
+    return text
+
+
+def _case_vars(match: CaseMatch) -> dict[str, Any]:
+    case = match.case
+    return {"id": case.id, "title": case.title, "customer": case.customer,
+            "industry": case.industry, "summary": case.summary, "url": case.url,
+            "matched": list(match.matched)}
+
+
+def _booking_vars(state: State, ctx: Context) -> dict[str, Any] | None:
+    if state.booking is None:
+        return None
+    start, end = booking.Slot.parse_id(state.booking["slot_id"], ctx.calendar.tz)
+    return {"start": start, "end": end, "id": state.booking["slot_id"]}
+
+
+def timing_of(flow: Flow, state: State) -> Timing | None:
+    """The lead's timing (the first timing slot the flow filled), if any."""
+    for name, spec in flow.spec.slots.items():
+        value = state.slots.get(name)
+        if spec.type is SlotType.TIMING and isinstance(value, Mapping):
+            return Timing.from_dict(value)
+    return None

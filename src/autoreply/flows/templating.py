@@ -1,0 +1,91 @@
+"""Jinja2, sandboxed: flow messages and the safe condition language used by ``branch``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChainableUndefined, FileSystemLoader, nodes, pass_context
+from jinja2.runtime import Context
+from jinja2.sandbox import SandboxedEnvironment
+
+from autoreply.domain.calendar import format_date, format_when
+
+__all__ = ["CONTEXT_NAMES", "make_environment", "referenced_names", "referenced_slots"]
+
+#: Every name a flow template or condition may use; see docs/flows.md.
+CONTEXT_NAMES: frozenset[str] = frozenset(
+    {
+        "slots", "lead", "tags", "score", "tier", "open_now", "channel", "next_opening",
+        "cases", "offered", "booking", "locale", "now", "source", "flow",
+    }
+)
+
+
+@pass_context
+def _when(ctx: Context, value: Any) -> str:
+    if isinstance(value, datetime):
+        return format_when(value, str(ctx.get("locale", "ja")))
+    return "" if value is None else str(value)
+
+
+@pass_context
+def _date(ctx: Context, value: Any) -> str:
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return format_date(value, str(ctx.get("locale", "ja")))
+    return "" if value is None else str(value)
+
+
+def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
+    """The one Jinja2 environment for flow text: sandboxed, forgiving about unset slots."""
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(str(templates_dir)) if templates_dir else None,
+        undefined=ChainableUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["when"] = _when
+    env.filters["date"] = _date
+    return env
+
+
+def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
+    yield node
+    for child in node.iter_child_nodes():
+        yield from _walk(child)
+
+
+def referenced_names(ast: nodes.Template) -> set[str]:
+    """Top-level names a parsed template reads (minus what it assigns itself)."""
+    assigned = {n.name for n in _walk(ast) if isinstance(n, nodes.Name) and n.ctx == "store"}
+    loaded = {n.name for n in _walk(ast) if isinstance(n, nodes.Name) and n.ctx == "load"}
+    return loaded - assigned
+
+
+def referenced_slots(ast: nodes.Template) -> set[str]:
+    """Slot names read as ``slots.NAME`` or ``slots['NAME']``."""
+    found: set[str] = set()
+    for node in _walk(ast):
+        if isinstance(node, nodes.Getattr) and _is_slots(node.node):
+            found.add(node.attr)
+        elif (
+            isinstance(node, nodes.Getitem)
+            and _is_slots(node.node)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+        ):
+            found.add(node.arg.value)
+    return found
+
+
+def _is_slots(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Name) and node.name == "slots"
+
+
+Condition = Callable[..., Any]

@@ -1,0 +1,274 @@
+"""What goes into and comes out of one engine turn: events, state, replies and effects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from autoreply.domain.booking import Busy, RepAvailability, SlotRules
+from autoreply.domain.calendar import BusinessCalendar
+from autoreply.domain.casestudies import CaseLibrary
+from autoreply.domain.topics import TopicVocabulary
+
+__all__ = [
+    "Book",
+    "CaseCard",
+    "Cards",
+    "CasesSent",
+    "Choices",
+    "Context",
+    "Effect",
+    "Ended",
+    "Handoff",
+    "Inbound",
+    "LeadUpdate",
+    "Option",
+    "OptOut",
+    "Reply",
+    "SlotOption",
+    "SlotPicker",
+    "State",
+    "Text",
+    "Turn",
+    "reply_from_dict",
+    "reply_to_dict",
+]
+
+EventKind = Literal["start", "text", "choice", "slot", "slot_taken"]
+Status = Literal["active", "ended", "opted_out"]
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing the lead did, in channel-neutral form."""
+
+    kind: EventKind
+    text: str = ""
+    value: str | None = None
+
+
+# -- replies ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Text:
+    """A plain message."""
+
+    text: str
+    kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One tappable answer."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Choices:
+    """A question with tappable answers."""
+
+    text: str
+    options: tuple[Option, ...]
+    free_text: bool = True
+    kind: Literal["choices"] = "choices"
+
+
+@dataclass(frozen=True)
+class CaseCard:
+    """One case study as a card."""
+
+    id: str
+    title: str
+    customer: str
+    industry: str
+    summary: str
+    url: str
+    explanation: str
+
+
+@dataclass(frozen=True)
+class Cards:
+    """Case-study cards."""
+
+    cards: tuple[CaseCard, ...]
+    kind: Literal["cards"] = "cards"
+
+
+@dataclass(frozen=True)
+class SlotOption:
+    """One meeting slot the lead can pick."""
+
+    id: str
+    start: datetime
+    end: datetime
+    label: str
+
+
+@dataclass(frozen=True)
+class SlotPicker:
+    """Meeting slots to pick from, plus a way to decline."""
+
+    text: str
+    slots: tuple[SlotOption, ...]
+    decline: Option
+    kind: Literal["slots"] = "slots"
+
+
+Reply = Text | Choices | Cards | SlotPicker
+
+
+def reply_to_dict(reply: Reply) -> dict[str, Any]:
+    """A JSON-able form of a reply (datetimes as ISO text)."""
+    data = asdict(reply)
+    if isinstance(reply, SlotPicker):
+        for slot in data["slots"]:
+            slot["start"] = slot["start"].isoformat()
+            slot["end"] = slot["end"].isoformat()
+    return data
+
+
+def reply_from_dict(data: Mapping[str, Any]) -> Reply:
+    """The inverse of ``reply_to_dict``."""
+    kind = data["kind"]
+    if kind == "text":
+        return Text(text=data["text"])
+    if kind == "choices":
+        return Choices(text=data["text"], free_text=data["free_text"],
+                       options=tuple(Option(**o) for o in data["options"]))
+    if kind == "cards":
+        return Cards(cards=tuple(CaseCard(**c) for c in data["cards"]))
+    if kind == "slots":
+        return SlotPicker(
+            text=data["text"],
+            decline=Option(**data["decline"]),
+            slots=tuple(
+                SlotOption(id=s["id"], label=s["label"], start=datetime.fromisoformat(s["start"]),
+                           end=datetime.fromisoformat(s["end"]))
+                for s in data["slots"]
+            ),
+        )
+    raise ValueError(f"unknown reply kind {kind!r}")
+
+
+# -- effects ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Create (or update) the handoff record for a rep."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Book:
+    """Hold this slot for the lead (the service books it or reports it taken)."""
+
+    slot_id: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """The lead asked us to stop: send nothing more."""
+
+
+@dataclass(frozen=True)
+class LeadUpdate:
+    """Facts about the lead learnt in the conversation (name, company, email, phone)."""
+
+    fields: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class CasesSent:
+    """These case studies were sent."""
+
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The conversation reached its end."""
+
+
+Effect = Handoff | Book | OptOut | LeadUpdate | CasesSent | Ended
+
+
+# -- state ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class State:
+    """A conversation's position and what it collected; stored as JSON between turns."""
+
+    status: Status = "active"
+    step: str | None = None
+    slots: Mapping[str, Any] = field(default_factory=dict)
+    topics: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    points: tuple[tuple[str, int], ...] = ()
+    tries: int = 0
+    cases_sent: tuple[str, ...] = ()
+    offered: tuple[str, ...] = ()
+    offer_step: str | None = None
+    booking: Mapping[str, str] | None = None
+    handoff: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form."""
+        data = asdict(self)
+        data["slots"] = dict(self.slots)
+        data["points"] = [list(p) for p in self.points]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> State:
+        """Read back what ``to_dict`` wrote (unknown keys from newer versions are ignored)."""
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in data.items() if k in known}
+        for name in ("topics", "tags", "cases_sent", "offered"):
+            if name in values:
+                values[name] = tuple(values[name])
+        if "points" in values:
+            values["points"] = tuple((str(r), int(p)) for r, p in values["points"])
+        return cls(**values)
+
+    def evolve(self, **changes: Any) -> State:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything outside the conversation that a turn may look at. ``now`` is an input."""
+
+    now: datetime
+    calendar: BusinessCalendar
+    library: CaseLibrary
+    vocabulary: TopicVocabulary
+    channel: str = "web"
+    lead: Mapping[str, Any] = field(default_factory=dict)
+    source: Mapping[str, Any] = field(default_factory=dict)
+    reps: Sequence[RepAvailability] = ()
+    busy: Sequence[Busy] = ()
+    slot_rules: SlotRules = field(default_factory=SlotRules)
+    fiscal_year_start_month: int = 4
+    pricing_views: int = 0
+    cases_opened: int = 0
+    requested_document: bool = False
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The result of one turn."""
+
+    state: State
+    replies: tuple[Reply, ...]
+    effects: tuple[Effect, ...]

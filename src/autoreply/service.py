@@ -1,0 +1,379 @@
+"""The service layer: runs one turn of a conversation in one database transaction."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from autoreply.bootstrap import Domain
+from autoreply.domain.booking import Busy, RepAvailability, free_slots, pick_rep
+from autoreply.domain.calendar import WeeklyHours, format_when
+from autoreply.domain.handoff import HandoffRecord, TranscriptLine, build_handoff
+from autoreply.flows.engine import Engine, lead_score, timing_of
+from autoreply.flows.spec import OfferSlotsStep
+from autoreply.flows.turns import (
+    Book,
+    Cards,
+    Context,
+    Ended,
+    Handoff,
+    Inbound,
+    LeadUpdate,
+    OptOut,
+    Reply,
+    State,
+    Turn,
+    reply_to_dict,
+)
+from autoreply.store import repos
+from autoreply.store.models import Booking, Conversation, HandoffRow, Lead, Message, Rep
+
+__all__ = ["ConversationService", "TurnResult", "reply_text"]
+
+log = logging.getLogger(__name__)
+BUSY_WINDOW = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """What a channel needs after a turn: the replies to show and where things stand."""
+
+    conversation_id: str
+    lead_id: int
+    replies: tuple[Reply, ...]
+    status: str
+    handoff: HandoffRecord | None = None
+
+
+def reply_text(reply: Reply) -> str:
+    """A plain-text rendering of a reply, for transcripts and logs."""
+    if isinstance(reply, Cards):
+        return "\n".join(f"[{c.title}] {c.url}" for c in reply.cards)
+    return reply.text
+
+
+class ConversationService:
+    """Starts conversations and runs their turns; each call is one transaction."""
+
+    def __init__(
+        self,
+        domain: Domain,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        push_channels: frozenset[str] = frozenset({"line"}),
+    ) -> None:
+        self.domain = domain
+        self.sessions = sessions
+        self.push_channels = push_channels
+
+    # -- public API ------------------------------------------------------------------
+
+    async def start(
+        self,
+        *,
+        channel: str,
+        identities: Sequence[tuple[str, str]],
+        facts: Mapping[str, Any] | None = None,
+        source: Mapping[str, Any] | None = None,
+        flow_id: str | None = None,
+    ) -> TurnResult:
+        """Start a conversation for the lead these identities belong to, and greet them."""
+        engine = self.domain.engine(flow_id)
+        now = self.domain.clock.now()
+        async with self.sessions() as session, session.begin():
+            lead = await repos.resolve_lead(session, identities, now, facts)
+            conversation = Conversation(
+                public_id=secrets.token_urlsafe(24), lead_id=lead.id, channel=channel,
+                flow_id=engine.flow.id, flow_version=engine.flow.spec.version, step=None,
+                status="active", state={}, source=dict(source or {}), created_at=now,
+                updated_at=now,
+            )
+            session.add(conversation)
+            await session.flush()
+            log.info("conversation started", extra={
+                "conversation": conversation.public_id, "lead": lead.id, "channel": channel})
+            return await self._turn(session, engine, conversation, lead, Inbound("start"), now)
+
+    async def handle(self, conversation_id: str, event: Inbound) -> TurnResult:
+        """Apply one thing the lead did (text, choice, slot pick) and return the replies."""
+        now = self.domain.clock.now()
+        async with self.sessions() as session, session.begin():
+            conversation = await repos.lock_conversation(session, conversation_id)
+            engine = self.domain.engine(conversation.flow_id)
+            lead = await self._lead(session, conversation)
+            return await self._turn(session, engine, conversation, lead, event, now)
+
+    async def close(self, conversation_id: str, reason: str = "abandoned") -> HandoffRecord | None:
+        """End a conversation the lead left; hand off whatever they told us (if anything)."""
+        now = self.domain.clock.now()
+        async with self.sessions() as session, session.begin():
+            conversation = await repos.lock_conversation(session, conversation_id)
+            engine = self.domain.engine(conversation.flow_id)
+            lead = await self._lead(session, conversation)
+            state = State.from_dict(conversation.state)
+            existing = await self._handoff_row(session, conversation)
+            if existing is None and not _collected(state):
+                return None
+            ctx = await self._context(session, engine, conversation, lead, now)
+            if conversation.status == "active":
+                conversation.status = "ended"
+                conversation.state = state.evolve(status="ended", step=None).to_dict()
+                conversation.updated_at = now
+            return await self._save_handoff(
+                session, engine, conversation, lead, state, ctx, reason, now)
+
+    async def handoff_record(self, conversation_id: str) -> dict[str, Any] | None:
+        """The stored handoff record of a conversation, if one was written."""
+        async with self.sessions() as session:
+            row = await session.scalar(
+                select(HandoffRow).join(Conversation).where(
+                    Conversation.public_id == conversation_id))
+            return None if row is None else dict(row.record)
+
+    async def transcript(self, conversation_id: str) -> list[TranscriptLine]:
+        """Every message of a conversation, oldest first."""
+        async with self.sessions() as session:
+            conversation = await session.scalar(
+                select(Conversation).where(Conversation.public_id == conversation_id))
+            if conversation is None:
+                return []
+            return _transcript(await repos.messages_of(session, conversation.id))
+
+    # -- the turn ----------------------------------------------------------------------
+
+    async def _turn(
+        self, session: AsyncSession, engine: Engine, conversation: Conversation, lead: Lead,
+        event: Inbound, now: datetime,
+    ) -> TurnResult:
+        state = State.from_dict(conversation.state) if conversation.state else State()
+        if state.step is not None and state.step not in engine.flow.spec.steps:
+            state = state.evolve(step=None)  # the flow changed under a waiting conversation
+        ctx = await self._context(session, engine, conversation, lead, now)
+        turn = engine.turn(state, event, ctx)
+        if event.kind != "start":
+            session.add(Message(
+                conversation_id=conversation.id, direction="in", kind=event.kind,
+                text=event.text, payload={"value": event.value}, created_at=now))
+        for effect in turn.effects:
+            if isinstance(effect, Book) and not await self._book(
+                session, conversation, lead, effect, ctx, now
+            ):
+                ctx = await self._context(session, engine, conversation, lead, now)
+                turn = engine.turn(state, Inbound("slot_taken", value=effect.slot_id), ctx)
+                break
+        lead = await self._apply(session, conversation, lead, turn, now)
+        messages = [
+            Message(conversation_id=conversation.id, direction="out", kind=r.kind,
+                    text=reply_text(r), payload=reply_to_dict(r), created_at=now)
+            for r in turn.replies
+        ]
+        session.add_all(messages)
+        if messages and conversation.first_response_at is None:
+            conversation.first_response_at = now
+        conversation.state = turn.state.to_dict()
+        conversation.step = turn.state.step
+        conversation.status = turn.state.status
+        conversation.updated_at = now
+        await session.flush()
+        await self._enqueue(session, conversation, lead, messages, now)
+        record = await self._maybe_handoff(session, engine, conversation, lead, turn, ctx, now)
+        return TurnResult(conversation_id=conversation.public_id, lead_id=lead.id,
+                          replies=turn.replies, status=turn.state.status, handoff=record)
+
+    async def _apply(
+        self, session: AsyncSession, conversation: Conversation, lead: Lead, turn: Turn,
+        now: datetime,
+    ) -> Lead:
+        for effect in turn.effects:
+            if isinstance(effect, LeadUpdate):
+                repos.update_lead(lead, effect.fields, now)
+                email = effect.fields.get("email")
+                if email:
+                    lead = await repos.add_identity(session, lead, "email", email.lower(), now)
+                    conversation.lead_id = lead.id
+            elif isinstance(effect, OptOut):
+                lead.opted_out_at = lead.opted_out_at or now
+        return lead
+
+    async def _book(
+        self, session: AsyncSession, conversation: Conversation, lead: Lead, effect: Book,
+        ctx: Context, now: datetime,
+    ) -> bool:
+        """Hold the slot with a free rep (round robin); False if it is gone."""
+        rules = replace(self.domain.rules, duration=effect.end - effect.start, days_ahead=60)
+        slot = next((s for s in free_slots(ctx.calendar, ctx.reps, ctx.busy, now, rules)
+                     if s.start == effect.start), None)
+        if slot is None:
+            return False
+        loads = await repos.rep_loads(session, now)
+        rep_id = int(pick_rep(slot, {str(k): v for k, v in loads.items()}))
+        try:
+            async with session.begin_nested():
+                session.add(Booking(
+                    rep_id=rep_id, lead_id=lead.id, conversation_id=conversation.id,
+                    start_at=effect.start, end_at=effect.end, status="confirmed",
+                    created_at=now))
+        except IntegrityError:
+            log.info("slot taken concurrently", extra={"conversation": conversation.public_id})
+            return False
+        return True
+
+    async def _enqueue(
+        self, session: AsyncSession, conversation: Conversation, lead: Lead,
+        messages: list[Message], now: datetime,
+    ) -> None:
+        """Channels that push (LINE) send from the outbox, written in this transaction."""
+        if conversation.channel not in self.push_channels or lead.opted_out_at is not None:
+            return
+        recipient = next((i.external_id for i in await self._identities(session, lead)
+                          if i.channel == conversation.channel), "")
+        for message in messages:
+            await repos.enqueue(
+                session, channel=conversation.channel, kind="reply", recipient=recipient,
+                payload=message.payload, dedupe_key=f"message:{message.id}", now=now,
+                conversation_id=conversation.id, lead_id=lead.id)
+
+    # -- context and handoff -------------------------------------------------------------
+
+    async def _lead(self, session: AsyncSession, conversation: Conversation) -> Lead:
+        lead = await session.get(Lead, conversation.lead_id)
+        while lead is not None and lead.merged_into_id is not None:
+            lead = await session.get(Lead, lead.merged_into_id)
+        if lead is None:  # pragma: no cover - foreign keys forbid it
+            raise LookupError(f"conversation {conversation.public_id} has no lead")
+        return lead
+
+    async def _identities(self, session: AsyncSession, lead: Lead) -> list[Any]:
+        await session.refresh(lead, ["identities"])
+        return list(lead.identities)
+
+    async def _context(
+        self, session: AsyncSession, engine: Engine, conversation: Conversation, lead: Lead,
+        now: datetime,
+    ) -> Context:
+        domain = self.domain
+        reps: list[RepAvailability] = []
+        busy: list[Busy] = []
+        if _offers_slots(engine):
+            for rep in await repos.active_reps(session):
+                hours = WeeklyHours.parse(rep.hours) if rep.hours else None
+                reps.append(RepAvailability(rep_id=str(rep.id), hours=hours))
+            busy = [Busy(str(b.rep_id), b.start_at, b.end_at)
+                    for b in await repos.bookings_between(session, now, now + BUSY_WINDOW)]
+        source = conversation.source or {}
+        return Context(
+            now=now.astimezone(domain.calendar.tz), calendar=domain.calendar,
+            library=domain.library, vocabulary=domain.vocabulary, channel=conversation.channel,
+            lead={name: getattr(lead, name) for name in repos.LEAD_FIELDS},
+            source=source, reps=reps, busy=busy, slot_rules=domain.rules,
+            fiscal_year_start_month=domain.settings.fiscal_year_start_month,
+            pricing_views=int(source.get("pricing_views", 0)),
+            cases_opened=len(source.get("cases_opened", [])),
+            requested_document=bool(source.get("document")),
+        )
+
+    async def _handoff_row(
+        self, session: AsyncSession, conversation: Conversation
+    ) -> HandoffRow | None:
+        return await session.scalar(
+            select(HandoffRow).where(HandoffRow.conversation_id == conversation.id))
+
+    async def _maybe_handoff(
+        self, session: AsyncSession, engine: Engine, conversation: Conversation, lead: Lead,
+        turn: Turn, ctx: Context, now: datetime,
+    ) -> HandoffRecord | None:
+        reason = next((e.reason for e in reversed(turn.effects) if isinstance(e, Handoff)), None)
+        existing = await self._handoff_row(session, conversation)
+        if reason is None and existing is not None:
+            reason = existing.reason
+        ended = any(isinstance(e, Ended | OptOut) for e in turn.effects)
+        if reason is None and ended and _collected(turn.state):
+            reason = "completed"
+        if reason is None:
+            return None
+        return await self._save_handoff(
+            session, engine, conversation, lead, turn.state, ctx, reason, now)
+
+    async def _save_handoff(
+        self, session: AsyncSession, engine: Engine, conversation: Conversation, lead: Lead,
+        state: State, ctx: Context, reason: str, now: datetime,
+    ) -> HandoffRecord:
+        flow = engine.flow
+        locale = flow.locale
+        messages = await repos.messages_of(session, conversation.id)
+        booking = await session.scalar(select(Booking).where(
+            Booking.conversation_id == conversation.id, Booking.status == "confirmed"))
+        booking_data = None
+        if booking is not None:
+            rep = await session.get(Rep, booking.rep_id)
+            start = booking.start_at.astimezone(ctx.calendar.tz)
+            booking_data = {
+                "start": start.isoformat(),
+                "end": booking.end_at.astimezone(ctx.calendar.tz).isoformat(),
+                "start_text": format_when(start, locale),
+                "rep": rep.name if rep else None, "rep_email": rep.email if rep else None,
+            }
+        challenge_slots = [n for n, s in flow.spec.slots.items() if s.topics]
+        challenge = next((str(state.slots[n]) for n in challenge_slots if state.slots.get(n)),
+                         None)
+        labels = {name: spec.label or name for name, spec in flow.spec.slots.items()}
+        record = build_handoff(
+            reason=reason, channel=conversation.channel,
+            lead={name: getattr(lead, name) for name in repos.LEAD_FIELDS},
+            identities=[(i.channel, i.external_id) for i in await self._identities(session, lead)],
+            source=conversation.source or {}, timing=timing_of(flow, state),
+            challenge=challenge,
+            topic_labels=[t.label for t in (ctx.vocabulary.get(i) for i in state.topics) if t],
+            cases_sent=_cards_sent(messages),
+            cases_opened=list((conversation.source or {}).get("cases_opened", [])),
+            booking=booking_data, score=lead_score(flow, state, ctx), tags=state.tags,
+            slots={labels.get(k, k): v for k, v in state.slots.items()},
+            started_at=conversation.created_at,
+            first_response_at=conversation.first_response_at,
+            transcript=_transcript(messages), opted_out=lead.opted_out_at is not None,
+            locale=locale,
+        )
+        record = record.with_first_line(
+            self.domain.texts.render("handoff/first_line", locale, r=record.to_dict()))
+        row = await self._handoff_row(session, conversation)
+        if row is None:
+            row = HandoffRow(conversation_id=conversation.id, lead_id=lead.id, status="waiting",
+                             created_at=now, reason=reason, tier=record.tier,
+                             score=record.score, record=record.to_dict(), updated_at=now)
+            session.add(row)
+            log.info("handoff created", extra={"conversation": conversation.public_id,
+                                               "lead": lead.id, "tier": record.tier})
+        else:
+            row.reason, row.tier, row.score = reason, record.tier, record.score
+            row.record, row.updated_at, row.lead_id = record.to_dict(), now, lead.id
+        await session.flush()
+        return record
+
+
+def _offers_slots(engine: Engine) -> bool:
+    return any(isinstance(s, OfferSlotsStep) for s in engine.flow.spec.steps.values())
+
+
+def _collected(state: State) -> bool:
+    return bool(state.slots or state.cases_sent or state.booking or state.handoff)
+
+
+def _cards_sent(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    cards: list[dict[str, Any]] = []
+    for message in messages:
+        if message.direction == "out" and message.kind == "cards":
+            cards.extend(message.payload.get("cards", []))
+    return cards
+
+
+def _transcript(messages: Sequence[Message]) -> list[TranscriptLine]:
+    return [TranscriptLine(direction=m.direction, text=m.text, at=m.created_at.isoformat())
+            for m in messages]

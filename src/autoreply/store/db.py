@@ -1,0 +1,121 @@
+"""Database engine and migrations: SQLite (WAL, immediate transactions) or PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+
+from autoreply.errors import StorageError
+
+__all__ = [
+    "AsyncSession",
+    "alembic_config",
+    "create_engine",
+    "is_sqlite",
+    "migration_status",
+    "session_factory",
+    "upgrade",
+]
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether a database URL points at SQLite."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _prepare_sqlite_dir(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine; on SQLite, foreign keys on, WAL, and ``BEGIN IMMEDIATE``.
+
+    SQLite's default deferred transactions let two turns read the same conversation and
+    then both write; beginning every transaction immediately takes the write lock up
+    front, which is what "load and lock the conversation" means there. PostgreSQL locks
+    rows with ``SELECT ... FOR UPDATE`` instead.
+    """
+    if not is_sqlite(url):
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_async_engine(url, **kwargs)
+    _prepare_sqlite_dir(url)
+    kwargs.setdefault("connect_args", {"timeout": 30})
+    engine = create_async_engine(url, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configuration for the packaged migrations (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+async def upgrade(url: str, revision: str = "head") -> None:
+    """Apply migrations up to ``revision``."""
+    if is_sqlite(url):
+        _prepare_sqlite_dir(url)
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_upgrade_sync, alembic_config(url), revision)
+            await connection.commit()
+    except OSError as exc:
+        raise StorageError(f"cannot reach the database: {exc}") from exc
+    finally:
+        await engine.dispose()
+
+
+def _upgrade_sync(connection: Connection, config: Config, revision: str) -> None:
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+async def migration_status(engine: AsyncEngine) -> tuple[str | None, str]:
+    """(current revision in the database, head revision of the code)."""
+    script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
+    head = script.get_current_head() or ""
+    async with engine.connect() as connection:
+        current = await connection.run_sync(
+            lambda c: MigrationContext.configure(c).get_current_revision()
+        )
+    return current, head
+
+
+def run(coro: Any) -> Any:
+    """Run a coroutine from synchronous code (the CLI)."""
+    return asyncio.run(coro)

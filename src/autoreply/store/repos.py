@@ -1,0 +1,203 @@
+"""Queries the service needs, one function each, on an open ``AsyncSession``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from autoreply.errors import NotFoundError
+from autoreply.store.models import (
+    Booking,
+    Conversation,
+    HandoffRow,
+    InboundEvent,
+    Lead,
+    LeadIdentity,
+    Message,
+    OutboxRow,
+    Rep,
+)
+
+__all__ = [
+    "LEAD_FIELDS",
+    "add_identity",
+    "bookings_between",
+    "enqueue",
+    "lock_conversation",
+    "messages_of",
+    "record_inbound",
+    "rep_loads",
+    "resolve_lead",
+]
+
+LEAD_FIELDS = ("name", "company", "email", "phone", "display_name", "industry")
+
+
+async def resolve_lead(
+    session: AsyncSession,
+    identities: Sequence[tuple[str, str]],
+    now: datetime,
+    facts: Mapping[str, Any] | None = None,
+) -> Lead:
+    """The one lead these channel identities belong to, created or merged as needed.
+
+    A lead first seen in the web chat and later by email address is one lead: every
+    identity given is attached to it. If the identities already belonged to different
+    leads, the newer leads are merged into the oldest one (their conversations,
+    handoffs, bookings and identities move; the merged rows keep a pointer).
+    """
+    if not identities:
+        raise ValueError("a lead needs at least one identity")
+    found = await _leads_for(session, identities)
+    if found:
+        lead = found[0]
+        for other in found[1:]:
+            await _merge(session, other, lead, now)
+    else:
+        lead = Lead(created_at=now, updated_at=now)
+        session.add(lead)
+        await session.flush()
+    for channel, external_id in identities:
+        await add_identity(session, lead, channel, external_id, now)
+    if facts:
+        update_lead(lead, facts, now)
+    return lead
+
+
+async def _leads_for(session: AsyncSession, identities: Sequence[tuple[str, str]]) -> list[Lead]:
+    ids: list[int] = []
+    for channel, external_id in identities:
+        lead_id = await session.scalar(select(LeadIdentity.lead_id).where(
+            LeadIdentity.channel == channel, LeadIdentity.external_id == external_id))
+        if lead_id is not None and lead_id not in ids:
+            ids.append(lead_id)
+    leads = []
+    for lead_id in sorted(ids):
+        lead = await session.get(Lead, lead_id, with_for_update=True)
+        while lead is not None and lead.merged_into_id is not None:
+            lead = await session.get(Lead, lead.merged_into_id)
+        if lead is not None and lead not in leads:
+            leads.append(lead)
+    return sorted(leads, key=lambda lead: lead.id)
+
+
+async def add_identity(
+    session: AsyncSession, lead: Lead, channel: str, external_id: str, now: datetime
+) -> Lead:
+    """Attach an identity to a lead; if another lead has it, merge that lead into this one."""
+    owner_id = await session.scalar(select(LeadIdentity.lead_id).where(
+        LeadIdentity.channel == channel, LeadIdentity.external_id == external_id))
+    if owner_id == lead.id:
+        return lead
+    if owner_id is not None:
+        other = await session.get(Lead, owner_id)
+        if other is not None:
+            keep, gone = (lead, other) if lead.id < other.id else (other, lead)
+            await _merge(session, gone, keep, now)
+            return keep
+    session.add(LeadIdentity(lead_id=lead.id, channel=channel, external_id=external_id,
+                             created_at=now))
+    await session.flush()
+    return lead
+
+
+async def _merge(session: AsyncSession, gone: Lead, keep: Lead, now: datetime) -> None:
+    for table in (LeadIdentity, Conversation, HandoffRow, Booking):
+        await session.execute(
+            update(table).where(table.lead_id == gone.id).values(lead_id=keep.id)  # type: ignore[attr-defined]
+        )
+    await session.execute(
+        update(OutboxRow).where(OutboxRow.lead_id == gone.id).values(lead_id=keep.id))
+    for name in LEAD_FIELDS:
+        if getattr(keep, name) is None and getattr(gone, name) is not None:
+            setattr(keep, name, getattr(gone, name))
+    keep.opted_out_at = keep.opted_out_at or gone.opted_out_at
+    gone.merged_into_id = keep.id
+    gone.updated_at = keep.updated_at = now
+    await session.flush()
+    await session.refresh(keep, ["identities"])
+
+
+def update_lead(lead: Lead, facts: Mapping[str, Any], now: datetime) -> None:
+    """Fill in what we learnt about the lead (never blanks out a known value)."""
+    for name in LEAD_FIELDS:
+        value = facts.get(name)
+        if value:
+            setattr(lead, name, str(value))
+    lead.updated_at = now
+
+
+async def lock_conversation(session: AsyncSession, public_id: str) -> Conversation:
+    """Load a conversation for a turn, locked against concurrent turns."""
+    conversation = await session.scalar(
+        select(Conversation).where(Conversation.public_id == public_id).with_for_update()
+    )
+    if conversation is None:
+        raise NotFoundError(f"no conversation {public_id!r}")
+    return conversation
+
+
+async def messages_of(session: AsyncSession, conversation_id: int) -> list[Message]:
+    """A conversation's messages, oldest first."""
+    result = await session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
+    return list(result)
+
+
+async def bookings_between(
+    session: AsyncSession, start: datetime, end: datetime
+) -> list[Booking]:
+    """Confirmed bookings overlapping [start, end)."""
+    result = await session.scalars(select(Booking).where(
+        Booking.status == "confirmed", Booking.start_at < end, Booking.end_at > start))
+    return list(result)
+
+
+async def rep_loads(session: AsyncSession, since: datetime) -> dict[int, int]:
+    """Confirmed bookings per rep from ``since`` on (for round-robin assignment)."""
+    rows = await session.execute(
+        select(Booking.rep_id, func.count()).where(
+            Booking.status == "confirmed", Booking.start_at >= since).group_by(Booking.rep_id))
+    return {rep_id: count for rep_id, count in rows.tuples()}
+
+
+async def active_reps(session: AsyncSession) -> list[Rep]:
+    """Reps who take meetings."""
+    return list(await session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.id)))
+
+
+async def record_inbound(
+    session: AsyncSession, source: str, event_id: str, now: datetime,
+    payload: Mapping[str, Any], occurred_at: datetime | None = None,
+) -> bool:
+    """Remember an inbound event id; False if it was seen before (a duplicate)."""
+    try:
+        async with session.begin_nested():
+            session.add(InboundEvent(source=source, event_id=event_id, received_at=now,
+                                     occurred_at=occurred_at, payload=dict(payload)))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def enqueue(
+    session: AsyncSession, *, channel: str, kind: str, recipient: str,
+    payload: Mapping[str, Any], dedupe_key: str, now: datetime,
+    conversation_id: int | None = None, lead_id: int | None = None,
+) -> bool:
+    """Add an outbox row in the caller's transaction; False if the key was already queued."""
+    try:
+        async with session.begin_nested():
+            session.add(OutboxRow(
+                channel=channel, kind=kind, recipient=recipient, payload=dict(payload),
+                dedupe_key=dedupe_key, status="pending", attempts=0, next_attempt_at=now,
+                created_at=now, conversation_id=conversation_id, lead_id=lead_id,
+            ))
+    except IntegrityError:
+        return False
+    return True

@@ -1,0 +1,43 @@
+"""Operator-editable text templates (handoff first line and summary), loaded once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateNotFound, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from autoreply.errors import ConfigError
+from autoreply.flows.templating import make_environment
+
+__all__ = ["Texts"]
+
+
+class Texts:
+    """Renders ``templates/<name>.<locale>.j2`` (falling back to ``ja``)."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self.dir = templates_dir
+        self.env: SandboxedEnvironment = make_environment(templates_dir)
+
+    def check(self) -> None:
+        """Compile every template now, so a broken one stops the start, not a conversation."""
+        if not self.dir.is_dir():
+            raise ConfigError(f"templates folder {self.dir} does not exist")
+        for path in sorted(self.dir.rglob("*.j2")):
+            name = path.relative_to(self.dir).as_posix()
+            try:
+                self.env.get_template(name)
+            except TemplateSyntaxError as exc:
+                raise ConfigError(f"{path}:{exc.lineno}: template syntax: {exc.message}") from exc
+
+    def render(self, name: str, locale: str, **variables: Any) -> str:
+        """Render one template for a locale; a missing template is a configuration error."""
+        for candidate in (f"{name}.{locale}.j2", f"{name}.ja.j2"):
+            try:
+                template = self.env.get_template(candidate)
+            except TemplateNotFound:
+                continue
+            return template.render(locale=locale, **variables).strip()
+        raise ConfigError(f"template {name}.{locale}.j2 not found in {self.dir}")

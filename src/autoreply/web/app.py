@@ -1,0 +1,67 @@
+"""The HTTP service: health and readiness now; the chat API and pages build on this app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from autoreply import __version__
+from autoreply.clock import Clock
+from autoreply.config import Settings
+from autoreply.runtime import Runtime, open_runtime
+from autoreply.store.db import migration_status
+
+__all__ = ["create_app", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> FastAPI:
+    """Build the app; everything is opened in its lifespan, nothing at import time."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings, clock=clock, migrate=migrate) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(title="autoreply", version=__version__, lifespan=lifespan)
+
+    @app.get("/healthz", tags=["ops"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], summary="Database reachable and migrated")
+    async def readyz() -> JSONResponse:
+        runtime: Runtime = app.state.runtime
+        try:
+            async with runtime.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            current, head = await migration_status(runtime.engine)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            log.warning("not ready: %s", type(exc).__name__)
+            return JSONResponse({"status": "unavailable", "reason": "database unreachable"},
+                                status_code=503)
+        if current != head:
+            return JSONResponse({"status": "unavailable", "reason": "migrations pending",
+                                 "current": current, "head": head}, status_code=503)
+        return JSONResponse({"status": "ok", "schema": current})
+
+    return app
+
+
+def serve(settings: Settings, *, host: str | None, port: int | None, migrate: bool) -> int:
+    """Run the app with uvicorn (``autoreply serve``)."""
+    import uvicorn
+
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(settings, migrate=migrate)
+    uvicorn.run(app, host=host or settings.host, port=port or settings.port,
+                workers=1, log_level=settings.log_level.lower())
+    return 0

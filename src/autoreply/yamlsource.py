@@ -1,0 +1,100 @@
+"""YAML read with the line and column of every value, so problems can point at them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from autoreply.errors import FlowError, FlowProblem
+
+__all__ = ["Located", "Path_", "load_located"]
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class Located:
+    """Parsed YAML data plus where each value (by its key path) starts, 1-based."""
+
+    file: str
+    data: Any
+    positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """The closest known position of ``path`` (walking up to its parents)."""
+        table = self.key_positions if key else self.positions
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if probe in self.positions:
+                return self.positions[probe]
+            probe = probe[:-1]
+        return self.positions.get((), (1, 1))
+
+    def problem(self, path: Path_, message: str, *, key: bool = False) -> FlowProblem:
+        """A problem located at ``path`` in this file."""
+        line, column = self.where(path, key=key)
+        return FlowProblem(self.file, line, column, message)
+
+
+def _pos(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _convert(
+    node: yaml.Node, path: Path_, out: Located, problems: list[FlowProblem]
+) -> Any:
+    out.positions[path] = _pos(node)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _convert(key_node, (*path, "<key>"), out, problems)
+            out.positions.pop((*path, "<key>"), None)
+            if not isinstance(key, str | int | bool) or key is None:
+                line, col = _pos(key_node)
+                problems.append(FlowProblem(out.file, line, col, "keys must be plain text"))
+                continue
+            key = str(key) if not isinstance(key, str) else key
+            if key in result:
+                line, col = _pos(key_node)
+                problems.append(FlowProblem(out.file, line, col, f"duplicate key {key!r}"))
+            out.key_positions[(*path, key)] = _pos(key_node)
+            result[key] = _convert(value_node, (*path, key), out, problems)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _convert(item, (*path, index), out, problems) for index, item in enumerate(node.value)
+        ]
+    return yaml.SafeLoader.construct_object(_SCALAR_LOADER, node, deep=True)
+
+
+_SCALAR_LOADER = yaml.SafeLoader("")
+
+
+def load_located(text: str, file: str) -> Located:
+    """Parse one YAML document, keeping positions; raise ``FlowError`` on bad YAML.
+
+    >>> load_located("a: 1\\nb: [x]\\n", "f.yaml").where(("b", 0))
+    (2, 5)
+    """
+    out = Located(file=file, data=None)
+    problems: list[FlowProblem] = []
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reason = exc.problem or exc.context or "invalid YAML"
+        raise FlowError([FlowProblem(file, line, col, f"YAML syntax: {reason}")]) from exc
+    except yaml.YAMLError as exc:
+        raise FlowError([FlowProblem(file, 1, 1, f"YAML syntax: {exc}")]) from exc
+    if node is None:
+        raise FlowError([FlowProblem(file, 1, 1, "the file is empty")])
+    out.data = _convert(node, (), out, problems)
+    if problems:
+        raise FlowError(problems)
+    return out
