@@ -348,16 +348,16 @@ _AT_LEAST_MODES = ("以上", "more than", "longer than", "over")
 
 def _duration(m: re.Match[str], c: _Ctx, unit: str = "") -> _Span | None:
     """N days/weeks/months/years: within (today..+N), after (around +N) or at least (+N..open)."""
-    unit = unit or _g(m, "unit")
-    if unit == "half" or _g(m, "half"):  # 半年, 1年半, half a year
+    unit, half = unit or _g(m, "unit"), unit == "half" or bool(_g(m, "half"))
+    if half:  # 半年, 1年半, half a year
         n, unit = 12 * int(_g(m, "n") or 0) + 6, "month"
     else:
         n = _EN_NUM.get(m["n"]) or int(m["n"])
     if unit == "year":
         n, unit = 12 * n, "month"
     mode = "after" if _g(m, "tail") else _g(m, "suf") or _g(m, "lead")
-    if n <= 0 or (unit == "day" and not mode):
-        return None  # "have a nice day"
+    if n <= 0 or not (mode or half or _g(m, "n") not in ("a", "an", "one")):
+        return None  # "have a nice day", "once a year": "a"/"one" need a lead word
     step = {"day": timedelta(days=n), "week": timedelta(weeks=n)}.get(unit)
     if mode in _AFTER_MODES:  # around then: that day, that week, or that whole month
         if step is None:
@@ -463,7 +463,8 @@ _RULE_SOURCES: list[tuple[str, _Handler]] = [
     (rf"(?<!\d)(?P<n>\d{{1,3}})週間?{_FILL}{_SUF}?", _unit("week")),
     (rf"(?<!\d)(?P<n>\d{{1,3}})日(?:間)?{_FILL}(?P<suf>以内|後)", _unit("day")),
     (
-        r"\b(?:(?P<lead>within|in the next|in the coming|over the next|the next|next|more than"
+        r"\b(?:(?P<lead>within|in the next|in the coming|over the next|the next|next|about|around"
+        r"|roughly|approximately|more than"
         rf"|longer than|over|in|after)\s+)?(?:(?P<n>\d{{1,3}}|{_NUM})\s+"
         r"(?P<unit>day|week|month|year)s?\b|(?P<half>half an? year|half-year|half year))"
         r"(?P<tail>\s+(?:from now|later))?",
@@ -479,7 +480,7 @@ _RULE_SOURCES: list[tuple[str, _Handler]] = [
 _RULES: list[tuple[re.Pattern[str], _Handler]] = [(re.compile(p), h) for p, h in _RULE_SOURCES]
 
 _UNDECIDED = re.compile(
-    r"未定|未確定|未決定|検討中|検討段階|決まっていな|決まってな|決まっておら|決めていな|決めてな"
+    r"未定|未確定|未決定|検討中|検討段階|決まっておら|決まってい?(?:な|ませ)|決めてい?(?:な|ませ)"
     r"|わからな|分からな|わかりませ|分かりませ|わかんな|いつでも|情報収集|様子見|特にな|なし"
     r"|急ぎでは|急いでいな|not sure|undecided|\btbd\b|to be (?:determined|decided)"
     r"|don[’']?t know|do not know|no rush|no hurry|not urgent|not (?:yet )?decided"
@@ -499,8 +500,8 @@ def _apply_modifiers(span: _Span, m: re.Match[str], today: date) -> _Span:
     after, before = m.string[m.end() : m.end() + 30], m.string[max(0, m.start() - 30) : m.start()]
     if _OPEN_AFTER.match(after):
         end = None
-    elif _BY_AFTER.match(after) or _BY_BEFORE.search(before):
-        start = min(start, today) if end is None or end >= today else start
+    elif (_BY_AFTER.match(after) or _BY_BEFORE.search(before)) and (end is None or end >= today):
+        start = today
     if start < today and (end is None or end >= today):
         start = today
     return start, end
@@ -551,7 +552,7 @@ def parse_timing(text: str, now: datetime | date, fiscal_year_start_month: int =
     try:
         norm = _normalise(text)
         span = _read(norm, ctx)
-    except (ValueError, OverflowError):  # belt and braces: free text must never raise
+    except Exception:  # belt and braces: a reading bug must not break the conversation
         return Timing(text, None, None, TimingBucket.UNKNOWN)
     if span is None:
         said_undecided = _UNDECIDED.search(norm) is not None

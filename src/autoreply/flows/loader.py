@@ -192,6 +192,10 @@ class _Checker:
 
     def _template(self, path: Path_, value: str | TemplateRef) -> None:
         if isinstance(value, TemplateRef):
+            if self.env.loader is None:
+                self.fail((*path, "template"), f"template {value.template!r} not found "
+                          "(no templates folder configured)")
+                return
             try:
                 template = self.env.get_template(value.template)
             except TemplateNotFound:
@@ -276,7 +280,7 @@ class _Checker:
         for step_id, step in self.spec.steps.items():
             targets = [t for _, t in self._targets(step_id, step) if t in self.spec.steps]
             nxt = self.successor.get(step_id)
-            if nxt is not None and nxt not in targets:
+            if nxt is not None and nxt in self.spec.steps and nxt not in targets:
                 targets.append(nxt)
             graph[step_id] = targets
         return graph

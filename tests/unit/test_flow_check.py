@@ -1,0 +1,175 @@
+"""The flow checker reports every operator mistake as ``file:line:column: problem``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autoreply.errors import FlowError
+from autoreply.flows.loader import check_flow_file, load_flow, parse_flow
+from tests.conftest import ROOT
+
+HEAD = """\
+flow: t
+locale: ja
+slots:
+  timing: {type: timing}
+  challenge: {type: text, topics: true}
+intents:
+  human: {say: 引き継ぎます}
+  stop: {say: 停止します}
+  restart: {say: 最初から}
+messages:
+  after_end: ありがとうございました
+steps:
+"""
+
+VALID_STEPS = """\
+  greet:
+    say: こんにちは
+  ask_timing:
+    ask: timing
+    say: 時期は？
+    choices:
+      - {label: すぐ, value: within_1_month}
+  done:
+    end: true
+"""
+
+
+def _problems(steps: str, head: str = HEAD) -> list[str]:
+    try:
+        parse_flow(head + steps, "f.yaml")
+    except FlowError as exc:
+        return [str(p) for p in exc.problems]
+    return []
+
+
+def test_a_valid_flow_has_no_problems() -> None:
+    """The minimal flow used as the base of every case below is itself fine."""
+    assert _problems(VALID_STEPS) == []
+
+
+CASES = [
+    pytest.param(
+        "  greet:\n    say: hi\n    colour: red\n  done:\n    end: true\n",
+        "f.yaml:15:5: unknown key 'colour'", id="unknown-key"),
+    pytest.param(
+        "  greet:\n    say: hi\n    next: nowhere\n  done:\n    end: true\n",
+        "f.yaml:15:11: step 'nowhere' does not exist", id="missing-step"),
+    pytest.param(
+        "  q:\n    ask: budget\n    say: 予算は？\n  done:\n    end: true\n",
+        "f.yaml:14:10: slot 'budget' is not declared under 'slots'", id="missing-slot"),
+    pytest.param(
+        "  greet:\n    say: '{{ slots.budget }}'\n  done:\n    end: true\n",
+        "f.yaml:14:10: slot 'budget' is not declared under 'slots'", id="template-missing-slot"),
+    pytest.param(
+        "  greet:\n    say: '{{ unknown_thing }}'\n  done:\n    end: true\n",
+        "f.yaml:14:10: unknown name 'unknown_thing'", id="template-unknown-name"),
+    pytest.param(
+        "  greet:\n    say: '{% if open_now %}x'\n  done:\n    end: true\n",
+        "f.yaml:14:10: template syntax:", id="template-syntax"),
+    pytest.param(
+        "  greet:\n    say: {template: nothere.j2}\n  done:\n    end: true\n",
+        "f.yaml:14:21: template 'nothere.j2' not found", id="template-file-missing"),
+    pytest.param(
+        "  greet:\n    say: hi\n    next: done\n  orphan:\n    say: never\n  done:\n    end: true\n",
+        "f.yaml:16:3: step 'orphan' is unreachable", id="unreachable"),
+    pytest.param(
+        "  a:\n    say: x\n  b:\n    goto: a\n",
+        "f.yaml:13:3: loop with no ask in it: a -> b -> a", id="loop-without-ask"),
+    pytest.param(
+        "  a:\n    branch:\n      - if: score >\n        goto: done\n      - else: done\n"
+        "  done:\n    end: true\n",
+        "f.yaml:15:13: condition syntax:", id="condition-syntax"),
+    pytest.param(
+        "  a:\n    branch:\n      - if: budget > 3\n        goto: done\n      - else: done\n"
+        "  done:\n    end: true\n",
+        "f.yaml:15:13: unknown name 'budget'", id="condition-unknown-name"),
+    pytest.param(
+        "  a:\n    branch:\n      - if: tier == 'A'\n        goto: done\n  done:\n    end: true\n",
+        "f.yaml:15:7: a branch needs a final 'else'", id="branch-without-else"),
+    pytest.param(
+        "  q:\n    ask: timing\n    say: 時期は？\n    choices:\n"
+        "      - {label: 一か月以内にぜひ導入したいと考えております, value: within_1_month}\n"
+        "  done:\n    end: true\n",
+        "f.yaml:17:17: choice label '一か月以内にぜひ導入したいと考えております' has 21 characters",
+        id="label-too-long"),
+    pytest.param(
+        "  q:\n    ask: challenge\n    say: 課題は？\n    choices:\n"
+        + "".join(f"      - {{label: c{i}, value: v{i}}}\n" for i in range(14))
+        + "  done:\n    end: true\n",
+        "f.yaml:17:7: 14 choices (LINE shows at most 13)", id="too-many-choices"),
+    pytest.param(
+        "  q:\n    ask: timing\n    say: 時期は？\n    choices:\n"
+        "      - {label: すぐ, value: soon}\n  done:\n    end: true\n",
+        "f.yaml:17:28: a timing choice value must be one of", id="timing-choice-value"),
+    pytest.param(
+        "  q:\n    ask: timing\n    say: x\n    max_tries: 9\n  done:\n    end: true\n",
+        "f.yaml:16:16: steps.q.max_tries: Input should be less than or equal to 5",
+        id="out-of-range"),
+    pytest.param(
+        "  q:\n    bogus: 1\n  done:\n    end: true\n",
+        "f.yaml:14:5: steps.q: a step needs one of: ask, branch", id="no-step-kind"),
+    pytest.param(
+        "  greet:\n    say: hi\n",
+        "f.yaml:13:3: step 'greet' is last but does not end", id="runs-off-the-end"),
+    pytest.param(
+        "  greet:\n    say: hi\n  greet:\n    end: true\n",
+        "f.yaml:15:3: duplicate key 'greet'", id="duplicate-step"),
+]
+
+
+@pytest.mark.parametrize(("steps", "expected"), CASES)
+def test_problem_is_reported_with_its_position(steps: str, expected: str) -> None:
+    """Each mistake is reported once, pointing at the line and column where it is."""
+    problems = _problems(steps)
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_yaml_syntax_error_is_located() -> None:
+    """Broken YAML names the file, line and column of the problem."""
+    problems = _problems("  greet:\n    say: [unclosed\n  done:\n    end: true\n")
+    assert problems and problems[0].startswith("f.yaml:15:") and "YAML syntax" in problems[0]
+
+
+def test_missing_top_level_keys_are_named() -> None:
+    """A flow without intents or steps says which keys are missing."""
+    problems = _problems("", head="flow: t\nlocale: ja\n")
+    assert "f.yaml:1:1: missing required key 'intents'" in problems
+    assert "f.yaml:1:1: missing required key 'steps'" in problems
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    """An operator sees every problem in one run, not one per run."""
+    problems = _problems("  a:\n    say: x\n    extra: 1\n  done:\n    end: true\n    other: 2\n")
+    assert len(problems) >= 2
+
+
+def test_unreadable_and_empty_files(tmp_path: Path) -> None:
+    """A missing or empty file is a located problem, not a crash."""
+    missing = check_flow_file(tmp_path / "missing.yaml")
+    assert missing and "cannot read" in missing[0].message
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("", encoding="utf-8")
+    assert check_flow_file(empty)[0].message == "the file is empty"
+
+
+def test_template_files_are_loaded_and_checked(tmp_path: Path) -> None:
+    """``say: {template: ...}`` reads the templates folder and checks the file."""
+    (tmp_path / "greet.j2").write_text("{{ next_opening | when }}に連絡します", encoding="utf-8")
+    (tmp_path / "bad.j2").write_text("{% if %}", encoding="utf-8")
+    good = HEAD + "  greet:\n    say: {template: greet.j2}\n  done:\n    end: true\n"
+    flow = parse_flow(good, "f.yaml", tmp_path)
+    assert flow.template("steps", "greet", "say") is not None
+    bad = HEAD + "  greet:\n    say: {template: bad.j2}\n  done:\n    end: true\n"
+    with pytest.raises(FlowError, match=r"template 'bad.j2' line 1"):
+        parse_flow(bad, "f.yaml", tmp_path)
+
+
+@pytest.mark.parametrize("name", ["demo.ja.yaml", "demo.en.yaml"])
+def test_shipped_flows_are_valid(name: str) -> None:
+    """The flows shipped in flows/ pass every check."""
+    flow = load_flow(ROOT / "flows" / name, ROOT / "templates")
+    assert flow.locale == name.split(".")[1]
