@@ -79,8 +79,12 @@ async def _pg_admin(sql: str) -> None:
 
     url = make_url(PG_URL)
     conn = await asyncpg.connect(
-        host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
-        password=url.password, database=url.database or "postgres", timeout=5,
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        database=url.database or "postgres",
+        timeout=5,
     )
     try:
         await conn.execute(sql)

@@ -38,16 +38,22 @@ def render_reply(reply: Reply) -> tuple[str, list[tuple[str, str]]]:
     assert isinstance(reply, Cards)
     lines = []
     for card in reply.cards:
-        lines += [f"  ■ {card.title}", f"    {card.customer}（{card.industry}）",
-                  f"    {card.summary}", f"    {card.url}", f"    {card.explanation}"]
+        lines += [
+            f"  ■ {card.title}",
+            f"    {card.customer}（{card.industry}）",
+            f"    {card.summary}",
+            f"    {card.url}",
+            f"    {card.explanation}",
+        ]
     return "\n".join(lines), options
 
 
 def _event(line: str, options: list[tuple[str, str]], labels: list[str]) -> Inbound:
     if line.isdigit() and 1 <= int(line) <= len(options):
         kind, value = options[int(line) - 1]
-        return Inbound("slot" if kind == "slot" else "choice", text=labels[int(line) - 1],
-                       value=value)
+        return Inbound(
+            "slot" if kind == "slot" else "choice", text=labels[int(line) - 1], value=value
+        )
     return Inbound("text", text=line)
 
 
@@ -58,10 +64,14 @@ async def run_chat(
     async with open_runtime(settings, clock=clock) as runtime:
         engine = runtime.domain.engine()
         locale = engine.flow.locale
-        print(f"# {engine.flow.spec.title or engine.flow.id} (v{engine.flow.spec.version}) "
-              f"- type a number or text; /quit to leave", file=out)
+        print(
+            f"# {engine.flow.spec.title or engine.flow.id} (v{engine.flow.spec.version}) "
+            f"- type a number or text; /quit to leave",
+            file=out,
+        )
         result = await runtime.service.start(
-            channel="cli", identities=[("cli", secrets.token_hex(8))], source={"via": "cli"})
+            channel="cli", identities=[("cli", secrets.token_hex(8))], source={"via": "cli"}
+        )
         while True:
             options: list[tuple[str, str]] = []
             labels: list[str] = []
@@ -80,13 +90,13 @@ async def run_chat(
                 await runtime.service.close(result.conversation_id)
                 break
             result = await runtime.service.handle(
-                result.conversation_id, _event(line.strip(), options, labels))
+                result.conversation_id, _event(line.strip(), options, labels)
+            )
         record = await runtime.service.handoff_record(result.conversation_id)
         if record is None:
             print("(no handoff: nothing was collected)", file=out)
         else:
-            print(runtime.domain.texts.render("handoff/summary", locale, r=record),
-                  file=out)
+            print(runtime.domain.texts.render("handoff/summary", locale, r=record), file=out)
     return 0
 
 

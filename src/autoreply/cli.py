@@ -68,13 +68,16 @@ def _casestudies_match(args: argparse.Namespace, out: TextIO) -> int:
     vocabulary, library = load_content(_settings())
     hits = vocabulary.detect(args.text)
     print("topics: " + (", ".join(f"{h.label} ({h.matched})" for h in hits) or "-"), file=out)
-    matches = library.match(args.text, industry=args.industry, limit=args.limit,
-                            min_score=args.min_score)
+    matches = library.match(
+        args.text, industry=args.industry, limit=args.limit, min_score=args.min_score
+    )
     if not matches:
         print("no case study reaches the minimum score", file=out)
     for rank, m in enumerate(matches, 1):
-        print(f"{rank}. [{m.score:5.1f}] {m.case.title} ({m.case.customer}, {m.case.industry})",
-              file=out)
+        print(
+            f"{rank}. [{m.score:5.1f}] {m.case.title} ({m.case.customer}, {m.case.industry})",
+            file=out,
+        )
         print(f"   {m.explain(args.locale)}", file=out)
         print(f"   {m.case.url}", file=out)
     return 0
@@ -86,8 +89,12 @@ def _timing(args: argparse.Namespace, out: TextIO) -> int:
     settings = _settings()
     now = _moment(args.at, settings) or datetime.now(settings.tz)
     timing = parse_timing(args.text, now, settings.fiscal_year_start_month)
-    print(json.dumps({**timing.to_dict(), "described": timing.describe(args.locale)},
-                     ensure_ascii=False), file=out)
+    print(
+        json.dumps(
+            {**timing.to_dict(), "described": timing.describe(args.locale)}, ensure_ascii=False
+        ),
+        file=out,
+    )
     return 0
 
 
@@ -128,8 +135,10 @@ def _reps_list(args: argparse.Namespace, out: TextIO) -> int:
     from autoreply.runtime import list_reps
 
     for rep in asyncio.run(list_reps(_settings())):
-        print(f"{rep['id']}\t{rep['name']}\t{rep['email']}\t{rep['hours'] or '(business hours)'}",
-              file=out)
+        print(
+            f"{rep['id']}\t{rep['name']}\t{rep['email']}\t{rep['hours'] or '(business hours)'}",
+            file=out,
+        )
     return 0
 
 
@@ -172,7 +181,8 @@ def _parser() -> argparse.ArgumentParser:
     chat.set_defaults(func=_chat)
 
     flow = sub.add_parser("flow", help="check, describe and draw flows").add_subparsers(
-        dest="flow_command", required=True)
+        dest="flow_command", required=True
+    )
     check = flow.add_parser("check", help="validate flow files (exit 1 on any problem)")
     check.add_argument("paths", nargs="+")
     check.add_argument("-q", "--quiet", action="store_true", help="print problems only")
@@ -183,7 +193,8 @@ def _parser() -> argparse.ArgumentParser:
     graph.set_defaults(func=_flow_graph)
 
     cases = sub.add_parser("casestudies", help="case-study library").add_subparsers(
-        dest="cases_command", required=True)
+        dest="cases_command", required=True
+    )
     match = cases.add_parser("match", help="what a lead writing TEXT would be sent")
     match.add_argument("text")
     match.add_argument("--industry")
@@ -202,7 +213,8 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=_db_upgrade)
 
     reps = sub.add_parser("reps", help="sales reps").add_subparsers(
-        dest="reps_command", required=True)
+        dest="reps_command", required=True
+    )
     add = reps.add_parser("add", help="add a rep")
     add.add_argument("name")
     add.add_argument("email")

@@ -62,8 +62,15 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], domain: Domain) 
     async with sessions() as session, session.begin():
         if await session.scalar(select(func.count()).select_from(Rep)):
             return
-        session.add(Rep(name=DEMO_REP[0], email=DEMO_REP[1], hours=None, active=True,
-                        created_at=domain.clock.now()))
+        session.add(
+            Rep(
+                name=DEMO_REP[0],
+                email=DEMO_REP[1],
+                hours=None,
+                active=True,
+                created_at=domain.clock.now(),
+            )
+        )
     log.info("demo rep added")
 
 
@@ -78,8 +85,13 @@ async def add_rep(settings: Settings, name: str, email: str, hours: str | None) 
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session, session.begin():
-            rep = Rep(name=name.strip(), email=address.lower(), hours=hours, active=True,
-                      created_at=SystemClock().now())
+            rep = Rep(
+                name=name.strip(),
+                email=address.lower(),
+                hours=hours,
+                active=True,
+                created_at=SystemClock().now(),
+            )
             session.add(rep)
             try:
                 await session.flush()
@@ -97,7 +109,6 @@ async def list_reps(settings: Settings) -> list[dict[str, Any]]:
     try:
         async with session_factory(engine)() as session:
             reps = await session.scalars(select(Rep).order_by(Rep.id))
-            return [{"id": r.id, "name": r.name, "email": r.email, "hours": r.hours}
-                    for r in reps]
+            return [{"id": r.id, "name": r.name, "email": r.email, "hours": r.hours} for r in reps]
     finally:
         await engine.dispose()

@@ -91,15 +91,24 @@ class ConversationService:
         async with self.sessions() as session, session.begin():
             lead = await repos.resolve_lead(session, identities, now, facts)
             conversation = Conversation(
-                public_id=secrets.token_urlsafe(24), lead_id=lead.id, channel=channel,
-                flow_id=engine.flow.id, flow_version=engine.flow.spec.version, step=None,
-                status="active", state={}, source=dict(source or {}), created_at=now,
+                public_id=secrets.token_urlsafe(24),
+                lead_id=lead.id,
+                channel=channel,
+                flow_id=engine.flow.id,
+                flow_version=engine.flow.spec.version,
+                step=None,
+                status="active",
+                state={},
+                source=dict(source or {}),
+                created_at=now,
                 updated_at=now,
             )
             session.add(conversation)
             await session.flush()
-            log.info("conversation started", extra={
-                "conversation": conversation.public_id, "lead": lead.id, "channel": channel})
+            log.info(
+                "conversation started",
+                extra={"conversation": conversation.public_id, "lead": lead.id, "channel": channel},
+            )
             return await self._turn(session, engine, conversation, lead, Inbound("start"), now)
 
     async def handle(self, conversation_id: str, event: Inbound) -> TurnResult:
@@ -128,21 +137,25 @@ class ConversationService:
                 conversation.state = state.evolve(status="ended", step=None).to_dict()
                 conversation.updated_at = now
             return await self._save_handoff(
-                session, engine, conversation, lead, state, ctx, reason, now)
+                session, engine, conversation, lead, state, ctx, reason, now
+            )
 
     async def handoff_record(self, conversation_id: str) -> dict[str, Any] | None:
         """The stored handoff record of a conversation, if one was written."""
         async with self.sessions() as session:
             row = await session.scalar(
-                select(HandoffRow).join(Conversation).where(
-                    Conversation.public_id == conversation_id))
+                select(HandoffRow)
+                .join(Conversation)
+                .where(Conversation.public_id == conversation_id)
+            )
             return None if row is None else dict(row.record)
 
     async def transcript(self, conversation_id: str) -> list[TranscriptLine]:
         """Every message of a conversation, oldest first."""
         async with self.sessions() as session:
             conversation = await session.scalar(
-                select(Conversation).where(Conversation.public_id == conversation_id))
+                select(Conversation).where(Conversation.public_id == conversation_id)
+            )
             if conversation is None:
                 return []
             return _transcript(await repos.messages_of(session, conversation.id))
@@ -150,18 +163,31 @@ class ConversationService:
     # -- the turn ----------------------------------------------------------------------
 
     async def _turn(
-        self, session: AsyncSession, engine: Engine, conversation: Conversation, lead: Lead,
-        event: Inbound, now: datetime,
+        self,
+        session: AsyncSession,
+        engine: Engine,
+        conversation: Conversation,
+        lead: Lead,
+        event: Inbound,
+        now: datetime,
     ) -> TurnResult:
+        opted_out_before = lead.opted_out_at is not None
         state = State.from_dict(conversation.state) if conversation.state else State()
         if state.step is not None and state.step not in engine.flow.spec.steps:
             state = state.evolve(step=None)  # the flow changed under a waiting conversation
         ctx = await self._context(session, engine, conversation, lead, now)
         turn = engine.turn(state, event, ctx)
         if event.kind != "start":
-            session.add(Message(
-                conversation_id=conversation.id, direction="in", kind=event.kind,
-                text=event.text, payload={"value": event.value}, created_at=now))
+            session.add(
+                Message(
+                    conversation_id=conversation.id,
+                    direction="in",
+                    kind=event.kind,
+                    text=event.text,
+                    payload={"value": event.value},
+                    created_at=now,
+                )
+            )
         for effect in turn.effects:
             if isinstance(effect, Book) and not await self._book(
                 session, conversation, lead, effect, ctx, now
@@ -171,8 +197,14 @@ class ConversationService:
                 break
         lead = await self._apply(session, conversation, lead, turn, now)
         messages = [
-            Message(conversation_id=conversation.id, direction="out", kind=r.kind,
-                    text=reply_text(r), payload=reply_to_dict(r), created_at=now)
+            Message(
+                conversation_id=conversation.id,
+                direction="out",
+                kind=r.kind,
+                text=reply_text(r),
+                payload=reply_to_dict(r),
+                created_at=now,
+            )
             for r in turn.replies
         ]
         session.add_all(messages)
@@ -183,13 +215,23 @@ class ConversationService:
         conversation.status = turn.state.status
         conversation.updated_at = now
         await session.flush()
-        await self._enqueue(session, conversation, lead, messages, now)
+        if not opted_out_before:
+            await self._enqueue(session, conversation, lead, messages, now)
         record = await self._maybe_handoff(session, engine, conversation, lead, turn, ctx, now)
-        return TurnResult(conversation_id=conversation.public_id, lead_id=lead.id,
-                          replies=turn.replies, status=turn.state.status, handoff=record)
+        return TurnResult(
+            conversation_id=conversation.public_id,
+            lead_id=lead.id,
+            replies=turn.replies,
+            status=turn.state.status,
+            handoff=record,
+        )
 
     async def _apply(
-        self, session: AsyncSession, conversation: Conversation, lead: Lead, turn: Turn,
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        lead: Lead,
+        turn: Turn,
         now: datetime,
     ) -> Lead:
         for effect in turn.effects:
@@ -204,42 +246,77 @@ class ConversationService:
         return lead
 
     async def _book(
-        self, session: AsyncSession, conversation: Conversation, lead: Lead, effect: Book,
-        ctx: Context, now: datetime,
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        lead: Lead,
+        effect: Book,
+        ctx: Context,
+        now: datetime,
     ) -> bool:
         """Hold the slot with a free rep (round robin); False if it is gone."""
         rules = replace(self.domain.rules, duration=effect.end - effect.start, days_ahead=60)
-        slot = next((s for s in free_slots(ctx.calendar, ctx.reps, ctx.busy, now, rules)
-                     if s.start == effect.start), None)
+        slot = next(
+            (
+                s
+                for s in free_slots(ctx.calendar, ctx.reps, ctx.busy, now, rules)
+                if s.start == effect.start
+            ),
+            None,
+        )
         if slot is None:
             return False
         loads = await repos.rep_loads(session, now)
         rep_id = int(pick_rep(slot, {str(k): v for k, v in loads.items()}))
         try:
             async with session.begin_nested():
-                session.add(Booking(
-                    rep_id=rep_id, lead_id=lead.id, conversation_id=conversation.id,
-                    start_at=effect.start, end_at=effect.end, status="confirmed",
-                    created_at=now))
+                session.add(
+                    Booking(
+                        rep_id=rep_id,
+                        lead_id=lead.id,
+                        conversation_id=conversation.id,
+                        start_at=effect.start,
+                        end_at=effect.end,
+                        status="confirmed",
+                        created_at=now,
+                    )
+                )
         except IntegrityError:
             log.info("slot taken concurrently", extra={"conversation": conversation.public_id})
             return False
         return True
 
     async def _enqueue(
-        self, session: AsyncSession, conversation: Conversation, lead: Lead,
-        messages: list[Message], now: datetime,
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        lead: Lead,
+        messages: list[Message],
+        now: datetime,
     ) -> None:
         """Channels that push (LINE) send from the outbox, written in this transaction."""
-        if conversation.channel not in self.push_channels or lead.opted_out_at is not None:
+        if conversation.channel not in self.push_channels:
             return
-        recipient = next((i.external_id for i in await self._identities(session, lead)
-                          if i.channel == conversation.channel), "")
+        recipient = next(
+            (
+                i.external_id
+                for i in await self._identities(session, lead)
+                if i.channel == conversation.channel
+            ),
+            "",
+        )
         for message in messages:
             await repos.enqueue(
-                session, channel=conversation.channel, kind="reply", recipient=recipient,
-                payload=message.payload, dedupe_key=f"message:{message.id}", now=now,
-                conversation_id=conversation.id, lead_id=lead.id)
+                session,
+                channel=conversation.channel,
+                kind="reply",
+                recipient=recipient,
+                payload=message.payload,
+                dedupe_key=f"message:{message.id}",
+                now=now,
+                conversation_id=conversation.id,
+                lead_id=lead.id,
+            )
 
     # -- context and handoff -------------------------------------------------------------
 
@@ -256,7 +333,11 @@ class ConversationService:
         return list(lead.identities)
 
     async def _context(
-        self, session: AsyncSession, engine: Engine, conversation: Conversation, lead: Lead,
+        self,
+        session: AsyncSession,
+        engine: Engine,
+        conversation: Conversation,
+        lead: Lead,
         now: datetime,
     ) -> Context:
         domain = self.domain
@@ -266,14 +347,22 @@ class ConversationService:
             for rep in await repos.active_reps(session):
                 hours = WeeklyHours.parse(rep.hours) if rep.hours else None
                 reps.append(RepAvailability(rep_id=str(rep.id), hours=hours))
-            busy = [Busy(str(b.rep_id), b.start_at, b.end_at)
-                    for b in await repos.bookings_between(session, now, now + BUSY_WINDOW)]
+            busy = [
+                Busy(str(b.rep_id), b.start_at, b.end_at)
+                for b in await repos.bookings_between(session, now, now + BUSY_WINDOW)
+            ]
         source = conversation.source or {}
         return Context(
-            now=now.astimezone(domain.calendar.tz), calendar=domain.calendar,
-            library=domain.library, vocabulary=domain.vocabulary, channel=conversation.channel,
+            now=now.astimezone(domain.calendar.tz),
+            calendar=domain.calendar,
+            library=domain.library,
+            vocabulary=domain.vocabulary,
+            channel=conversation.channel,
             lead={name: getattr(lead, name) for name in repos.LEAD_FIELDS},
-            source=source, reps=reps, busy=busy, slot_rules=domain.rules,
+            source=source,
+            reps=reps,
+            busy=busy,
+            slot_rules=domain.rules,
             fiscal_year_start_month=domain.settings.fiscal_year_start_month,
             pricing_views=int(source.get("pricing_views", 0)),
             cases_opened=len(source.get("cases_opened", [])),
@@ -284,11 +373,18 @@ class ConversationService:
         self, session: AsyncSession, conversation: Conversation
     ) -> HandoffRow | None:
         return await session.scalar(
-            select(HandoffRow).where(HandoffRow.conversation_id == conversation.id))
+            select(HandoffRow).where(HandoffRow.conversation_id == conversation.id)
+        )
 
     async def _maybe_handoff(
-        self, session: AsyncSession, engine: Engine, conversation: Conversation, lead: Lead,
-        turn: Turn, ctx: Context, now: datetime,
+        self,
+        session: AsyncSession,
+        engine: Engine,
+        conversation: Conversation,
+        lead: Lead,
+        turn: Turn,
+        ctx: Context,
+        now: datetime,
     ) -> HandoffRecord | None:
         reason = next((e.reason for e in reversed(turn.effects) if isinstance(e, Handoff)), None)
         existing = await self._handoff_row(session, conversation)
@@ -300,17 +396,28 @@ class ConversationService:
         if reason is None:
             return None
         return await self._save_handoff(
-            session, engine, conversation, lead, turn.state, ctx, reason, now)
+            session, engine, conversation, lead, turn.state, ctx, reason, now
+        )
 
     async def _save_handoff(
-        self, session: AsyncSession, engine: Engine, conversation: Conversation, lead: Lead,
-        state: State, ctx: Context, reason: str, now: datetime,
+        self,
+        session: AsyncSession,
+        engine: Engine,
+        conversation: Conversation,
+        lead: Lead,
+        state: State,
+        ctx: Context,
+        reason: str,
+        now: datetime,
     ) -> HandoffRecord:
         flow = engine.flow
         locale = flow.locale
         messages = await repos.messages_of(session, conversation.id)
-        booking = await session.scalar(select(Booking).where(
-            Booking.conversation_id == conversation.id, Booking.status == "confirmed"))
+        booking = await session.scalar(
+            select(Booking).where(
+                Booking.conversation_id == conversation.id, Booking.status == "confirmed"
+            )
+        )
         booking_data = None
         if booking is not None:
             rep = await session.get(Rep, booking.rep_id)
@@ -319,38 +426,58 @@ class ConversationService:
                 "start": start.isoformat(),
                 "end": booking.end_at.astimezone(ctx.calendar.tz).isoformat(),
                 "start_text": format_when(start, locale),
-                "rep": rep.name if rep else None, "rep_email": rep.email if rep else None,
+                "rep": rep.name if rep else None,
+                "rep_email": rep.email if rep else None,
             }
         challenge_slots = [n for n, s in flow.spec.slots.items() if s.topics]
-        challenge = next((str(state.slots[n]) for n in challenge_slots if state.slots.get(n)),
-                         None)
+        challenge = next((str(state.slots[n]) for n in challenge_slots if state.slots.get(n)), None)
         labels = {name: spec.label or name for name, spec in flow.spec.slots.items()}
         record = build_handoff(
-            reason=reason, channel=conversation.channel,
+            reason=reason,
+            channel=conversation.channel,
             lead={name: getattr(lead, name) for name in repos.LEAD_FIELDS},
             identities=[(i.channel, i.external_id) for i in await self._identities(session, lead)],
-            source=conversation.source or {}, timing=timing_of(flow, state),
+            source=conversation.source or {},
+            timing=timing_of(flow, state),
             challenge=challenge,
             topic_labels=[t.label for t in (ctx.vocabulary.get(i) for i in state.topics) if t],
             cases_sent=_cards_sent(messages),
             cases_opened=list((conversation.source or {}).get("cases_opened", [])),
-            booking=booking_data, score=lead_score(flow, state, ctx), tags=state.tags,
+            booking=booking_data,
+            score=lead_score(flow, state, ctx),
+            tags=state.tags,
             slots={labels.get(k, k): v for k, v in state.slots.items()},
             started_at=conversation.created_at,
             first_response_at=conversation.first_response_at,
-            transcript=_transcript(messages), opted_out=lead.opted_out_at is not None,
+            transcript=_transcript(messages),
+            opted_out=lead.opted_out_at is not None,
             locale=locale,
         )
         record = record.with_first_line(
-            self.domain.texts.render("handoff/first_line", locale, r=record.to_dict()))
+            self.domain.texts.render("handoff/first_line", locale, r=record.to_dict())
+        )
         row = await self._handoff_row(session, conversation)
         if row is None:
-            row = HandoffRow(conversation_id=conversation.id, lead_id=lead.id, status="waiting",
-                             created_at=now, reason=reason, tier=record.tier,
-                             score=record.score, record=record.to_dict(), updated_at=now)
+            row = HandoffRow(
+                conversation_id=conversation.id,
+                lead_id=lead.id,
+                status="waiting",
+                created_at=now,
+                reason=reason,
+                tier=record.tier,
+                score=record.score,
+                record=record.to_dict(),
+                updated_at=now,
+            )
             session.add(row)
-            log.info("handoff created", extra={"conversation": conversation.public_id,
-                                               "lead": lead.id, "tier": record.tier})
+            log.info(
+                "handoff created",
+                extra={
+                    "conversation": conversation.public_id,
+                    "lead": lead.id,
+                    "tier": record.tier,
+                },
+            )
         else:
             row.reason, row.tier, row.score = reason, record.tier, record.score
             row.record, row.updated_at, row.lead_id = record.to_dict(), now, lead.id
@@ -375,5 +502,7 @@ def _cards_sent(messages: Sequence[Message]) -> list[dict[str, Any]]:
 
 
 def _transcript(messages: Sequence[Message]) -> list[TranscriptLine]:
-    return [TranscriptLine(direction=m.direction, text=m.text, at=m.created_at.isoformat())
-            for m in messages]
+    return [
+        TranscriptLine(direction=m.direction, text=m.text, at=m.created_at.isoformat())
+        for m in messages
+    ]

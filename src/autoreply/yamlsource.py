@@ -45,9 +45,7 @@ def _pos(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _convert(
-    node: yaml.Node, path: Path_, out: Located, problems: list[FlowProblem]
-) -> Any:
+def _convert(node: yaml.Node, path: Path_, out: Located, problems: list[FlowProblem]) -> Any:
     out.positions[path] = _pos(node)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}

@@ -54,70 +54,107 @@ def test_a_valid_flow_has_no_problems() -> None:
 CASES = [
     pytest.param(
         "  greet:\n    say: hi\n    colour: red\n  done:\n    end: true\n",
-        "f.yaml:15:5: unknown key 'colour'", id="unknown-key"),
+        "f.yaml:15:5: unknown key 'colour'",
+        id="unknown-key",
+    ),
     pytest.param(
         "  greet:\n    say: hi\n    next: nowhere\n  done:\n    end: true\n",
-        "f.yaml:15:11: step 'nowhere' does not exist", id="missing-step"),
+        "f.yaml:15:11: step 'nowhere' does not exist",
+        id="missing-step",
+    ),
     pytest.param(
         "  q:\n    ask: budget\n    say: 予算は？\n  done:\n    end: true\n",
-        "f.yaml:14:10: slot 'budget' is not declared under 'slots'", id="missing-slot"),
+        "f.yaml:14:10: slot 'budget' is not declared under 'slots'",
+        id="missing-slot",
+    ),
     pytest.param(
         "  greet:\n    say: '{{ slots.budget }}'\n  done:\n    end: true\n",
-        "f.yaml:14:10: slot 'budget' is not declared under 'slots'", id="template-missing-slot"),
+        "f.yaml:14:10: slot 'budget' is not declared under 'slots'",
+        id="template-missing-slot",
+    ),
     pytest.param(
         "  greet:\n    say: '{{ unknown_thing }}'\n  done:\n    end: true\n",
-        "f.yaml:14:10: unknown name 'unknown_thing'", id="template-unknown-name"),
+        "f.yaml:14:10: unknown name 'unknown_thing'",
+        id="template-unknown-name",
+    ),
     pytest.param(
         "  greet:\n    say: '{% if open_now %}x'\n  done:\n    end: true\n",
-        "f.yaml:14:10: template syntax:", id="template-syntax"),
+        "f.yaml:14:10: template syntax:",
+        id="template-syntax",
+    ),
     pytest.param(
         "  greet:\n    say: {template: nothere.j2}\n  done:\n    end: true\n",
-        "f.yaml:14:21: template 'nothere.j2' not found", id="template-file-missing"),
+        "f.yaml:14:21: template 'nothere.j2' not found",
+        id="template-file-missing",
+    ),
     pytest.param(
-        "  greet:\n    say: hi\n    next: done\n  orphan:\n    say: never\n  done:\n    end: true\n",
-        "f.yaml:16:3: step 'orphan' is unreachable", id="unreachable"),
+        "  greet:\n    say: hi\n    next: done\n"
+        "  orphan:\n    say: never\n  done:\n    end: true\n",
+        "f.yaml:16:3: step 'orphan' is unreachable",
+        id="unreachable",
+    ),
     pytest.param(
         "  a:\n    say: x\n  b:\n    goto: a\n",
-        "f.yaml:13:3: loop with no ask in it: a -> b -> a", id="loop-without-ask"),
+        "f.yaml:13:3: loop with no ask in it: a -> b -> a",
+        id="loop-without-ask",
+    ),
     pytest.param(
         "  a:\n    branch:\n      - if: score >\n        goto: done\n      - else: done\n"
         "  done:\n    end: true\n",
-        "f.yaml:15:13: condition syntax:", id="condition-syntax"),
+        "f.yaml:15:13: condition syntax:",
+        id="condition-syntax",
+    ),
     pytest.param(
         "  a:\n    branch:\n      - if: budget > 3\n        goto: done\n      - else: done\n"
         "  done:\n    end: true\n",
-        "f.yaml:15:13: unknown name 'budget'", id="condition-unknown-name"),
+        "f.yaml:15:13: unknown name 'budget'",
+        id="condition-unknown-name",
+    ),
     pytest.param(
         "  a:\n    branch:\n      - if: tier == 'A'\n        goto: done\n  done:\n    end: true\n",
-        "f.yaml:15:7: a branch needs a final 'else'", id="branch-without-else"),
+        "f.yaml:15:7: a branch needs a final 'else'",
+        id="branch-without-else",
+    ),
     pytest.param(
         "  q:\n    ask: timing\n    say: 時期は？\n    choices:\n"
         "      - {label: 一か月以内にぜひ導入したいと考えております, value: within_1_month}\n"
         "  done:\n    end: true\n",
         "f.yaml:17:17: choice label '一か月以内にぜひ導入したいと考えております' has 21 characters",
-        id="label-too-long"),
+        id="label-too-long",
+    ),
     pytest.param(
         "  q:\n    ask: challenge\n    say: 課題は？\n    choices:\n"
         + "".join(f"      - {{label: c{i}, value: v{i}}}\n" for i in range(14))
         + "  done:\n    end: true\n",
-        "f.yaml:17:7: 14 choices (LINE shows at most 13)", id="too-many-choices"),
+        "f.yaml:17:7: 14 choices (LINE shows at most 13)",
+        id="too-many-choices",
+    ),
     pytest.param(
         "  q:\n    ask: timing\n    say: 時期は？\n    choices:\n"
         "      - {label: すぐ, value: soon}\n  done:\n    end: true\n",
-        "f.yaml:17:28: a timing choice value must be one of", id="timing-choice-value"),
+        "f.yaml:17:28: a timing choice value must be one of",
+        id="timing-choice-value",
+    ),
     pytest.param(
         "  q:\n    ask: timing\n    say: x\n    max_tries: 9\n  done:\n    end: true\n",
         "f.yaml:16:16: steps.q.max_tries: Input should be less than or equal to 5",
-        id="out-of-range"),
+        id="out-of-range",
+    ),
     pytest.param(
         "  q:\n    bogus: 1\n  done:\n    end: true\n",
-        "f.yaml:14:5: steps.q: a step needs one of: ask, branch", id="no-step-kind"),
+        "f.yaml:14:5: steps.q: a step needs one of: ask, branch",
+        id="no-step-kind",
+    ),
     pytest.param(
         "  greet:\n    say: hi\n",
-        "f.yaml:13:3: step 'greet' is last but does not end", id="runs-off-the-end"),
+        "f.yaml:13:3: step 'greet' is last but does not end",
+        id="runs-off-the-end",
+    ),
     pytest.param(
         "  greet:\n    say: hi\n  greet:\n    end: true\n",
-        "f.yaml:15:3: duplicate key 'greet'", id="duplicate-step"),
+        "f.yaml:15:3: duplicate key 'greet'",
+        id="duplicate-step",
+    ),
 ]
 
 

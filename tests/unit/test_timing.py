@@ -311,6 +311,7 @@ CASES = [
     case("unknown-emoji", "🙂", None, None, UNKNOWN),
     case("unknown-huge", "x" * 10000, None, None, UNKNOWN),
     case("unknown-garbage", "asdf", None, None, UNKNOWN),
+    case("unknown-many-verb-mays-stay-fast", "we may " * 5000, None, None, UNKNOWN),
     case("unknown-may-as-a-verb-is-not-may", "we may start soon", None, None, UNKNOWN),
     case("unknown-month-zero", "〇月", None, None, UNKNOWN),
     case("unknown-month-thirteen", "13月", None, None, UNKNOWN),

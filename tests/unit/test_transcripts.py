@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import TOKYO
-
 from autoreply.bootstrap import Domain
 from autoreply.domain.booking import Busy, RepAvailability
 from autoreply.flows.engine import DECLINE, lead_score
@@ -33,8 +31,8 @@ from autoreply.flows.turns import (
     Reply,
     SlotPicker,
     State,
-
 )
+from tests.conftest import TOKYO
 
 HERE = Path(__file__).resolve().parents[1] / "transcripts"
 TRANSCRIPTS = sorted(HERE.glob("*.yaml"))
@@ -117,13 +115,18 @@ def test_transcript(path: Path, domain: Domain) -> None:
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     engine = domain.engine(spec["flow"])
     at = _moment(spec["at"])
-    busy = [Busy("1", _moment(b[0]), _moment(b[1]))
-            for b in spec.get("busy", [])]
+    busy = [Busy("1", _moment(b[0]), _moment(b[1])) for b in spec.get("busy", [])]
     ctx = Context(
-        now=at, calendar=domain.calendar, library=domain.library,
-        vocabulary=domain.vocabulary, channel=spec.get("channel", "web"),
-        lead=spec.get("lead", {}), reps=[RepAvailability("1")], busy=busy,
-        slot_rules=domain.rules, source=spec.get("source", {}),
+        now=at,
+        calendar=domain.calendar,
+        library=domain.library,
+        vocabulary=domain.vocabulary,
+        channel=spec.get("channel", "web"),
+        lead=spec.get("lead", {}),
+        reps=[RepAvailability("1")],
+        busy=busy,
+        slot_rules=domain.rules,
+        source=spec.get("source", {}),
     )
     state = State()
     last_picker: SlotPicker | None = None
@@ -134,7 +137,7 @@ def test_transcript(path: Path, domain: Domain) -> None:
         expected = turn.get("bot", [])
         assert len(result.replies) == len(expected), (
             f"{where}: {len(result.replies)} replies: "
-            + " | ".join(getattr(r, 'text', r.kind) for r in result.replies)
+            + " | ".join(getattr(r, "text", r.kind) for r in result.replies)
         )
         for i, (reply, wanted) in enumerate(zip(result.replies, expected, strict=True), 1):
             _check_reply(reply, wanted, f"{where} reply {i}")
@@ -163,5 +166,3 @@ def test_transcript(path: Path, domain: Domain) -> None:
 def test_transcripts_exist() -> None:
     """The transcript folder is not empty (a glob that finds nothing tests nothing)."""
     assert len(TRANSCRIPTS) >= 8
-
-

@@ -87,9 +87,7 @@ def build_handoff(
     ``first_response_seconds`` is the speed-to-lead figure: from the lead's first
     action (conversation start or form submission) to the bot's first reply.
     """
-    first_response = (
-        (first_response_at - started_at).total_seconds() if first_response_at else None
-    )
+    first_response = (first_response_at - started_at).total_seconds() if first_response_at else None
     timing_data = None
     if timing is not None:
         timing_data = {**timing.to_dict(), "described": timing.describe(locale)}

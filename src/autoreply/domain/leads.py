@@ -8,7 +8,7 @@ import unicodedata
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-__all__ = ["MAX_ANSWER_CHARS", "clean_company", "clean_name", "clean_phone", "clean_email"]
+__all__ = ["MAX_ANSWER_CHARS", "clean_company", "clean_email", "clean_name", "clean_phone"]
 
 MAX_ANSWER_CHARS = 2000
 

@@ -66,8 +66,9 @@ def score_lead(signals: Signals) -> Score:
     """
     reasons: list[Reason] = []
     if signals.timing_bucket in _TIMING_POINTS:
-        reasons.append(Reason("timing", _TIMING_POINTS[signals.timing_bucket],
-                              signals.timing_bucket))
+        reasons.append(
+            Reason("timing", _TIMING_POINTS[signals.timing_bucket], signals.timing_bucket)
+        )
     if signals.challenge:
         reasons.append(Reason("challenge", 20))
         if signals.topics:
@@ -79,11 +80,13 @@ def score_lead(signals: Signals) -> Score:
     if signals.requested_document:
         reasons.append(Reason("requested_document", 15))
     if signals.pricing_views:
-        reasons.append(Reason("pricing_views", min(signals.pricing_views, 2) * 10,
-                              str(signals.pricing_views)))
+        reasons.append(
+            Reason("pricing_views", min(signals.pricing_views, 2) * 10, str(signals.pricing_views))
+        )
     if signals.cases_opened:
-        reasons.append(Reason("cases_opened", min(signals.cases_opened, 2) * 5,
-                              str(signals.cases_opened)))
+        reasons.append(
+            Reason("cases_opened", min(signals.cases_opened, 2) * 5, str(signals.cases_opened))
+        )
     reasons.extend(Reason("flow", points, why) for why, points in signals.flow_points)
     points = sum(r.points for r in reasons)
     tier: Tier

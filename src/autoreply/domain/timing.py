@@ -240,7 +240,7 @@ _MAY_CONTEXT = {"in", "by", "until", "till", "from", "before", "around", "since"
 
 def _en_month(m: re.Match[str], c: _Ctx) -> _Span | None:
     mo, year = _EN_MONTH[m["mon"]], _g(m, "y")
-    prev = set(m.string[: m.start()].split()[-1:])
+    prev = set(m.string[max(0, m.start() - 20) : m.start()].split()[-1:])
     if m["mon"] == "may" and not (_g(m, "part") or year or prev & _MAY_CONTEXT):
         return None  # "we may start soon" is not a month
     return _month(int(year) if year else _next_year_of(c, mo), mo, _part(_g(m, "part")))

@@ -33,8 +33,8 @@ from autoreply.flows.spec import (
 )
 from autoreply.flows.turns import (
     Book,
-    CaseCard,
     Cards,
+    CaseCard,
     CasesSent,
     Choices,
     Context,
@@ -57,8 +57,12 @@ __all__ = ["DECLINE", "Engine", "FlowRuntimeError", "lead_score", "timing_of"]
 
 DECLINE = "decline"
 MAX_STEPS_PER_TURN = 200
-_LEAD_SLOT_TYPES = {SlotType.NAME: "name", SlotType.COMPANY: "company",
-                    SlotType.EMAIL: "email", SlotType.PHONE: "phone"}
+_LEAD_SLOT_TYPES = {
+    SlotType.NAME: "name",
+    SlotType.COMPANY: "company",
+    SlotType.EMAIL: "email",
+    SlotType.PHONE: "phone",
+}
 
 
 class FlowRuntimeError(RuntimeError):
@@ -71,18 +75,20 @@ def lead_score(flow: Flow, state: State, ctx: Context) -> Score:
     challenge = bool(state.topics) or any(
         state.slots.get(name) for name, spec in flow.spec.slots.items() if spec.topics
     )
-    return score_lead(Signals(
-        timing_bucket=str(timing.bucket) if timing else None,
-        challenge=challenge,
-        topics=len(state.topics),
-        booked=state.booking is not None,
-        asked_for_human=state.handoff == "asked_for_human",
-        requested_document=ctx.requested_document,
-        pricing_views=ctx.pricing_views,
-        cases_opened=ctx.cases_opened,
-        opted_out=state.status == "opted_out",
-        flow_points=state.points,
-    ))
+    return score_lead(
+        Signals(
+            timing_bucket=str(timing.bucket) if timing else None,
+            challenge=challenge,
+            topics=len(state.topics),
+            booked=state.booking is not None,
+            asked_for_human=state.handoff == "asked_for_human",
+            requested_document=ctx.requested_document,
+            pricing_views=ctx.pricing_views,
+            cases_opened=ctx.cases_opened,
+            opted_out=state.status == "opted_out",
+            flow_points=state.points,
+        )
+    )
 
 
 @dataclass
@@ -103,11 +109,13 @@ class Engine:
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
         intents = flow.spec.intents
-        self.intents = IntentMatcher({
-            "human": intents.human.phrases,
-            "stop": intents.stop.phrases,
-            "restart": intents.restart.phrases,
-        })
+        self.intents = IntentMatcher(
+            {
+                "human": intents.human.phrases,
+                "stop": intents.stop.phrases,
+                "restart": intents.restart.phrases,
+            }
+        )
 
     # -- entry point ----------------------------------------------------------------
 
@@ -242,10 +250,14 @@ class Engine:
         base = ("steps", step_id)
         query = self._render(run, (*base, "recommend", "query"))
         industry = self._render(run, (*base, "recommend", "industry")) or run.ctx.lead.get(
-            "industry")
+            "industry"
+        )
         matches = run.ctx.library.match(
-            query, topics=run.state.topics, industry=industry or None,
-            limit=step.recommend.limit, min_score=step.recommend.min_score,
+            query,
+            topics=run.state.topics,
+            industry=industry or None,
+            limit=step.recommend.limit,
+            min_score=step.recommend.min_score,
             exclude=run.state.cases_sent,
         )
         if not matches:
@@ -256,27 +268,40 @@ class Engine:
         if run.replies and step.say is not None:
             run.replies[-1] = Text(self._render(run, (*base, "say")))
         locale = self.flow.locale
-        run.replies.append(Cards(tuple(
-            CaseCard(id=m.case.id, title=m.case.title, customer=m.case.customer,
-                     industry=m.case.industry, summary=m.case.summary, url=m.case.url,
-                     explanation=m.explain(locale))
-            for m in matches
-        )))
+        run.replies.append(
+            Cards(
+                tuple(
+                    CaseCard(
+                        id=m.case.id,
+                        title=m.case.title,
+                        customer=m.case.customer,
+                        industry=m.case.industry,
+                        summary=m.case.summary,
+                        url=m.case.url,
+                        explanation=m.explain(locale),
+                    )
+                    for m in matches
+                )
+            )
+        )
         ids = tuple(m.case.id for m in matches)
         run.state = run.state.evolve(cases_sent=(*run.state.cases_sent, *ids))
         run.effects.append(CasesSent(ids))
 
     # -- asking -----------------------------------------------------------------------------
 
-    def _ask_prompt(self, run: _Run, step_id: str, step: AskStep, text_path: tuple[str, ...]
-                    ) -> None:
+    def _ask_prompt(
+        self, run: _Run, step_id: str, step: AskStep, text_path: tuple[str, ...]
+    ) -> None:
         text = self._render(run, text_path)
         if step.choices:
-            run.replies.append(Choices(
-                text=text,
-                options=tuple(Option(c.label, c.value) for c in step.choices),
-                free_text=self._free_text(step),
-            ))
+            run.replies.append(
+                Choices(
+                    text=text,
+                    options=tuple(Option(c.label, c.value) for c in step.choices),
+                    free_text=self._free_text(step),
+                )
+            )
         else:
             run.replies.append(Text(text))
 
@@ -310,11 +335,12 @@ class Engine:
             self._go(run, step.on_fail or self.flow.successor.get(step_id))
             return
         run.state = run.state.evolve(tries=tries)
-        path = ("steps", step_id, "reask")
-        if self.flow.template(*path) is None:
-            path = ("messages", "invalid_choice")
-        if self.flow.template(*path) is None:
-            path = ("steps", step_id, "say")
+        candidates: list[tuple[str, ...]] = [
+            ("steps", step_id, "reask"),
+            ("messages", "invalid_choice"),
+            ("steps", step_id, "say"),
+        ]
+        path = next(c for c in candidates if self.flow.template(*c) is not None)
         self._ask_prompt(run, step_id, step, path)
 
     def _read(self, run: _Run, step: AskStep, event: Inbound) -> Any:
@@ -325,8 +351,9 @@ class Engine:
             return None
         if slot.type is SlotType.TIMING:
             if choice is not None:
-                return timing_from_bucket(TimingBucket(choice), run.ctx.now,
-                                          _label(step, choice)).to_dict()
+                return timing_from_bucket(
+                    TimingBucket(choice), run.ctx.now, _label(step, choice)
+                ).to_dict()
             timing = parse_timing(event.text, run.ctx.now, run.ctx.fiscal_year_start_month)
             if timing.bucket is not TimingBucket.UNKNOWN and self._free_text(step):
                 return timing.to_dict()
@@ -339,8 +366,9 @@ class Engine:
 
     # -- offering slots ------------------------------------------------------------------------
 
-    def _offer(self, run: _Run, step_id: str, step: OfferSlotsStep, text_path: tuple[str, ...]
-               ) -> bool:
+    def _offer(
+        self, run: _Run, step_id: str, step: OfferSlotsStep, text_path: tuple[str, ...]
+    ) -> bool:
         ctx = run.ctx
         rules = ctx.slot_rules
         spec = step.offer_slots
@@ -348,7 +376,9 @@ class Engine:
             duration=rules.duration if spec.duration is None else timedelta(minutes=spec.duration),
             days_ahead=spec.days_ahead or rules.days_ahead,
             count=spec.count or rules.count,
-            min_lead=rules.min_lead, prep_buffer=rules.prep_buffer, step=rules.step,
+            min_lead=rules.min_lead,
+            prep_buffer=rules.prep_buffer,
+            step=rules.step,
         )
         slots = booking.offer_slots(ctx.calendar, ctx.reps, ctx.busy, ctx.now, rules)
         if not slots:
@@ -360,16 +390,19 @@ class Engine:
             SlotOption(id=s.id, start=s.start, end=s.end, label=format_when(s.start, locale))
             for s in slots
         )
-        run.state = run.state.evolve(step=step_id, offered=tuple(s.id for s in slots),
-                                     offer_step=step_id)
-        run.replies.append(SlotPicker(
-            text=self._render(run, text_path), slots=options,
-            decline=Option(step.decline_label, DECLINE),
-        ))
+        run.state = run.state.evolve(
+            step=step_id, offered=tuple(s.id for s in slots), offer_step=step_id
+        )
+        run.replies.append(
+            SlotPicker(
+                text=self._render(run, text_path),
+                slots=options,
+                decline=Option(step.decline_label, DECLINE),
+            )
+        )
         return True
 
-    def _offer_answer(self, run: _Run, step_id: str, step: OfferSlotsStep, event: Inbound
-                      ) -> None:
+    def _offer_answer(self, run: _Run, step_id: str, step: OfferSlotsStep, event: Inbound) -> None:
         picked = self._picked_slot(run, step, event)
         nxt = self.flow.successor.get(step_id)
         if picked == DECLINE:
@@ -390,7 +423,9 @@ class Engine:
             return
         start, end = booking.Slot.parse_id(picked, run.ctx.calendar.tz)
         run.state = run.state.evolve(
-            step=None, offered=(), tries=0,
+            step=None,
+            offered=(),
+            tries=0,
             booking={"slot_id": picked, "start": start.isoformat(), "end": end.isoformat()},
         )
         run.effects.append(Book(picked, start, end))
@@ -405,8 +440,12 @@ class Engine:
         text = normalize(event.text)
         if text and text == normalize(step.decline_label):
             return DECLINE
-        labels = {normalize(format_when(booking.Slot.parse_id(i, run.ctx.calendar.tz)[0],
-                                        self.flow.locale)): i for i in offered}
+        labels = {
+            normalize(
+                format_when(booking.Slot.parse_id(i, run.ctx.calendar.tz)[0], self.flow.locale)
+            ): i
+            for i in offered
+        }
         labels[normalize(step.decline_label)] = DECLINE
         found = process.extractOne(text, list(labels), scorer=fuzz.ratio, score_cutoff=90)
         return labels[found[0]] if found else None
@@ -500,9 +539,15 @@ def _clean(slot_type: SlotType, text: str) -> Any:
 
 def _case_vars(match: CaseMatch) -> dict[str, Any]:
     case = match.case
-    return {"id": case.id, "title": case.title, "customer": case.customer,
-            "industry": case.industry, "summary": case.summary, "url": case.url,
-            "matched": list(match.matched)}
+    return {
+        "id": case.id,
+        "title": case.title,
+        "customer": case.customer,
+        "industry": case.industry,
+        "summary": case.summary,
+        "url": case.url,
+        "matched": list(match.matched),
+    }
 
 
 def _booking_vars(state: State, ctx: Context) -> dict[str, Any] | None:

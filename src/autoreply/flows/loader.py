@@ -180,7 +180,7 @@ class _Checker:
     # -- templates and conditions -----------------------------------------------
 
     def _texts(self, base: Path_, model: Any) -> None:
-        for attr in _TEXT_FIELDS + ("after_end", "invalid_choice", "slot_taken"):
+        for attr in (*_TEXT_FIELDS, "after_end", "invalid_choice", "slot_taken"):
             value = getattr(model, attr, None)
             if value is not None:
                 self._template((*base, attr), value)
@@ -193,8 +193,10 @@ class _Checker:
     def _template(self, path: Path_, value: str | TemplateRef) -> None:
         if isinstance(value, TemplateRef):
             if self.env.loader is None:
-                self.fail((*path, "template"), f"template {value.template!r} not found "
-                          "(no templates folder configured)")
+                self.fail(
+                    (*path, "template"),
+                    f"template {value.template!r} not found (no templates folder configured)",
+                )
                 return
             try:
                 template = self.env.get_template(value.template)
@@ -202,20 +204,26 @@ class _Checker:
                 self.fail((*path, "template"), f"template {value.template!r} not found")
                 return
             except TemplateSyntaxError as exc:
-                self.fail((*path, "template"), f"template {value.template!r} line "
-                          f"{exc.lineno}: {exc.message}")
+                self.fail(
+                    (*path, "template"),
+                    f"template {value.template!r} line {exc.lineno}: {exc.message}",
+                )
                 return
-            source = self.env.loader.get_source(self.env, value.template)[0]  # type: ignore[union-attr]
+            source = self.env.loader.get_source(self.env, value.template)[0]
         else:
             source = value
             try:
                 template = self.env.from_string(source)
             except TemplateSyntaxError as exc:
                 line, col = self.src.where(path)
-                self.problems.append(FlowProblem(
-                    self.src.file, line + max(exc.lineno - 1, 0), col,
-                    f"template syntax: {exc.message}",
-                ))
+                self.problems.append(
+                    FlowProblem(
+                        self.src.file,
+                        line + max(exc.lineno - 1, 0),
+                        col,
+                        f"template syntax: {exc.message}",
+                    )
+                )
                 return
         self._names(path, self.env.parse(source))
         self.templates[path] = template
@@ -247,8 +255,11 @@ class _Checker:
 
     def _label(self, path: Path_, label: str) -> None:
         if len(label) > LINE_CHOICE_LABEL_MAX:
-            self.fail(path, f"choice label {label!r} has {len(label)} characters "
-                      f"(LINE allows at most {LINE_CHOICE_LABEL_MAX})")
+            self.fail(
+                path,
+                f"choice label {label!r} has {len(label)} characters "
+                f"(LINE allows at most {LINE_CHOICE_LABEL_MAX})",
+            )
 
     def _ask(self, step_id: str, step: AskStep) -> None:
         base: Path_ = ("steps", step_id)
@@ -257,17 +268,23 @@ class _Checker:
             self.fail((*base, "ask"), f"slot {step.ask!r} is not declared under 'slots'")
             return
         if len(step.choices) > LINE_QUICK_REPLY_MAX:
-            self.fail((*base, "choices"), f"{len(step.choices)} choices "
-                      f"(LINE shows at most {LINE_QUICK_REPLY_MAX})")
+            self.fail(
+                (*base, "choices"),
+                f"{len(step.choices)} choices (LINE shows at most {LINE_QUICK_REPLY_MAX})",
+            )
         seen: set[str] = set()
         for i, choice in enumerate(step.choices):
             self._label((*base, "choices", i, "label"), choice.label)
             if choice.value in seen:
-                self.fail((*base, "choices", i, "value"), f"duplicate choice value {choice.value!r}")
+                self.fail(
+                    (*base, "choices", i, "value"), f"duplicate choice value {choice.value!r}"
+                )
             seen.add(choice.value)
             if slot.type is SlotType.TIMING and choice.value not in set(TimingBucket):
-                self.fail((*base, "choices", i, "value"), f"a timing choice value must be one of "
-                          f"{', '.join(TimingBucket)}")
+                self.fail(
+                    (*base, "choices", i, "value"),
+                    f"a timing choice value must be one of {', '.join(TimingBucket)}",
+                )
         if slot.type is SlotType.CHOICE and not step.choices:
             self.fail((*base, "ask"), f"slot {step.ask!r} is a choice slot: list 'choices'")
         if step.free_text is False and not step.choices:
@@ -288,7 +305,8 @@ class _Checker:
     def _graph(self) -> None:
         graph = self.edges()
         roots = [self.spec.start] + [
-            t for t in (getattr(self.spec.intents, n).goto for n in ("human", "stop", "restart"))
+            t
+            for t in (getattr(self.spec.intents, n).goto for n in ("human", "stop", "restart"))
             if t
         ]
         seen: set[str] = set()
@@ -303,8 +321,11 @@ class _Checker:
                 self.fail(("steps", step_id), f"step {step_id!r} is unreachable", key=True)
         for cycle in _cycles_without_input(graph, self.spec):
             first = cycle[0]
-            self.fail(("steps", first), "loop with no ask in it: " + " -> ".join(
-                [*cycle, first]), key=True)
+            self.fail(
+                ("steps", first),
+                "loop with no ask in it: " + " -> ".join([*cycle, first]),
+                key=True,
+            )
 
 
 def _cycles_without_input(graph: dict[str, list[str]], spec: FlowSpec) -> list[list[str]]:

@@ -201,7 +201,15 @@ class SayStep(_Strict):
 
 
 STEP_KINDS: tuple[str, ...] = (
-    "ask", "branch", "set", "recommend", "offer_slots", "handoff", "goto", "end", "say",
+    "ask",
+    "branch",
+    "set",
+    "recommend",
+    "offer_slots",
+    "handoff",
+    "goto",
+    "end",
+    "say",
 )
 _STEP_MODELS: dict[str, type[_Strict]] = {
     "ask": AskStep,
@@ -240,8 +248,11 @@ Step = Annotated[
     | Annotated[GotoStep, Tag("goto")]
     | Annotated[EndStep, Tag("end")]
     | Annotated[SayStep, Tag("say")],
-    Discriminator(step_kind, custom_error_type="step_kind",
-                  custom_error_message="a step needs one of: " + ", ".join(STEP_KINDS)),
+    Discriminator(
+        step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="a step needs one of: " + ", ".join(STEP_KINDS),
+    ),
 ]
 
 

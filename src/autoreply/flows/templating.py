@@ -18,8 +18,21 @@ __all__ = ["CONTEXT_NAMES", "make_environment", "referenced_names", "referenced_
 #: Every name a flow template or condition may use; see docs/flows.md.
 CONTEXT_NAMES: frozenset[str] = frozenset(
     {
-        "slots", "lead", "tags", "score", "tier", "open_now", "channel", "next_opening",
-        "cases", "offered", "booking", "locale", "now", "source", "flow",
+        "slots",
+        "lead",
+        "tags",
+        "score",
+        "tier",
+        "open_now",
+        "channel",
+        "next_opening",
+        "cases",
+        "offered",
+        "booking",
+        "locale",
+        "now",
+        "source",
+        "flow",
     }
 )
 

@@ -14,8 +14,8 @@ from autoreply.domain.topics import TopicVocabulary
 
 __all__ = [
     "Book",
-    "CaseCard",
     "Cards",
+    "CaseCard",
     "CasesSent",
     "Choices",
     "Context",
@@ -24,8 +24,8 @@ __all__ = [
     "Handoff",
     "Inbound",
     "LeadUpdate",
-    "Option",
     "OptOut",
+    "Option",
     "Reply",
     "SlotOption",
     "SlotPicker",
@@ -138,8 +138,11 @@ def reply_from_dict(data: Mapping[str, Any]) -> Reply:
     if kind == "text":
         return Text(text=data["text"])
     if kind == "choices":
-        return Choices(text=data["text"], free_text=data["free_text"],
-                       options=tuple(Option(**o) for o in data["options"]))
+        return Choices(
+            text=data["text"],
+            free_text=data["free_text"],
+            options=tuple(Option(**o) for o in data["options"]),
+        )
     if kind == "cards":
         return Cards(cards=tuple(CaseCard(**c) for c in data["cards"]))
     if kind == "slots":
@@ -147,8 +150,12 @@ def reply_from_dict(data: Mapping[str, Any]) -> Reply:
             text=data["text"],
             decline=Option(**data["decline"]),
             slots=tuple(
-                SlotOption(id=s["id"], label=s["label"], start=datetime.fromisoformat(s["start"]),
-                           end=datetime.fromisoformat(s["end"]))
+                SlotOption(
+                    id=s["id"],
+                    label=s["label"],
+                    start=datetime.fromisoformat(s["start"]),
+                    end=datetime.fromisoformat(s["end"]),
+                )
                 for s in data["slots"]
             ),
         )

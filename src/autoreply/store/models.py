@@ -69,7 +69,11 @@ class Base(DeclarativeBase):
     """Declarative base with stable constraint names (Alembic needs them)."""
 
     metadata = MetaData(naming_convention=_NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
 
 
 class Lead(Base):
@@ -174,7 +178,10 @@ class Booking(Base):
     __tablename__ = "bookings"
     __table_args__ = (
         Index(
-            "uq_bookings_rep_start_active", "rep_id", "start_at", unique=True,
+            "uq_bookings_rep_start_active",
+            "rep_id",
+            "start_at",
+            unique=True,
             sqlite_where=text("status = 'confirmed'"),
             postgresql_where=text("status = 'confirmed'"),
         ),

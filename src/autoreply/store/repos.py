@@ -72,8 +72,11 @@ async def resolve_lead(
 async def _leads_for(session: AsyncSession, identities: Sequence[tuple[str, str]]) -> list[Lead]:
     ids: list[int] = []
     for channel, external_id in identities:
-        lead_id = await session.scalar(select(LeadIdentity.lead_id).where(
-            LeadIdentity.channel == channel, LeadIdentity.external_id == external_id))
+        lead_id = await session.scalar(
+            select(LeadIdentity.lead_id).where(
+                LeadIdentity.channel == channel, LeadIdentity.external_id == external_id
+            )
+        )
         if lead_id is not None and lead_id not in ids:
             ids.append(lead_id)
     leads = []
@@ -90,8 +93,11 @@ async def add_identity(
     session: AsyncSession, lead: Lead, channel: str, external_id: str, now: datetime
 ) -> Lead:
     """Attach an identity to a lead; if another lead has it, merge that lead into this one."""
-    owner_id = await session.scalar(select(LeadIdentity.lead_id).where(
-        LeadIdentity.channel == channel, LeadIdentity.external_id == external_id))
+    owner_id = await session.scalar(
+        select(LeadIdentity.lead_id).where(
+            LeadIdentity.channel == channel, LeadIdentity.external_id == external_id
+        )
+    )
     if owner_id == lead.id:
         return lead
     if owner_id is not None:
@@ -100,19 +106,19 @@ async def add_identity(
             keep, gone = (lead, other) if lead.id < other.id else (other, lead)
             await _merge(session, gone, keep, now)
             return keep
-    session.add(LeadIdentity(lead_id=lead.id, channel=channel, external_id=external_id,
-                             created_at=now))
+    session.add(
+        LeadIdentity(lead_id=lead.id, channel=channel, external_id=external_id, created_at=now)
+    )
     await session.flush()
     return lead
 
 
 async def _merge(session: AsyncSession, gone: Lead, keep: Lead, now: datetime) -> None:
     for table in (LeadIdentity, Conversation, HandoffRow, Booking):
-        await session.execute(
-            update(table).where(table.lead_id == gone.id).values(lead_id=keep.id)  # type: ignore[attr-defined]
-        )
+        await session.execute(update(table).where(table.lead_id == gone.id).values(lead_id=keep.id))
     await session.execute(
-        update(OutboxRow).where(OutboxRow.lead_id == gone.id).values(lead_id=keep.id))
+        update(OutboxRow).where(OutboxRow.lead_id == gone.id).values(lead_id=keep.id)
+    )
     for name in LEAD_FIELDS:
         if getattr(keep, name) is None and getattr(gone, name) is not None:
             setattr(keep, name, getattr(gone, name))
@@ -145,25 +151,29 @@ async def lock_conversation(session: AsyncSession, public_id: str) -> Conversati
 async def messages_of(session: AsyncSession, conversation_id: int) -> list[Message]:
     """A conversation's messages, oldest first."""
     result = await session.scalars(
-        select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
+        select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+    )
     return list(result)
 
 
-async def bookings_between(
-    session: AsyncSession, start: datetime, end: datetime
-) -> list[Booking]:
+async def bookings_between(session: AsyncSession, start: datetime, end: datetime) -> list[Booking]:
     """Confirmed bookings overlapping [start, end)."""
-    result = await session.scalars(select(Booking).where(
-        Booking.status == "confirmed", Booking.start_at < end, Booking.end_at > start))
+    result = await session.scalars(
+        select(Booking).where(
+            Booking.status == "confirmed", Booking.start_at < end, Booking.end_at > start
+        )
+    )
     return list(result)
 
 
 async def rep_loads(session: AsyncSession, since: datetime) -> dict[int, int]:
     """Confirmed bookings per rep from ``since`` on (for round-robin assignment)."""
     rows = await session.execute(
-        select(Booking.rep_id, func.count()).where(
-            Booking.status == "confirmed", Booking.start_at >= since).group_by(Booking.rep_id))
-    return {rep_id: count for rep_id, count in rows.tuples()}
+        select(Booking.rep_id, func.count())
+        .where(Booking.status == "confirmed", Booking.start_at >= since)
+        .group_by(Booking.rep_id)
+    )
+    return {int(rep_id): int(count) for rep_id, count in rows}
 
 
 async def active_reps(session: AsyncSession) -> list[Rep]:
@@ -172,32 +182,60 @@ async def active_reps(session: AsyncSession) -> list[Rep]:
 
 
 async def record_inbound(
-    session: AsyncSession, source: str, event_id: str, now: datetime,
-    payload: Mapping[str, Any], occurred_at: datetime | None = None,
+    session: AsyncSession,
+    source: str,
+    event_id: str,
+    now: datetime,
+    payload: Mapping[str, Any],
+    occurred_at: datetime | None = None,
 ) -> bool:
     """Remember an inbound event id; False if it was seen before (a duplicate)."""
     try:
         async with session.begin_nested():
-            session.add(InboundEvent(source=source, event_id=event_id, received_at=now,
-                                     occurred_at=occurred_at, payload=dict(payload)))
+            session.add(
+                InboundEvent(
+                    source=source,
+                    event_id=event_id,
+                    received_at=now,
+                    occurred_at=occurred_at,
+                    payload=dict(payload),
+                )
+            )
     except IntegrityError:
         return False
     return True
 
 
 async def enqueue(
-    session: AsyncSession, *, channel: str, kind: str, recipient: str,
-    payload: Mapping[str, Any], dedupe_key: str, now: datetime,
-    conversation_id: int | None = None, lead_id: int | None = None,
+    session: AsyncSession,
+    *,
+    channel: str,
+    kind: str,
+    recipient: str,
+    payload: Mapping[str, Any],
+    dedupe_key: str,
+    now: datetime,
+    conversation_id: int | None = None,
+    lead_id: int | None = None,
 ) -> bool:
     """Add an outbox row in the caller's transaction; False if the key was already queued."""
     try:
         async with session.begin_nested():
-            session.add(OutboxRow(
-                channel=channel, kind=kind, recipient=recipient, payload=dict(payload),
-                dedupe_key=dedupe_key, status="pending", attempts=0, next_attempt_at=now,
-                created_at=now, conversation_id=conversation_id, lead_id=lead_id,
-            ))
+            session.add(
+                OutboxRow(
+                    channel=channel,
+                    kind=kind,
+                    recipient=recipient,
+                    payload=dict(payload),
+                    dedupe_key=dedupe_key,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    conversation_id=conversation_id,
+                    lead_id=lead_id,
+                )
+            )
     except IntegrityError:
         return False
     return True

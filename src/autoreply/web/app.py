@@ -43,13 +43,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
             async with runtime.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
             current, head = await migration_status(runtime.engine)
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        except Exception as exc:
             log.warning("not ready: %s", type(exc).__name__)
-            return JSONResponse({"status": "unavailable", "reason": "database unreachable"},
-                                status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "reason": "database unreachable"}, status_code=503
+            )
         if current != head:
-            return JSONResponse({"status": "unavailable", "reason": "migrations pending",
-                                 "current": current, "head": head}, status_code=503)
+            return JSONResponse(
+                {
+                    "status": "unavailable",
+                    "reason": "migrations pending",
+                    "current": current,
+                    "head": head,
+                },
+                status_code=503,
+            )
         return JSONResponse({"status": "ok", "schema": current})
 
     return app
@@ -59,9 +67,15 @@ def serve(settings: Settings, *, host: str | None, port: int | None, migrate: bo
     """Run the app with uvicorn (``autoreply serve``)."""
     import uvicorn
 
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     app = create_app(settings, migrate=migrate)
-    uvicorn.run(app, host=host or settings.host, port=port or settings.port,
-                workers=1, log_level=settings.log_level.lower())
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=1,
+        log_level=settings.log_level.lower(),
+    )
     return 0

@@ -1,0 +1,163 @@
+"""The service layer on real databases: whole turns in one transaction, races, handoffs."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from autoreply.bootstrap import Domain
+from autoreply.clock import FixedClock
+from autoreply.errors import NotFoundError
+from autoreply.flows.turns import Inbound, SlotPicker
+from autoreply.runtime import seed_demo
+from autoreply.service import ConversationService
+from autoreply.store.db import create_engine, session_factory
+from autoreply.store.models import Booking, Conversation, HandoffRow, Lead, Message, OutboxRow
+from tests.conftest import tokyo
+
+SATURDAY_NIGHT = tokyo(2026, 11, 21, 23, 10)
+
+
+@pytest.fixture
+async def service(migrated: str, domain: Domain) -> AsyncIterator[ConversationService]:
+    engine = create_engine(migrated)
+    sessions = session_factory(engine)
+    own = dataclasses.replace(domain, clock=FixedClock(SATURDAY_NIGHT))
+    await seed_demo(sessions, own)
+    yield ConversationService(own, sessions)
+    await engine.dispose()
+
+
+async def _count(service: ConversationService, model: Any, *where: Any) -> int:
+    async with service.sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def _to_offer(service: ConversationService, web_id: str) -> tuple[str, SlotPicker]:
+    started = await service.start(
+        channel="web", identities=[("web", web_id)], source={"url": "https://example.com/pricing"}
+    )
+    cid = started.conversation_id
+    await service.handle(cid, Inbound("choice", text="1か月以内", value="within_1_month"))
+    result = await service.handle(cid, Inbound("text", text="夜間の問い合わせ対応が遅れています"))
+    picker = next(r for r in result.replies if isinstance(r, SlotPicker))
+    return cid, picker
+
+
+async def test_a_whole_conversation_is_stored_and_handed_off(service: ConversationService) -> None:
+    """Every message is stored with its time, the booking is made and the handoff is Tier A."""
+    cid, picker = await _to_offer(service, "sess-1")
+    slot = picker.slots[0]
+    await service.handle(cid, Inbound("slot", text=slot.label, value=slot.id))
+    await service.handle(cid, Inbound("text", text="山田太郎です"))
+    await service.handle(cid, Inbound("text", text="株式会社サンプル"))
+    result = await service.handle(cid, Inbound("text", text="taro@example.com"))
+    assert result.status == "ended"
+    assert result.handoff is not None
+    record = result.handoff
+    assert record.tier == "A"
+    assert record.booking is not None and record.booking["start_text"] == slot.label
+    assert record.booking["rep"]
+    assert record.timing is not None and record.timing["bucket"] == "within_1_month"
+    assert record.challenge == "夜間の問い合わせ対応が遅れています"
+    assert record.cases_sent and record.topics
+    assert record.source["url"] == "https://example.com/pricing"
+    assert "山田太郎様" in record.first_line and slot.label in record.first_line
+    assert record.first_response_seconds == 0.0
+    directions = [line.direction for line in record.transcript]
+    assert directions.count("in") == 6 and directions[0] == "out"
+    stored = await service.handoff_record(cid)
+    assert stored is not None and stored["tier"] == "A"
+    assert await _count(service, Booking, Booking.status == "confirmed") == 1
+    async with service.sessions() as s:
+        lead = await s.scalar(select(Lead).where(Lead.email == "taro@example.com"))
+        assert lead is not None and (lead.name, lead.company) == ("山田太郎", "株式会社サンプル")
+        times = list(await s.scalars(select(Message.created_at)))
+        assert times and all(t.tzinfo is not None for t in times)
+
+
+async def test_concurrent_turns_on_one_conversation_are_serialised(
+    service: ConversationService,
+) -> None:
+    """Two messages at once on one conversation both apply, one after the other; none is lost."""
+    started = await service.start(channel="web", identities=[("web", "sess-2")])
+    cid = started.conversation_id
+    await asyncio.gather(
+        service.handle(cid, Inbound("text", text="来月")),
+        service.handle(cid, Inbound("text", text="人手不足で問い合わせに返信できていません")),
+    )
+    async with service.sessions() as s:
+        conversation = await s.scalar(select(Conversation).where(Conversation.public_id == cid))
+        assert conversation is not None
+        inbound = await s.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.conversation_id == conversation.id, Message.direction == "in")
+        )
+    assert inbound == 2
+    # One of the two answered the timing question, the other the challenge question.
+    assert conversation.step == "offer"
+    assert set(conversation.state["slots"]) == {"timing", "challenge"}
+
+
+async def test_two_leads_picking_one_slot_at_once_get_one_booking(
+    service: ConversationService,
+) -> None:
+    """Exactly one of two simultaneous picks wins; the other is told and offered fresh slots."""
+    first, picker = await _to_offer(service, "sess-a")
+    second, _ = await _to_offer(service, "sess-b")
+    slot = picker.slots[0]
+    results = await asyncio.gather(
+        service.handle(first, Inbound("slot", text=slot.label, value=slot.id)),
+        service.handle(second, Inbound("slot", text=slot.label, value=slot.id)),
+    )
+    assert await _count(service, Booking, Booking.status == "confirmed") == 1
+    losers = [r for r in results if any(isinstance(x, SlotPicker) for x in r.replies)]
+    assert len(losers) == 1
+    texts = " ".join(getattr(x, "text", "") for x in losers[0].replies)
+    assert "埋まってしまいました" in texts
+    fresh = next(x for x in losers[0].replies if isinstance(x, SlotPicker))
+    assert slot.id not in {s.id for s in fresh.slots}
+
+
+async def test_push_channel_replies_go_through_the_outbox(service: ConversationService) -> None:
+    """On LINE every reply is queued once in the turn's transaction; after opting out, none."""
+    started = await service.start(channel="line", identities=[("line", "U42")])
+    queued = await _count(service, OutboxRow)
+    assert queued == len(started.replies) >= 2
+    await service.handle(started.conversation_id, Inbound("text", text="配信停止"))
+    after_stop = await _count(service, OutboxRow)
+    assert after_stop == queued + 1  # the confirmation of the opt-out itself
+    await service.handle(started.conversation_id, Inbound("text", text="やっぱり質問です"))
+    assert await _count(service, OutboxRow) == after_stop
+    async with service.sessions() as s:
+        rows = list(await s.scalars(select(OutboxRow)))
+        lead = await s.scalar(select(Lead).where(Lead.id == started.lead_id))
+    assert {r.recipient for r in rows} == {"U42"}
+    assert len({r.dedupe_key for r in rows}) == len(rows)
+    assert lead is not None and lead.opted_out_at is not None
+
+
+async def test_a_lead_who_leaves_halfway_still_reaches_a_rep(
+    service: ConversationService,
+) -> None:
+    """Closing a conversation with something collected writes a handoff; with nothing, none."""
+    started = await service.start(channel="web", identities=[("web", "sess-3")])
+    await service.handle(started.conversation_id, Inbound("text", text="年度内"))
+    record = await service.close(started.conversation_id)
+    assert record is not None and record.reason == "abandoned"
+    assert record.timing is not None and record.timing["text"] == "年度内"
+    empty = await service.start(channel="web", identities=[("web", "sess-4")])
+    assert await service.close(empty.conversation_id) is None
+    assert await _count(service, HandoffRow) == 1
+
+
+async def test_unknown_conversation_is_not_found(service: ConversationService) -> None:
+    """A made-up conversation id is refused, not created."""
+    with pytest.raises(NotFoundError):
+        await service.handle("no-such-id", Inbound("text", text="hi"))
