@@ -43,13 +43,24 @@ def load_content(settings: Settings) -> tuple[TopicVocabulary, CaseLibrary]:
 
 
 def build_calendar(settings: Settings) -> BusinessCalendar:
-    """The business calendar from the settings."""
-    return BusinessCalendar(
-        tz=settings.tz,
-        hours=WeeklyHours.parse(settings.business_hours),
-        closures=Closure.parse_many(settings.closures),
-        holidays_country=settings.holidays_country or None,
-    )
+    """The business calendar from the settings; a bad value names its setting."""
+    try:
+        hours = WeeklyHours.parse(settings.business_hours)
+    except ConfigError as exc:
+        raise ConfigError(f"setting AUTOREPLY_BUSINESS_HOURS: {exc}") from exc
+    try:
+        closures = Closure.parse_many(settings.closures)
+    except ConfigError as exc:
+        raise ConfigError(f"setting AUTOREPLY_CLOSURES: {exc}") from exc
+    try:
+        return BusinessCalendar(
+            tz=settings.tz,
+            hours=hours,
+            closures=closures,
+            holidays_country=settings.holidays_country or None,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"setting AUTOREPLY_HOLIDAYS_COUNTRY: {exc}") from exc
 
 
 def slot_rules(settings: Settings) -> SlotRules:

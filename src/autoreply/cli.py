@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import ValidationError
+
 from autoreply.clock import FixedClock
 from autoreply.config import Settings
 from autoreply.errors import AutoreplyError, FlowError
@@ -232,6 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FlowError as exc:
         print(exc, file=sys.stderr)
         return 1
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "AUTOREPLY_" + "_".join(str(p) for p in error["loc"]).upper()
+            print(f"autoreply: setting {name}: {error['msg']}", file=sys.stderr)
+        return 2
     except AutoreplyError as exc:
         print(f"autoreply: {exc}", file=sys.stderr)
         return 1

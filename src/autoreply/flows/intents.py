@@ -52,6 +52,8 @@ BUILTIN_PHRASES: Mapping[IntentName, tuple[str, ...]] = {
 
 _PUNCT = re.compile(r"[\s。、，．・！？!?.,…~〜ー-]+$|^[\s。、，．・！？!?.,…]+")
 THRESHOLD = 88.0
+#: How much longer than a phrase a message may be and still be "about" it ("I want to ...").
+_SLACK = 10
 
 
 def _clean(text: str) -> str:
@@ -86,7 +88,7 @@ class IntentMatcher:
             if len(phrase) <= 3 or len(message) <= 3:
                 continue
             score = fuzz.ratio(message, phrase)
-            if len(message) <= len(phrase) + 6:
+            if len(message) <= len(phrase) + _SLACK:
                 score = max(score, fuzz.partial_ratio(phrase, message) - 2)
             if score > best[0]:
                 best = (score, name)

@@ -1,0 +1,190 @@
+"""The command line, run as an operator runs it: a real process, real files, real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autoreply.flows.schema import flow_json_schema
+from tests.conftest import ROOT
+
+
+def run(
+    *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m autoreply ARGS`` in ``cwd`` with a clean AUTOREPLY_* environment."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AUTOREPLY_")}
+    clean.update(
+        {
+            "AUTOREPLY_FLOW": str(ROOT / "flows" / "demo.ja.yaml"),
+            "AUTOREPLY_CASESTUDIES": str(ROOT / "flows" / "casestudies.yaml"),
+            "AUTOREPLY_TOPICS": str(ROOT / "flows" / "topics.yaml"),
+            "AUTOREPLY_TEMPLATES_DIR": str(ROOT / "templates"),
+            **(env or {}),
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "autoreply", *args],
+        cwd=cwd,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        env=clean,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_flow_check_passes_the_shipped_flows(tmp_path: Path) -> None:
+    """`flow check` on good files exits 0 and says so."""
+    result = run(
+        "flow",
+        "check",
+        str(ROOT / "flows" / "demo.ja.yaml"),
+        str(ROOT / "flows" / "demo.en.yaml"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(": ok") == 2
+
+
+def test_flow_check_reports_problems_and_exits_1(tmp_path: Path) -> None:
+    """`flow check` prints each problem as file:line:column and exits 1."""
+    text = (ROOT / "flows" / "demo.ja.yaml").read_text(encoding="utf-8")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        text.replace("    on_decline: no_booking\n", "    on_decline: nowhere\n    colour: red\n"),
+        encoding="utf-8",
+    )
+    result = run("flow", "check", str(broken), str(ROOT / "flows" / "demo.en.yaml"), cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert any(ln.startswith(f"{broken}:") and "unknown key 'colour'" in ln for ln in lines)
+    assert lines[-1].endswith("demo.en.yaml: ok")
+
+
+def test_flow_schema_is_published_and_current(tmp_path: Path) -> None:
+    """`flow schema` prints the JSON Schema; docs/flow.schema.json is that same schema."""
+    result = run("flow", "schema", cwd=tmp_path)
+    assert result.returncode == 0
+    printed = json.loads(result.stdout)
+    assert printed == flow_json_schema()
+    assert printed["properties"]["steps"]["additionalProperties"]
+    committed = json.loads((ROOT / "docs" / "flow.schema.json").read_text(encoding="utf-8"))
+    assert committed == printed, "run: autoreply flow schema > docs/flow.schema.json"
+
+
+def test_flow_graph_prints_mermaid(tmp_path: Path) -> None:
+    """`flow graph` draws every step and the branch conditions."""
+    result = run("flow", "graph", str(ROOT / "flows" / "demo.ja.yaml"), cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith("flowchart TD")
+    for step in ("s_greet", "s_ask_timing", "s_offer", "s_done", "-->|else|", "decline"):
+        assert step in result.stdout
+
+
+def test_casestudies_match_explains_itself(tmp_path: Path) -> None:
+    """`casestudies match` shows topics, ranked cases and why each matched."""
+    result = run(
+        "casestudies",
+        "match",
+        "Excelでの顧客管理が属人化している",
+        "--industry",
+        "製造業",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0
+    assert "topics: 属人化" in result.stdout
+    assert "1. [" in result.stdout and "一致:" in result.stdout
+
+
+def test_timing_command_reads_japanese(tmp_path: Path) -> None:
+    """`timing` shows how an answer is normalised."""
+    result = run("timing", "来月中旬", "--at", "2026-11-21T23:00", cwd=tmp_path)
+    data = json.loads(result.stdout)
+    assert (data["start"], data["end"], data["bucket"]) == (
+        "2026-12-11",
+        "2026-12-20",
+        "within_1_month",
+    )
+
+
+def test_chat_holds_a_whole_conversation_and_prints_the_handoff(tmp_path: Path) -> None:
+    """`chat` stores the conversation in ./var and ends with the handoff summary."""
+    answers = (
+        "\n".join(
+            [
+                "1",
+                "夜間の問い合わせへの返信が遅れています",
+                "1",
+                "山田太郎",
+                "株式会社サンプル",
+                "taro@example.com",
+            ]
+        )
+        + "\n"
+    )
+    result = run("chat", "--at", "2026-11-21T23:10", cwd=tmp_path, stdin=answers)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "担当者より11月24日(火) 9:00以降にご連絡いたします" in out
+    assert "  1) 1か月以内" in out
+    assert "===== 引き継ぎ（Tier A" in out
+    assert "商談予約: 11月24日(火) 10:00" in out
+    assert "最初の一言: 株式会社サンプル 山田太郎様" in out
+    assert (tmp_path / "var" / "autoreply.db").exists()
+
+
+def test_chat_end_of_input_hands_off_what_was_said(tmp_path: Path) -> None:
+    """Leaving the chat halfway (end of input) still writes a handoff with the answers."""
+    result = run("chat", "--at", "2026-11-21T23:10", cwd=tmp_path, stdin="来年度\n")
+    assert result.returncode == 0, result.stderr
+    assert "理由: abandoned" in result.stdout
+    assert "ご本人の言葉:「来年度」" in result.stdout
+
+
+def test_db_upgrade_and_reps(tmp_path: Path) -> None:
+    """`db upgrade` creates the database; `reps add` refuses bad and duplicate emails."""
+    env = {"AUTOREPLY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"}
+    assert run("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    added = run(
+        "reps",
+        "add",
+        "佐藤 次郎",
+        "jiro@example.com",
+        "--hours",
+        "mon-fri 10:00-16:00",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
+    again = run("reps", "add", "佐藤 次郎", "jiro@example.com", cwd=tmp_path, env=env)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    bad = run("reps", "add", "x", "not-an-email", cwd=tmp_path, env=env)
+    assert bad.returncode == 1 and "not an email address" in bad.stderr
+    listed = run("reps", "list", cwd=tmp_path, env=env)
+    assert "jiro@example.com\tmon-fri 10:00-16:00" in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("AUTOREPLY_TIMEZONE", "Mars/Olympus", "AUTOREPLY_TIMEZONE: Value error, unknown timezone"),
+        ("AUTOREPLY_BUSINESS_HOURS", "mon-fri 25:00-26:00", "AUTOREPLY_BUSINESS_HOURS: bad time"),
+        ("AUTOREPLY_CLOSURES", "12-40..01-03", "AUTOREPLY_CLOSURES"),
+        ("AUTOREPLY_SLOT_COUNT", "99", "AUTOREPLY_SLOT_COUNT"),
+    ],
+)
+def test_bad_settings_are_clear_errors(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    """A wrong setting stops the command with a message that names it, not a traceback."""
+    result = run("chat", cwd=tmp_path, env={variable: value})
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
