@@ -19,7 +19,7 @@ from autoreply.domain.calendar import WeeklyHours
 from autoreply.domain.leads import clean_email
 from autoreply.errors import ConfigError, ConflictError
 from autoreply.service import ConversationService
-from autoreply.store.db import create_engine, session_factory, upgrade
+from autoreply.store.db import create_engine, migration_status, session_factory, upgrade
 from autoreply.store.models import Rep
 
 __all__ = ["Runtime", "add_rep", "list_reps", "open_runtime", "seed_demo"]
@@ -50,7 +50,11 @@ async def open_runtime(
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     try:
-        if settings.demo:
+        current, head = await migration_status(engine)
+        if current != head:
+            log.warning("database schema is %s, code expects %s: run `autoreply db upgrade`",
+                        current, head)
+        elif settings.demo:
             await seed_demo(sessions, domain)
         yield Runtime(settings, domain, engine, sessions, ConversationService(domain, sessions))
     finally:

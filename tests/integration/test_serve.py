@@ -1,0 +1,75 @@
+"""`autoreply serve` started as a user starts it: migrates, then answers health and readiness."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(cwd: Path, *args: str) -> Iterator[str]:
+    """Run `python -m autoreply serve ARGS` in ``cwd``; yield its base URL once it answers."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOREPLY_")}
+    env.update({
+        "AUTOREPLY_FLOW": str(ROOT / "flows" / "demo.ja.yaml"),
+        "AUTOREPLY_CASESTUDIES": str(ROOT / "flows" / "casestudies.yaml"),
+        "AUTOREPLY_TOPICS": str(ROOT / "flows" / "topics.yaml"),
+        "AUTOREPLY_TEMPLATES_DIR": str(ROOT / "templates"),
+        "AUTOREPLY_PORT": str(port),
+    })
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autoreply", "serve", *args], cwd=cwd, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "serve exited"
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+        assert "Traceback" not in output, output
+
+
+def test_serve_migrates_and_reports_ready(tmp_path: Path) -> None:
+    """With nothing configured, serve creates ./var/autoreply.db and /readyz says ok."""
+    with served(tmp_path) as base:
+        ready = httpx.get(f"{base}/readyz", timeout=2)
+        assert ready.status_code == 200 and ready.json()["status"] == "ok"
+        assert httpx.get(f"{base}/healthz", timeout=2).json() == {"status": "ok"}
+        assert httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200
+    assert (tmp_path / "var" / "autoreply.db").exists()
+
+
+def test_readyz_reports_pending_migrations(tmp_path: Path) -> None:
+    """Told not to migrate an empty database, serve is alive but not ready (503, with why)."""
+    with served(tmp_path, "--no-migrate") as base:
+        assert httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+        ready = httpx.get(f"{base}/readyz", timeout=2)
+        assert ready.status_code == 503
+        assert ready.json()["reason"] == "migrations pending"
