@@ -185,3 +185,44 @@ def test_recommend_never_sends_the_same_case_twice(domain: Domain) -> None:
     second = engine.turn(again, Inbound("text", text="夜間の問い合わせ対応が遅れている"), ctx)
     assert not sent & (set(second.state.cases_sent) - sent)
     assert len(second.state.cases_sent) > len(sent)
+
+
+RECOMMEND = """\
+flow: r
+locale: ja
+slots:
+  challenge: {type: text, topics: true}
+intents:
+  human: {say: h}
+  stop: {say: s}
+  restart: {say: r}
+messages:
+  after_end: e
+steps:
+  hello:
+    say: こんにちは
+  q:
+    ask: challenge
+    say: 課題は？
+  cases:
+    recommend: {query: "{{ slots.challenge }}"}
+    say: "{% if cases|length > 1 %}事例を{{ cases|length }}件お送りします{% endif %}"
+    empty: 該当する事例はありませんでした
+  done:
+    end: true
+"""
+
+
+@pytest.mark.parametrize(("answer", "texts", "cards"), [
+    ("夜間の問い合わせ対応が遅れていて人手も足りない", ["事例を3件お送りします"], 3),
+    ("特になし", ["該当する事例はありませんでした"], 0),
+])
+def test_recommend_says_its_intro_with_the_cases_or_empty_without(
+    domain: Domain, answer: str, texts: list[str], cards: int
+) -> None:
+    """The intro sees the cases being sent; with none, only the 'empty' message is said."""
+    engine = Engine(parse_flow(RECOMMEND, "r.yaml"))
+    state = engine.turn(State(), Inbound("start"), _ctx(domain)).state
+    result = engine.turn(state, Inbound("text", text=answer), _ctx(domain))
+    assert [r.text for r in result.replies if isinstance(r, Text)] == texts
+    assert sum(len(getattr(r, "cards", ())) for r in result.replies) == cards

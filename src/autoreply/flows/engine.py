@@ -212,11 +212,13 @@ class Engine:
                 run.state = run.state.evolve(status="ended", step=None, offered=())
                 run.effects.append(Ended())
                 return
+            if isinstance(step, RecommendStep):
+                self._recommend(run, step_id, step)  # says its intro once the cases are known
+                step_id = nxt
+                continue
             self._say(run, (*base, "say"))
             if isinstance(step, SetStep):
                 self._set(run, step)
-            elif isinstance(step, RecommendStep):
-                self._recommend(run, step_id, step)
             elif isinstance(step, HandoffStep):
                 run.state = run.state.evolve(handoff=step.handoff)
                 run.effects.append(Handoff(step.handoff))
@@ -264,9 +266,7 @@ class Engine:
             self._say(run, (*base, "empty"))
             return
         run.last_cases = matches
-        # The intro ("say") was rendered before the cases were known; re-render with them.
-        if run.replies and step.say is not None:
-            run.replies[-1] = Text(self._render(run, (*base, "say")))
+        self._say(run, (*base, "say"))
         locale = self.flow.locale
         run.replies.append(
             Cards(
