@@ -58,13 +58,17 @@ class Settings(BaseSettings):
     )
     fiscal_year_start_month: int = Field(4, ge=1, le=12, description="First month of 年度.")
     slot_duration_minutes: int = Field(30, ge=10, le=240, description="Meeting length.")
-    slot_days_ahead: int = Field(7, ge=1, le=60, description="How many business days ahead slots are offered.")
+    slot_days_ahead: int = Field(
+        7, ge=1, le=60, description="How many business days ahead slots are offered."
+    )
     slot_count: int = Field(6, ge=1, le=13, description="Slots offered at once (LINE max 13).")
     slot_min_lead_minutes: int = Field(120, ge=0, description="Earliest slot after now.")
     slot_prep_minutes: int = Field(60, ge=0, description="Preparation time after opening.")
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
-    demo: bool = Field(True, description="With no reps yet, add a demo rep so slots can be offered.")
+    demo: bool = Field(
+        True, description="With no reps yet, add a demo rep so slots can be offered."
+    )
     log_level: str = Field("INFO", description="Logging level.")
 
     @field_validator("timezone")

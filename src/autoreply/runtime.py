@@ -52,8 +52,9 @@ async def open_runtime(
     try:
         current, head = await migration_status(engine)
         if current != head:
-            log.warning("database schema is %s, code expects %s: run `autoreply db upgrade`",
-                        current, head)
+            log.warning(
+                "database schema is %s, code expects %s: run `autoreply db upgrade`", current, head
+            )
         elif settings.demo:
             await seed_demo(sessions, domain)
         yield Runtime(settings, domain, engine, sessions, ConversationService(domain, sessions))

@@ -27,16 +27,22 @@ def served(cwd: Path, *args: str) -> Iterator[str]:
     """Run `python -m autoreply serve ARGS` in ``cwd``; yield its base URL once it answers."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOREPLY_")}
-    env.update({
-        "AUTOREPLY_FLOW": str(ROOT / "flows" / "demo.ja.yaml"),
-        "AUTOREPLY_CASESTUDIES": str(ROOT / "flows" / "casestudies.yaml"),
-        "AUTOREPLY_TOPICS": str(ROOT / "flows" / "topics.yaml"),
-        "AUTOREPLY_TEMPLATES_DIR": str(ROOT / "templates"),
-        "AUTOREPLY_PORT": str(port),
-    })
+    env.update(
+        {
+            "AUTOREPLY_FLOW": str(ROOT / "flows" / "demo.ja.yaml"),
+            "AUTOREPLY_CASESTUDIES": str(ROOT / "flows" / "casestudies.yaml"),
+            "AUTOREPLY_TOPICS": str(ROOT / "flows" / "topics.yaml"),
+            "AUTOREPLY_TEMPLATES_DIR": str(ROOT / "templates"),
+            "AUTOREPLY_PORT": str(port),
+        }
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "autoreply", "serve", *args], cwd=cwd, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "autoreply", "serve", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -22,8 +22,10 @@ def test_the_readme_has_two_quick_start_commands_and_ci_runs_the_test_one() -> N
     """Quick start is exactly install+run and install+test; .ci/run calls the latter verbatim."""
     quick = README.split("## Quick start", 1)[1].split("## Commands", 1)[0]
     commands = re.findall(r"```sh\n(.+?)\n```", quick)
-    assert commands[:2] == ["pip install -e . && autoreply serve",
-                            "pip install -e '.[test]' && pytest"]
+    assert commands[:2] == [
+        "pip install -e . && autoreply serve",
+        "pip install -e '.[test]' && pytest",
+    ]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert commands[1] in ci.splitlines()
     assert "set -euo pipefail" in ci and "AUTOREPLY_TEST_REQUIRE_POSTGRES=1" in ci

@@ -213,10 +213,13 @@ steps:
 """
 
 
-@pytest.mark.parametrize(("answer", "texts", "cards"), [
-    ("夜間の問い合わせ対応が遅れていて人手も足りない", ["事例を3件お送りします"], 3),
-    ("特になし", ["該当する事例はありませんでした"], 0),
-])
+@pytest.mark.parametrize(
+    ("answer", "texts", "cards"),
+    [
+        ("夜間の問い合わせ対応が遅れていて人手も足りない", ["事例を3件お送りします"], 3),
+        ("特になし", ["該当する事例はありませんでした"], 0),
+    ],
+)
 def test_recommend_says_its_intro_with_the_cases_or_empty_without(
     domain: Domain, answer: str, texts: list[str], cards: int
 ) -> None:
