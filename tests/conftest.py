@@ -52,6 +52,22 @@ def tokyo(*args: int) -> datetime:
     return datetime(*args, tzinfo=TOKYO)  # type: ignore[misc]
 
 
+def operator_env(**extra: str) -> dict[str, str]:
+    """The environment for running ``autoreply`` as a process: no stray AUTOREPLY_* settings,
+    the repository's shipped flows and templates, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOREPLY_")}
+    env.update(
+        {
+            "AUTOREPLY_FLOW": str(ROOT / "flows" / "demo.ja.yaml"),
+            "AUTOREPLY_CASESTUDIES": str(ROOT / "flows" / "casestudies.yaml"),
+            "AUTOREPLY_TOPICS": str(ROOT / "flows" / "topics.yaml"),
+            "AUTOREPLY_TEMPLATES_DIR": str(ROOT / "templates"),
+            **extra,
+        }
+    )
+    return env
+
+
 def make_settings(**overrides: object) -> Settings:
     """Settings reading the repository's shipped flows and templates, nothing from env."""
     base: dict[str, object] = {

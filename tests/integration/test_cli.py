@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,23 +10,14 @@ from pathlib import Path
 import pytest
 
 from autoreply.flows.schema import flow_json_schema
-from tests.conftest import ROOT
+from tests.conftest import ROOT, operator_env
 
 
 def run(
     *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``python -m autoreply ARGS`` in ``cwd`` with a clean AUTOREPLY_* environment."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AUTOREPLY_")}
-    clean.update(
-        {
-            "AUTOREPLY_FLOW": str(ROOT / "flows" / "demo.ja.yaml"),
-            "AUTOREPLY_CASESTUDIES": str(ROOT / "flows" / "casestudies.yaml"),
-            "AUTOREPLY_TOPICS": str(ROOT / "flows" / "topics.yaml"),
-            "AUTOREPLY_TEMPLATES_DIR": str(ROOT / "templates"),
-            **(env or {}),
-        }
-    )
+    clean = operator_env(**(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "autoreply", *args],
         cwd=cwd,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT
+from tests.conftest import operator_env
 
 
 def _free_port() -> int:
@@ -26,16 +25,7 @@ def _free_port() -> int:
 def served(cwd: Path, *args: str) -> Iterator[str]:
     """Run `python -m autoreply serve ARGS` in ``cwd``; yield its base URL once it answers."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOREPLY_")}
-    env.update(
-        {
-            "AUTOREPLY_FLOW": str(ROOT / "flows" / "demo.ja.yaml"),
-            "AUTOREPLY_CASESTUDIES": str(ROOT / "flows" / "casestudies.yaml"),
-            "AUTOREPLY_TOPICS": str(ROOT / "flows" / "topics.yaml"),
-            "AUTOREPLY_TEMPLATES_DIR": str(ROOT / "templates"),
-            "AUTOREPLY_PORT": str(port),
-        }
-    )
+    env = operator_env(AUTOREPLY_PORT=str(port))
     process = subprocess.Popen(
         [sys.executable, "-m", "autoreply", "serve", *args],
         cwd=cwd,

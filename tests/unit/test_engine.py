@@ -110,7 +110,7 @@ def test_a_slot_that_was_not_offered_cannot_be_booked(domain: Domain) -> None:
     assert isinstance(result.replies[-1], SlotPicker)
 
 
-BRANCHY = """\
+FLOW_HEAD = """\
 flow: b
 locale: ja
 slots:
@@ -122,6 +122,11 @@ intents:
 messages:
   after_end: e
 steps:
+"""
+
+BRANCHY = (
+    FLOW_HEAD
+    + """\
   route:
     branch:
       - if: channel == 'line'
@@ -151,6 +156,7 @@ steps:
     end: true
     say: cold
 """
+)
 
 
 @pytest.mark.parametrize(
@@ -187,18 +193,9 @@ def test_recommend_never_sends_the_same_case_twice(domain: Domain) -> None:
     assert len(second.state.cases_sent) > len(sent)
 
 
-RECOMMEND = """\
-flow: r
-locale: ja
-slots:
-  challenge: {type: text, topics: true}
-intents:
-  human: {say: h}
-  stop: {say: s}
-  restart: {say: r}
-messages:
-  after_end: e
-steps:
+RECOMMEND = (
+    FLOW_HEAD
+    + """\
   hello:
     say: こんにちは
   q:
@@ -211,6 +208,7 @@ steps:
   done:
     end: true
 """
+)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.errors import NotFoundError
 from autoreply.store.models import (
+    Base,
     Booking,
     Conversation,
     HandoffRow,
@@ -181,6 +182,19 @@ async def active_reps(session: AsyncSession) -> list[Rep]:
     return list(await session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.id)))
 
 
+async def _insert_once(session: AsyncSession, row: Base) -> bool:
+    """Insert a row guarded by a unique constraint; False if it was already there.
+
+    The savepoint keeps the caller's transaction usable after the constraint fires.
+    """
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
 async def record_inbound(
     session: AsyncSession,
     source: str,
@@ -190,20 +204,16 @@ async def record_inbound(
     occurred_at: datetime | None = None,
 ) -> bool:
     """Remember an inbound event id; False if it was seen before (a duplicate)."""
-    try:
-        async with session.begin_nested():
-            session.add(
-                InboundEvent(
-                    source=source,
-                    event_id=event_id,
-                    received_at=now,
-                    occurred_at=occurred_at,
-                    payload=dict(payload),
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    return await _insert_once(
+        session,
+        InboundEvent(
+            source=source,
+            event_id=event_id,
+            received_at=now,
+            occurred_at=occurred_at,
+            payload=dict(payload),
+        ),
+    )
 
 
 async def enqueue(
@@ -219,23 +229,19 @@ async def enqueue(
     lead_id: int | None = None,
 ) -> bool:
     """Add an outbox row in the caller's transaction; False if the key was already queued."""
-    try:
-        async with session.begin_nested():
-            session.add(
-                OutboxRow(
-                    channel=channel,
-                    kind=kind,
-                    recipient=recipient,
-                    payload=dict(payload),
-                    dedupe_key=dedupe_key,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                    conversation_id=conversation_id,
-                    lead_id=lead_id,
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    return await _insert_once(
+        session,
+        OutboxRow(
+            channel=channel,
+            kind=kind,
+            recipient=recipient,
+            payload=dict(payload),
+            dedupe_key=dedupe_key,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            conversation_id=conversation_id,
+            lead_id=lead_id,
+        ),
+    )
