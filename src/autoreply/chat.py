@@ -16,24 +16,27 @@ __all__ = ["render_reply", "run_chat"]
 QUIT = {"/quit", "/exit", "/q"}
 
 
-def render_reply(reply: Reply) -> tuple[str, list[tuple[str, str]]]:
-    """Terminal text for a reply, and the numbered options it offers as (kind, value)."""
-    options: list[tuple[str, str]] = []
+Option = tuple[str, str, str]  # (event kind, value, label)
+
+
+def render_reply(reply: Reply) -> tuple[str, list[Option]]:
+    """Terminal text for a reply, and the numbered options it offers."""
+    options: list[Option] = []
     if isinstance(reply, Text):
         return reply.text, options
     if isinstance(reply, Choices):
         lines = [reply.text]
         for i, option in enumerate(reply.options, 1):
             lines.append(f"  {i}) {option.label}")
-            options.append(("choice", option.value))
+            options.append(("choice", option.value, option.label))
         return "\n".join(lines), options
     if isinstance(reply, SlotPicker):
         lines = [reply.text]
         for i, slot in enumerate(reply.slots, 1):
             lines.append(f"  {i}) {slot.label}")
-            options.append(("slot", slot.id))
+            options.append(("slot", slot.id, slot.label))
         lines.append(f"  {len(reply.slots) + 1}) {reply.decline.label}")
-        options.append(("slot", reply.decline.value))
+        options.append(("slot", reply.decline.value, reply.decline.label))
         return "\n".join(lines), options
     assert isinstance(reply, Cards)
     lines = []
@@ -48,12 +51,11 @@ def render_reply(reply: Reply) -> tuple[str, list[tuple[str, str]]]:
     return "\n".join(lines), options
 
 
-def _event(line: str, options: list[tuple[str, str]], labels: list[str]) -> Inbound:
+def _event(line: str, options: list[Option]) -> Inbound:
+    """A number picks the numbered option; anything else is free text."""
     if line.isdigit() and 1 <= int(line) <= len(options):
-        kind, value = options[int(line) - 1]
-        return Inbound(
-            "slot" if kind == "slot" else "choice", text=labels[int(line) - 1], value=value
-        )
+        kind, value, label = options[int(line) - 1]
+        return Inbound("slot" if kind == "slot" else "choice", text=label, value=value)
     return Inbound("text", text=line)
 
 
@@ -73,14 +75,11 @@ async def run_chat(
             channel="cli", identities=[("cli", secrets.token_hex(8))], source={"via": "cli"}
         )
         while True:
-            options: list[tuple[str, str]] = []
-            labels: list[str] = []
+            options: list[Option] = []
             for reply in result.replies:
                 text, reply_options = render_reply(reply)
                 print(f"bot> {text}", file=out)
-                if reply_options:
-                    options = reply_options
-                    labels = [ln.split(") ", 1)[1] for ln in text.splitlines()[1:]]
+                options = reply_options or options
             if result.status != "active":
                 break
             line: str | None = ""
@@ -90,7 +89,7 @@ async def run_chat(
                 await runtime.service.close(result.conversation_id)
                 break
             result = await runtime.service.handle(
-                result.conversation_id, _event(line.strip(), options, labels)
+                result.conversation_id, _event(line.strip(), options)
             )
         record = await runtime.service.handoff_record(result.conversation_id)
         if record is None:

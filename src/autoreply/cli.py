@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from autoreply.clock import FixedClock
+from autoreply.clock import FixedClock, SystemClock
 from autoreply.config import Settings
 from autoreply.errors import AutoreplyError, FlowError
 
@@ -89,7 +89,7 @@ def _timing(args: argparse.Namespace, out: TextIO) -> int:
     from autoreply.domain.timing import parse_timing
 
     settings = _settings()
-    now = _moment(args.at, settings) or datetime.now(settings.tz)
+    now = _moment(args.at, settings) or SystemClock().now().astimezone(settings.tz)
     timing = parse_timing(args.text, now, settings.fiscal_year_start_month)
     print(
         json.dumps(

@@ -120,9 +120,11 @@ class Engine:
     # -- entry point ----------------------------------------------------------------
 
     def turn(self, state: State, event: Inbound, ctx: Context) -> Turn:
-        """Apply one inbound event to a conversation state.
+        """Apply one inbound event to a conversation state; pure and deterministic.
 
-        >>> # engine.turn(State(), Inbound("start"), ctx).replies[0].text  -> the greeting
+        ``Inbound("start")`` greets and walks to the first question; text, choice and
+        slot events answer the step the conversation waits on; global intents (a person,
+        stop, start over) are recognised first, at any step.
         """
         run = _Run(self.flow, ctx, state)
         if event.kind == "start":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,3 @@ def referenced_slots(ast: nodes.Template) -> set[str]:
 
 def _is_slots(node: nodes.Node) -> bool:
     return isinstance(node, nodes.Name) and node.name == "slots"
-
-
-Condition = Callable[..., Any]

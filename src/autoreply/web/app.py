@@ -13,6 +13,7 @@ from sqlalchemy import text
 from autoreply import __version__
 from autoreply.clock import Clock
 from autoreply.config import Settings
+from autoreply.logs import configure_logging
 from autoreply.runtime import Runtime, open_runtime
 from autoreply.store.db import migration_status
 
@@ -67,9 +68,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, migrate: bo
     """Run the app with uvicorn (``autoreply serve``)."""
     import uvicorn
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level)
     app = create_app(settings, migrate=migrate)
     uvicorn.run(
         app,
