@@ -159,6 +159,7 @@ def _record(**changes: object) -> dict[str, object]:
             "en",
             ["Hello Jane, thank you for getting in touch.", 'You mentioned "slow replies"'],
         ),
+        ({"asked_for": "the pricing sheet"}, "en", ["Thank you for requesting the pricing sheet."]),
     ],
 )
 def test_first_line_uses_what_is_known(

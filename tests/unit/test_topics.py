@@ -56,7 +56,7 @@ def test_shipped_topics_file_validates_with_10_to_15_topics(vocabulary: TopicVoc
     assert 10 <= len(vocabulary.topics) <= 15
     for topic in vocabulary.topics:
         assert topic.label.strip()
-        assert 5 <= len(topic.synonyms) <= 12, topic.id
+        assert len(topic.synonyms) >= 5, topic.id
         assert any(s.isascii() for s in topic.synonyms), f"{topic.id} has no English synonym"
         assert any(not s.isascii() for s in topic.synonyms), f"{topic.id} has no Japanese synonym"
 
