@@ -27,6 +27,7 @@ from autoreply.flows.turns import (
     Handoff,
     Inbound,
     LeadUpdate,
+    OptIn,
     OptOut,
     Reply,
     State,
@@ -84,10 +85,18 @@ class ConversationService:
         facts: Mapping[str, Any] | None = None,
         source: Mapping[str, Any] | None = None,
         flow_id: str | None = None,
+        occurred_at: datetime | None = None,
     ) -> TurnResult:
-        """Start a conversation for the lead these identities belong to, and greet them."""
+        """Start a conversation for the lead these identities belong to, and greet them.
+
+        The first identity on ``channel`` is where this conversation's replies go (a lead
+        merged across several LINE accounts still gets each reply where they wrote).
+        ``occurred_at`` is when the lead acted (an event's timestamp), the start of the
+        speed-to-lead clock; it defaults to now.
+        """
         engine = self.domain.engine(flow_id)
         now = self.domain.clock.now()
+        contact = next((ext for ch, ext in identities if ch == channel), None)
         async with self.sessions() as session, session.begin():
             lead = await repos.resolve_lead(session, identities, now, facts)
             conversation = Conversation(
@@ -100,7 +109,8 @@ class ConversationService:
                 status="active",
                 state={},
                 source=dict(source or {}),
-                created_at=now,
+                contact=contact,
+                created_at=min(occurred_at or now, now),
                 updated_at=now,
             )
             session.add(conversation)
@@ -131,6 +141,8 @@ class ConversationService:
             existing = await self._handoff_row(session, conversation)
             if existing is None and not _collected(state):
                 return None
+            if existing is not None:
+                reason = existing.reason  # the flow's own reason (booked, asked…) stands
             ctx = await self._context(session, engine, conversation, lead, now)
             if conversation.status == "active":
                 conversation.status = "ended"
@@ -171,10 +183,7 @@ class ConversationService:
         event: Inbound,
         now: datetime,
     ) -> TurnResult:
-        opted_out_before = lead.opted_out_at is not None
         state = State.from_dict(conversation.state) if conversation.state else State()
-        if state.step is not None and state.step not in engine.flow.spec.steps:
-            state = state.evolve(step=None)  # the flow changed under a waiting conversation
         ctx = await self._context(session, engine, conversation, lead, now)
         turn = engine.turn(state, event, ctx)
         if event.kind != "start":
@@ -209,13 +218,15 @@ class ConversationService:
         ]
         session.add_all(messages)
         if messages and conversation.first_response_at is None:
-            conversation.first_response_at = now
+            # Read the clock again: the figure includes the time this turn took.
+            conversation.first_response_at = self.domain.clock.now()
         conversation.state = turn.state.to_dict()
         conversation.step = turn.state.step
         conversation.status = turn.state.status
         conversation.updated_at = now
         await session.flush()
-        if not opted_out_before:
+        # An opted-out lead gets nothing pushed, except the confirmation of opting out.
+        if lead.opted_out_at is None or any(isinstance(e, OptOut) for e in turn.effects):
             await self._enqueue(session, conversation, lead, messages, now)
         record = await self._maybe_handoff(session, engine, conversation, lead, turn, ctx, now)
         return TurnResult(
@@ -243,6 +254,8 @@ class ConversationService:
                     conversation.lead_id = lead.id
             elif isinstance(effect, OptOut):
                 lead.opted_out_at = lead.opted_out_at or now
+            elif isinstance(effect, OptIn):
+                lead.opted_out_at = None
         return lead
 
     async def _book(
@@ -295,16 +308,9 @@ class ConversationService:
         now: datetime,
     ) -> None:
         """Channels that push (LINE) send from the outbox, written in this transaction."""
-        if conversation.channel not in self.push_channels:
+        if conversation.channel not in self.push_channels or not conversation.contact:
             return
-        recipient = next(
-            (
-                i.external_id
-                for i in await self._identities(session, lead)
-                if i.channel == conversation.channel
-            ),
-            "",
-        )
+        recipient = conversation.contact
         for message in messages:
             await repos.enqueue(
                 session,
@@ -358,7 +364,7 @@ class ConversationService:
             library=domain.library,
             vocabulary=domain.vocabulary,
             channel=conversation.channel,
-            lead={name: getattr(lead, name) for name in repos.LEAD_FIELDS},
+            lead=_facts(lead),
             source=source,
             reps=reps,
             busy=busy,
@@ -412,6 +418,7 @@ class ConversationService:
     ) -> HandoffRecord:
         flow = engine.flow
         locale = flow.locale
+        ctx = replace(ctx, lead=_facts(lead))  # the effects of this turn may have changed it
         messages = await repos.messages_of(session, conversation.id)
         booking = await session.scalar(
             select(Booking).where(
@@ -483,6 +490,13 @@ class ConversationService:
             row.record, row.updated_at, row.lead_id = record.to_dict(), now, lead.id
         await session.flush()
         return record
+
+
+def _facts(lead: Lead) -> dict[str, Any]:
+    """What the engine may know about a lead."""
+    facts: dict[str, Any] = {name: getattr(lead, name) for name in repos.LEAD_FIELDS}
+    facts["opted_out"] = lead.opted_out_at is not None
+    return facts
 
 
 def _offers_slots(engine: Engine) -> bool:

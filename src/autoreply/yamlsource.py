@@ -22,6 +22,8 @@ class Located:
     data: Any
     positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    #: Values written as block scalars (``|`` or ``>``): their text starts one line later.
+    blocks: set[Path_] = field(default_factory=set)
 
     def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """The closest known position of ``path`` (walking up to its parents)."""
@@ -52,11 +54,15 @@ def _convert(node: yaml.Node, path: Path_, out: Located, problems: list[FlowProb
         for key_node, value_node in node.value:
             key = _convert(key_node, (*path, "<key>"), out, problems)
             out.positions.pop((*path, "<key>"), None)
-            if not isinstance(key, str | int | bool) or key is None:
+            if not isinstance(key, str):
+                # YAML reads 1, yes and no as a number or a boolean, never as a name.
                 line, col = _pos(key_node)
-                problems.append(FlowProblem(out.file, line, col, "keys must be plain text"))
+                problems.append(
+                    FlowProblem(
+                        out.file, line, col, f"key {key_node.value!r} is not text: put it in quotes"
+                    )
+                )
                 continue
-            key = str(key) if not isinstance(key, str) else key
             if key in result:
                 line, col = _pos(key_node)
                 problems.append(FlowProblem(out.file, line, col, f"duplicate key {key!r}"))
@@ -67,6 +73,8 @@ def _convert(node: yaml.Node, path: Path_, out: Located, problems: list[FlowProb
         return [
             _convert(item, (*path, index), out, problems) for index, item in enumerate(node.value)
         ]
+    if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+        out.blocks.add(path)
     return yaml.SafeLoader.construct_object(_SCALAR_LOADER, node, deep=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from autoreply.errors import NotFoundError
 from autoreply.flows.turns import Inbound, SlotPicker
 from autoreply.runtime import seed_demo
 from autoreply.service import ConversationService
+from autoreply.store import repos
 from autoreply.store.db import create_engine, session_factory
 from autoreply.store.models import Booking, Conversation, HandoffRow, Lead, Message, OutboxRow
 from tests.conftest import tokyo
@@ -161,3 +163,73 @@ async def test_unknown_conversation_is_not_found(service: ConversationService) -
     """A made-up conversation id is refused, not created."""
     with pytest.raises(NotFoundError):
         await service.handle("no-such-id", Inbound("text", text="hi"))
+
+
+async def test_replies_go_to_the_account_the_lead_wrote_from(
+    service: ConversationService,
+) -> None:
+    """Two LINE accounts merged by one email address each get their own conversation's replies."""
+    old = await service.start(channel="line", identities=[("line", "U-old")])
+    new = await service.start(channel="line", identities=[("line", "U-new")])
+    assert new.lead_id != old.lead_id
+    for conversation in (old, new):
+        async with service.sessions() as s, s.begin():
+            lead = await s.get(Lead, conversation.lead_id)
+            assert lead is not None
+            await repos.add_identity(s, lead, "email", "info@example.com", SATURDAY_NIGHT)
+    async with service.sessions() as s:
+        first = await s.get(Lead, old.lead_id)
+        assert first is not None and first.merged_into_id is None  # the older lead survives
+        rows_before = await s.scalar(select(func.count()).select_from(OutboxRow))
+    await service.handle(new.conversation_id, Inbound("text", text="来月"))
+    await service.handle(old.conversation_id, Inbound("text", text="年度内"))
+    async with service.sessions() as s:
+        rows = list(await s.scalars(select(OutboxRow).order_by(OutboxRow.id).offset(rows_before)))
+        conversations = {c.id: c.public_id for c in await s.scalars(select(Conversation))}
+    assert len(rows) == 2
+    sent = {conversations[r.conversation_id or 0]: r.recipient for r in rows}
+    assert sent == {new.conversation_id: "U-new", old.conversation_id: "U-old"}
+
+
+async def test_closing_keeps_the_reason_the_flow_gave(service: ConversationService) -> None:
+    """A conversation handed off as 'booked' stays 'booked' when the lead leaves."""
+    cid, picker = await _to_offer(service, "sess-5")
+    await service.handle(cid, Inbound("slot", value=picker.slots[0].id))
+    await service.handle(cid, Inbound("text", text="佐藤"))
+    await service.handle(cid, Inbound("text", text="株式会社サンプル"))
+    await service.handle(cid, Inbound("text", text="sato@example.com"))
+    record = await service.close(cid)
+    assert record is not None and record.reason == "booked"
+
+
+async def test_first_response_time_runs_from_the_leads_action(
+    service: ConversationService,
+) -> None:
+    """The speed-to-lead figure counts from when the lead acted, not when we got to it."""
+    started = await service.start(
+        channel="web",
+        identities=[("web", "sess-6")],
+        occurred_at=SATURDAY_NIGHT - timedelta(seconds=3),
+    )
+    await service.handle(started.conversation_id, Inbound("text", text="担当者と話したい"))
+    record = await service.handoff_record(started.conversation_id)
+    assert record is not None and record["first_response_seconds"] == 3.0
+
+
+async def test_an_opted_out_lead_stays_tier_c_and_can_come_back(
+    service: ConversationService,
+) -> None:
+    """Opting out marks the lead; asking for a person later re-engages them on LINE."""
+    first = await service.start(channel="line", identities=[("line", "U-7")])
+    await service.handle(first.conversation_id, Inbound("choice", value="within_1_month"))
+    await service.handle(first.conversation_id, Inbound("text", text="配信停止"))
+    record = await service.handoff_record(first.conversation_id)
+    assert record is not None and record["tier"] == "C" and record["opted_out"]
+    queued = await _count(service, OutboxRow)
+    silent = await service.handle(first.conversation_id, Inbound("text", text="もしもし"))
+    assert silent.replies == () and await _count(service, OutboxRow) == queued
+    back = await service.handle(first.conversation_id, Inbound("text", text="担当者と話したい"))
+    assert back.replies and await _count(service, OutboxRow) > queued
+    async with service.sessions() as s:
+        lead = await s.get(Lead, first.lead_id)
+    assert lead is not None and lead.opted_out_at is None

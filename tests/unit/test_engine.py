@@ -8,10 +8,21 @@ import pytest
 
 from autoreply.bootstrap import Domain
 from autoreply.domain.booking import RepAvailability
-from autoreply.flows.engine import Engine
+from autoreply.flows.engine import Engine, lead_score
 from autoreply.flows.intents import IntentMatcher
 from autoreply.flows.loader import parse_flow
-from autoreply.flows.turns import Choices, Context, Inbound, SlotPicker, State, Text
+from autoreply.flows.turns import (
+    Book,
+    Choices,
+    Context,
+    Ended,
+    Handoff,
+    Inbound,
+    OptIn,
+    SlotPicker,
+    State,
+    Text,
+)
 from tests.conftest import tokyo
 
 SATURDAY_NIGHT = tokyo(2026, 11, 21, 23, 10)
@@ -227,3 +238,112 @@ def test_recommend_says_its_intro_with_the_cases_or_empty_without(
     result = engine.turn(state, Inbound("text", text=answer), _ctx(domain))
     assert [r.text for r in result.replies if isinstance(r, Text)] == texts
     assert sum(len(getattr(r, "cards", ())) for r in result.replies) == cards
+
+
+def _at_offer(engine: Engine, ctx: Context) -> State:
+    state = engine.turn(State(), Inbound("start"), ctx).state
+    state = engine.turn(state, Inbound("choice", value="within_1_month"), ctx).state
+    state = engine.turn(state, Inbound("text", text="人手不足です"), ctx).state
+    assert state.step == "offer"
+    return state
+
+
+@pytest.mark.parametrize(
+    ("typed", "booked"),
+    [
+        ("11月24日(火) 11:00", False),  # one digit away from the offered 10:00
+        ("11月24日(火) 10:30", False),
+        ("11月24日(火) 10:00", True),
+        ("１１月２４日(火) １０:００", True),
+    ],
+)
+def test_a_typed_time_books_only_an_offered_slot(domain: Domain, typed: str, booked: bool) -> None:
+    """Typing a time books it only if it is exactly an offered one; otherwise re-offer."""
+    engine = domain.engine("demo-ja")
+    ctx = _ctx(domain)
+    result = engine.turn(_at_offer(engine, ctx), Inbound("text", text=typed), ctx)
+    assert (result.state.booking is not None) == booked
+    if booked:
+        assert result.state.booking is not None
+        assert result.state.booking["start"].startswith("2026-11-24T10:00")
+    else:
+        assert isinstance(result.replies[-1], SlotPicker)
+
+
+def test_starting_over_keeps_the_booking_and_sent_cases(domain: Domain) -> None:
+    """最初から forgets the answers but not the booking: no second booking, no resent cases."""
+    engine = domain.engine("demo-ja")
+    ctx = _ctx(domain)
+    state = _at_offer(engine, ctx)
+    slot = state.offered[0]
+    state = engine.turn(state, Inbound("slot", value=slot), ctx).state
+    sent = state.cases_sent
+    again = engine.turn(state, Inbound("text", text="最初から"), ctx)
+    assert again.state.booking == state.booking and again.state.cases_sent == sent
+    state = engine.turn(again.state, Inbound("choice", value="within_1_month"), ctx).state
+    result = engine.turn(state, Inbound("text", text="人手不足です"), ctx)
+    assert not any(isinstance(e, Book) for e in result.effects)
+    assert not any(isinstance(r, SlotPicker) for r in result.replies)
+    assert result.state.step == "ask_name"
+
+
+def test_a_reask_with_no_slots_left_goes_on(domain: Domain) -> None:
+    """If the re-offer finds nothing free, the flow goes to on_decline instead of stalling."""
+    engine = domain.engine("demo-ja")
+    state = _at_offer(engine, _ctx(domain))
+    result = engine.turn(state, Inbound("text", text="よくわからない"), _ctx(domain, reps=[]))
+    assert result.state.status == "ended"
+    assert Handoff("no_booking") in result.effects
+
+
+def test_a_conversation_whose_step_was_removed_is_handed_off(domain: Domain) -> None:
+    """After a flow is republished without the awaited step, what was said reaches a rep."""
+    engine = domain.engine("demo-ja")
+    state = State(step="no_longer_here", slots={"challenge": "夜間対応"})
+    result = engine.turn(state, Inbound("text", text="こんにちは"), _ctx(domain))
+    assert result.state.status == "ended"
+    assert Handoff("flow_changed") in result.effects and Ended() in result.effects
+
+
+def test_an_opted_out_lead_is_not_answered_unless_they_come_back(domain: Domain) -> None:
+    """After 配信停止 plain messages get no reply; asking for a person re-engages them."""
+    engine = domain.engine("demo-ja")
+    ctx = _ctx(domain)
+    state = engine.turn(State(), Inbound("start"), ctx).state
+    state = engine.turn(state, Inbound("text", text="配信停止"), ctx).state
+    silent = engine.turn(state, Inbound("text", text="まだ届いていますか"), ctx)
+    assert silent.replies == () and silent.effects == ()
+    back = engine.turn(state, Inbound("text", text="担当者と話したい"), ctx)
+    assert OptIn() in back.effects and Handoff("asked_for_human") in back.effects
+    assert back.replies
+
+
+def test_an_opted_out_lead_is_tier_c_in_any_conversation(domain: Domain) -> None:
+    """Opting out is a fact about the lead: a new conversation scores them C too."""
+    engine = domain.engine("demo-ja")
+    state = State(
+        slots={"timing": {"text": "来月", "start": None, "end": None, "bucket": "within_1_month"}},
+        booking={"slot_id": "x"},
+    )
+    assert lead_score(engine.flow, state, _ctx(domain)).tier == "A"
+    assert lead_score(engine.flow, state, _ctx(domain, lead={"opted_out": True})).tier == "C"
+
+
+@pytest.mark.parametrize(
+    ("text", "bucket"),
+    [
+        ("10か月以内", "within_12_months"),
+        ("1年半以内", "later"),
+        ("1か月以内", "within_1_month"),
+        ("すぐにでも", "within_1_month"),
+    ],
+)
+def test_typed_timing_is_read_not_fuzzy_matched_to_buttons(
+    domain: Domain, text: str, bucket: str
+) -> None:
+    """「10か月以内」 is ten months, not the 「1か月以内」 button it resembles."""
+    engine = domain.engine("demo-ja")
+    ctx = _ctx(domain)
+    state = engine.turn(State(), Inbound("start"), ctx).state
+    result = engine.turn(state, Inbound("text", text=text), ctx)
+    assert result.state.slots["timing"]["bucket"] == bucket

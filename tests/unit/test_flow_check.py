@@ -95,7 +95,7 @@ CASES = [
     ),
     pytest.param(
         "  a:\n    say: x\n  b:\n    goto: a\n",
-        "f.yaml:13:3: loop with no ask in it: a -> b -> a",
+        "f.yaml:13:3: loop that may never wait for the lead: a -> b -> a",
         id="loop-without-ask",
     ),
     pytest.param(
@@ -146,6 +146,38 @@ CASES = [
         id="no-step-kind",
     ),
     pytest.param(
+        "  a:\n    ask: challenge\n    say: x\n    skip_if_known: true\n  b:\n    goto: a\n",
+        "f.yaml:13:3: loop that may never wait for the lead: a -> b -> a",
+        id="loop-through-skippable-question",
+    ),
+    pytest.param(
+        "  a:\n    offer_slots: {}\n    say: x\n    decline_label: いいえ\n    on_decline: a\n",
+        "f.yaml:13:3: loop that may never wait for the lead: a -> a",
+        id="loop-through-slot-offer",
+    ),
+    pytest.param(
+        "  greet:\n    say: '{% if slots.challenge is nosuchtest %}x{% endif %}'\n"
+        "  done:\n    end: true\n",
+        "f.yaml:14:10: unknown test 'nosuchtest'",
+        id="unknown-jinja-test",
+    ),
+    pytest.param(
+        "  greet:\n    say: |\n      こんにちは\n      {% if %}\n  done:\n    end: true\n",
+        "f.yaml:16:10: template syntax:",
+        id="template-syntax-in-block-scalar",
+    ),
+    pytest.param(
+        "  a:\n    branch:\n      - if: tier == 'A'\n        goto: yes\n      - else: done\n"
+        "  done:\n    end: true\n",
+        "f.yaml:16:15: steps.a.branch.0.goto: Input should be a valid string",
+        id="branch-goto-not-text",
+    ),
+    pytest.param(
+        "  1:\n    say: hi\n  done:\n    end: true\n",
+        "f.yaml:13:3: key '1' is not text: put it in quotes",
+        id="numeric-step-name",
+    ),
+    pytest.param(
         "  greet:\n    say: hi\n",
         "f.yaml:13:3: step 'greet' is last but does not end",
         id="runs-off-the-end",
@@ -163,6 +195,23 @@ def test_problem_is_reported_with_its_position(steps: str, expected: str) -> Non
     """Each mistake is reported once, pointing at the line and column where it is."""
     problems = _problems(steps)
     assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_a_branch_rule_error_names_only_that_rule() -> None:
+    """A broken rule is not also told it lacks 'else' or that 'if' is unknown."""
+    problems = _problems(
+        "  a:\n    branch:\n      - if: tier == 'A'\n        goto: yes\n      - else: done\n"
+        "  done:\n    end: true\n"
+    )
+    assert len(problems) == 1, problems
+
+
+def test_slots_get_is_not_a_slot_name() -> None:
+    """`slots.get('x')` reads a slot by name; 'get' is not reported as an undeclared slot."""
+    assert (
+        _problems("  greet:\n    say: \"{{ slots.get('challenge') }}\"\n  done:\n    end: true\n")
+        == []
+    )
 
 
 def test_yaml_syntax_error_is_located() -> None:

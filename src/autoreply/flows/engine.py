@@ -43,6 +43,7 @@ from autoreply.flows.turns import (
     Handoff,
     Inbound,
     LeadUpdate,
+    OptIn,
     Option,
     OptOut,
     Reply,
@@ -85,7 +86,7 @@ def lead_score(flow: Flow, state: State, ctx: Context) -> Score:
             requested_document=ctx.requested_document,
             pricing_views=ctx.pricing_views,
             cases_opened=ctx.cases_opened,
-            opted_out=state.status == "opted_out",
+            opted_out=state.status == "opted_out" or bool(ctx.lead.get("opted_out")),
             flow_points=state.points,
         )
     )
@@ -136,31 +137,57 @@ class Engine:
             self._answer(run, event)
         return Turn(state=run.state, replies=tuple(run.replies), effects=tuple(run.effects))
 
-    def _fresh(self, ctx: Context) -> State:
-        """A new state, with slots already known about the lead filled in."""
+    def _fresh(self, ctx: Context, before: State | None = None) -> State:
+        """A new state, with slots already known about the lead filled in.
+
+        Starting over forgets the answers, not what happened: a booking stays booked and
+        case studies already sent are not sent again.
+        """
         known: dict[str, Any] = {}
         for name, spec in self.flow.spec.slots.items():
             field_name = _LEAD_SLOT_TYPES.get(spec.type)
             if field_name and ctx.lead.get(field_name):
                 known[name] = ctx.lead[field_name]
-        return State(slots=known)
+        if before is None:
+            return State(slots=known)
+        return State(
+            slots=known,
+            booking=before.booking,
+            cases_sent=before.cases_sent,
+            handoff=before.handoff,
+        )
 
     def _answer(self, run: _Run, event: Inbound) -> None:
+        state = run.state
         intent = self.intents.match(event.text) if event.kind == "text" else None
+        if state.status == "opted_out":
+            if intent in ("human", "restart"):
+                # Asking for a person or to start over is the lead coming back on their own.
+                run.effects.append(OptIn())
+                run.state = state.evolve(status="ended")
+                self._intent(run, intent)
+            elif intent == "stop":
+                self._say(run, ("intents", "stop", "say"))
+            return  # anything else after opting out is stored but not answered
         if intent is not None:
             self._intent(run, intent)
             return
-        state = run.state
         if state.status != "active" or state.step is None:
             self._say(run, ("messages", "after_end"))
             return
-        step = self.flow.step(state.step)
+        step = self.flow.spec.steps.get(state.step)
         if isinstance(step, AskStep):
             self._ask_answer(run, state.step, step, event)
         elif isinstance(step, OfferSlotsStep):
             self._offer_answer(run, state.step, step, event)
-        else:  # pragma: no cover - only input steps are ever waited on
-            raise FlowRuntimeError(f"waiting on step {state.step!r} which takes no input")
+        else:
+            # The flow was republished and the step this conversation waited on is gone or
+            # no longer a question: hand off what was collected instead of guessing.
+            self._say(run, ("messages", "after_end"))
+            run.state = state.evolve(
+                status="ended", step=None, offered=(), handoff=state.handoff or "flow_changed"
+            )
+            run.effects.extend([Handoff(run.state.handoff or "flow_changed"), Ended()])
 
     # -- intents ----------------------------------------------------------------------
 
@@ -168,7 +195,7 @@ class Engine:
         spec = getattr(self.flow.spec.intents, intent)
         if intent == "restart":
             self._say(run, ("intents", "restart", "say"))
-            run.state = self._fresh(run.ctx)
+            run.state = self._fresh(run.ctx, run.state)
             self._go(run, spec.goto or self.flow.start)
             return
         if intent == "stop":
@@ -202,6 +229,9 @@ class Engine:
                 self._ask_prompt(run, step_id, step, ("steps", step_id, "say"))
                 return
             if isinstance(step, OfferSlotsStep):
+                if run.state.booking is not None:  # booked already (e.g. before starting over)
+                    step_id = nxt
+                    continue
                 if self._offer(run, step_id, step, ("steps", step_id, "say")):
                     return
                 step_id = step.on_decline or nxt
@@ -348,7 +378,8 @@ class Engine:
     def _read(self, run: _Run, step: AskStep, event: Inbound) -> Any:
         """The slot value for this answer, or None when it cannot be used."""
         slot = self.flow.spec.slots[step.ask]
-        choice = _match_choice(step, event)
+        # Timing text goes to the parser, not to fuzzy matching: 10か月以内 is not 1か月以内.
+        choice = _match_choice(step, event, fuzzy=slot.type is not SlotType.TIMING)
         if event.kind == "choice" and choice is None:
             return None
         if slot.type is SlotType.TIMING:
@@ -421,7 +452,8 @@ class Engine:
             path = ("steps", step_id, "reask")
             if self.flow.template(*path) is None:
                 path = ("steps", step_id, "say")
-            self._offer(run, step_id, step, path)
+            if not self._offer(run, step_id, step, path):
+                self._go(run, step.on_decline or nxt)
             return
         start, end = booking.Slot.parse_id(picked, run.ctx.calendar.tz)
         run.state = run.state.evolve(
@@ -439,18 +471,15 @@ class Engine:
             if event.value == DECLINE or event.value in offered:
                 return event.value
             return None
-        text = normalize(event.text)
-        if text and text == normalize(step.decline_label):
-            return DECLINE
+        # Typed picks must name an offered slot exactly: a fuzzy match would happily read
+        # "10:30" as the offered "10:00" and book a time the lead never chose.
+        tz = run.ctx.calendar.tz
         labels = {
-            normalize(
-                format_when(booking.Slot.parse_id(i, run.ctx.calendar.tz)[0], self.flow.locale)
-            ): i
+            normalize(format_when(booking.Slot.parse_id(i, tz)[0], self.flow.locale)): i
             for i in offered
         }
         labels[normalize(step.decline_label)] = DECLINE
-        found = process.extractOne(text, list(labels), scorer=fuzz.ratio, score_cutoff=90)
-        return labels[found[0]] if found else None
+        return labels.get(normalize(event.text))
 
     def _slot_taken(self, run: _Run) -> None:
         step_id = run.state.offer_step
@@ -503,8 +532,8 @@ def _label(step: AskStep, value: str) -> str:
     return next((c.label for c in step.choices if c.value == value), value)
 
 
-def _match_choice(step: AskStep, event: Inbound) -> str | None:
-    """The choice value an answer means: exact value, label or alias, then fuzzy."""
+def _match_choice(step: AskStep, event: Inbound, *, fuzzy: bool = True) -> str | None:
+    """The choice value an answer means: exact value, label or alias, then (maybe) fuzzy."""
     if not step.choices:
         return None
     if event.kind == "choice":
@@ -518,6 +547,8 @@ def _match_choice(step: AskStep, event: Inbound) -> str | None:
             table.setdefault(normalize(word), choice.value)
     if text in table:
         return table[text]
+    if not fuzzy:
+        return None
     found = process.extractOne(text, list(table), scorer=fuzz.ratio, score_cutoff=85)
     return table[found[0]] if found else None
 

@@ -30,12 +30,12 @@ from autoreply.flows.templating import (
     make_environment,
     referenced_names,
     referenced_slots,
+    referenced_tests,
 )
 from autoreply.yamlsource import Located, Path_, load_located
 
 __all__ = ["Flow", "check_flow_file", "load_flow", "parse_flow"]
 
-INPUT_KINDS = frozenset({"ask", "offer_slots"})
 _TEXT_FIELDS = ("say", "reask", "empty", "none")
 
 
@@ -80,7 +80,9 @@ def _strip_tags(loc: tuple[int | str, ...]) -> Path_:
     parts: list[str | int] = list(loc)
     if len(parts) >= 3 and parts[0] == "steps":
         del parts[2]
-    return tuple(p for p in parts if p not in ("BranchRule", "BranchElse"))
+    if len(parts) >= 5 and parts[2] == "branch" and parts[4] in ("rule", "else"):
+        del parts[4]
+    return tuple(parts)
 
 
 def _validation_problems(src: Located, exc: ValidationError) -> list[FlowProblem]:
@@ -216,13 +218,9 @@ class _Checker:
                 template = self.env.from_string(source)
             except TemplateSyntaxError as exc:
                 line, col = self.src.where(path)
+                line += (1 if path in self.src.blocks else 0) + max(exc.lineno - 1, 0)
                 self.problems.append(
-                    FlowProblem(
-                        self.src.file,
-                        line + max(exc.lineno - 1, 0),
-                        col,
-                        f"template syntax: {exc.message}",
-                    )
+                    FlowProblem(self.src.file, line, col, f"template syntax: {exc.message}")
                 )
                 return
         self._names(path, self.env.parse(source))
@@ -233,6 +231,8 @@ class _Checker:
             self.fail(path, f"unknown name {name!r} (known: {', '.join(sorted(CONTEXT_NAMES))})")
         for slot in sorted(referenced_slots(ast) - set(self.spec.slots)):
             self.fail(path, f"slot {slot!r} is not declared under 'slots'")
+        for test in sorted(referenced_tests(ast) - set(self.env.tests)):
+            self.fail(path, f"unknown test {test!r} (after 'is')")
 
     def _branch(self, step_id: str, step: BranchStep) -> None:
         for i, rule in enumerate(step.branch):
@@ -323,14 +323,25 @@ class _Checker:
             first = cycle[0]
             self.fail(
                 ("steps", first),
-                "loop with no ask in it: " + " -> ".join([*cycle, first]),
+                "loop that may never wait for the lead: "
+                + " -> ".join([*cycle, first])
+                + " (add a question without skip_if_known)",
                 key=True,
             )
 
 
+def _always_waits(step: Any) -> bool:
+    """Whether a step surely stops for the lead: a question that is never skipped.
+
+    A ``skip_if_known`` question passes through once the answer is known, and a slot
+    offer passes through when nothing is free, so neither can break a loop.
+    """
+    return isinstance(step, AskStep) and not step.skip_if_known
+
+
 def _cycles_without_input(graph: dict[str, list[str]], spec: FlowSpec) -> list[list[str]]:
-    """Strongly connected groups of non-input steps (Tarjan): each would spin forever."""
-    nodes_ = [n for n in graph if step_kind(spec.steps[n]) not in INPUT_KINDS]
+    """Strongly connected groups of steps that need not wait (Tarjan): they could spin."""
+    nodes_ = [n for n in graph if not _always_waits(spec.steps[n])]
     allowed = set(nodes_)
     index: dict[str, int] = {}
     low: dict[str, int] = {}

@@ -110,10 +110,22 @@ class BranchElse(_Strict):
     else_: str = Field(alias="else")
 
 
+def _rule_kind(value: Any) -> str:
+    if isinstance(value, BranchElse) or (isinstance(value, dict) and "else" in value):
+        return "else"
+    return "rule"
+
+
+BranchItem = Annotated[
+    Annotated[BranchRule, Tag("rule")] | Annotated[BranchElse, Tag("else")],
+    Discriminator(_rule_kind),
+]
+
+
 class BranchStep(_Strict):
     """Choose the next step from conditions, first match wins."""
 
-    branch: list[BranchRule | BranchElse] = Field(min_length=1)
+    branch: list[BranchItem] = Field(min_length=1)
 
 
 class SetSpec(_Strict):

@@ -13,7 +13,13 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from autoreply.domain.calendar import format_date, format_when
 
-__all__ = ["CONTEXT_NAMES", "make_environment", "referenced_names", "referenced_slots"]
+__all__ = [
+    "CONTEXT_NAMES",
+    "make_environment",
+    "referenced_names",
+    "referenced_slots",
+    "referenced_tests",
+]
 
 #: Every name a flow template or condition may use; see docs/flows.md.
 CONTEXT_NAMES: frozenset[str] = frozenset(
@@ -68,6 +74,9 @@ def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
     return env
 
 
+_MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})
+
+
 def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
     yield node
     for child in node.iter_child_nodes():
@@ -86,7 +95,8 @@ def referenced_slots(ast: nodes.Template) -> set[str]:
     found: set[str] = set()
     for node in _walk(ast):
         if isinstance(node, nodes.Getattr) and _is_slots(node.node):
-            found.add(node.attr)
+            if node.attr not in _MAPPING_METHODS:
+                found.add(node.attr)
         elif (
             isinstance(node, nodes.Getitem)
             and _is_slots(node.node)
@@ -95,6 +105,11 @@ def referenced_slots(ast: nodes.Template) -> set[str]:
         ):
             found.add(node.arg.value)
     return found
+
+
+def referenced_tests(ast: nodes.Template) -> set[str]:
+    """Names used after ``is`` (``x is defined``); unknown ones only fail when rendered."""
+    return {node.name for node in _walk(ast) if isinstance(node, nodes.Test)}
 
 
 def _is_slots(node: nodes.Node) -> bool:

@@ -24,6 +24,7 @@ __all__ = [
     "Handoff",
     "Inbound",
     "LeadUpdate",
+    "OptIn",
     "OptOut",
     "Option",
     "Reply",
@@ -187,6 +188,11 @@ class OptOut:
 
 
 @dataclass(frozen=True)
+class OptIn:
+    """A lead who had opted out came back on their own (asked for a person, started over)."""
+
+
+@dataclass(frozen=True)
 class LeadUpdate:
     """Facts about the lead learnt in the conversation (name, company, email, phone)."""
 
@@ -205,7 +211,7 @@ class Ended:
     """The conversation reached its end."""
 
 
-Effect = Handoff | Book | OptOut | LeadUpdate | CasesSent | Ended
+Effect = Handoff | Book | OptOut | OptIn | LeadUpdate | CasesSent | Ended
 
 
 # -- state ----------------------------------------------------------------------------

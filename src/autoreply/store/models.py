@@ -134,6 +134,7 @@ class Conversation(Base):
     status: Mapped[str] = mapped_column(String(20))
     state: Mapped[dict[str, Any]]
     source: Mapped[dict[str, Any]]
+    contact: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     first_response_at: Mapped[datetime | None]

@@ -75,6 +75,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("state", sa.JSON(), nullable=False),
         sa.Column("source", sa.JSON(), nullable=False),
+        sa.Column("contact", sa.String(length=320), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("first_response_at", sa.DateTime(timezone=True), nullable=True),
