@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 __all__ = [
     "AutoreplyError",
+    "BadRequestError",
     "ConfigError",
     "ConflictError",
     "FlowError",
     "FlowProblem",
+    "ForbiddenError",
     "NotFoundError",
     "StorageError",
 ]
@@ -54,3 +56,11 @@ class NotFoundError(AutoreplyError, LookupError):
 
 class ConflictError(AutoreplyError):
     """A concurrent change won (e.g. the slot was just booked by someone else)."""
+
+
+class BadRequestError(AutoreplyError, ValueError):
+    """The request cannot be applied as sent (e.g. a choice that is not offered)."""
+
+
+class ForbiddenError(AutoreplyError, PermissionError):
+    """The caller may not do this (e.g. a wrong conversation token)."""

@@ -15,16 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoreply.bootstrap import Domain
 from autoreply.domain.booking import Busy, RepAvailability, free_slots, pick_rep
-from autoreply.domain.calendar import WeeklyHours, format_when
-from autoreply.domain.handoff import HandoffRecord, TranscriptLine, build_handoff
-from autoreply.flows.engine import Engine, lead_score, timing_of
+from autoreply.domain.calendar import WeeklyHours
+from autoreply.domain.handoff import HandoffRecord, TranscriptLine
+from autoreply.flows.engine import Engine
 from autoreply.flows.spec import OfferSlotsStep
 from autoreply.flows.turns import (
     Book,
     Cards,
     Context,
-    Ended,
-    Handoff,
     Inbound,
     LeadUpdate,
     OptIn,
@@ -34,8 +32,9 @@ from autoreply.flows.turns import (
     Turn,
     reply_to_dict,
 )
+from autoreply.handoffs import HandoffWriter, collected, facts, transcript_of
 from autoreply.store import repos
-from autoreply.store.models import Booking, Conversation, HandoffRow, Lead, Message, Rep
+from autoreply.store.models import Booking, Conversation, HandoffRow, Lead, Message
 
 __all__ = ["ConversationService", "TurnResult", "reply_text"]
 
@@ -74,6 +73,7 @@ class ConversationService:
         self.domain = domain
         self.sessions = sessions
         self.push_channels = push_channels
+        self.handoffs = HandoffWriter(domain)
 
     # -- public API ------------------------------------------------------------------
 
@@ -138,8 +138,8 @@ class ConversationService:
             engine = self.domain.engine(conversation.flow_id)
             lead = await self._lead(session, conversation)
             state = State.from_dict(conversation.state)
-            existing = await self._handoff_row(session, conversation)
-            if existing is None and not _collected(state):
+            existing = await self.handoffs.row(session, conversation)
+            if existing is None and not collected(state):
                 return None
             if existing is not None:
                 reason = existing.reason  # the flow's own reason (booked, asked…) stands
@@ -148,7 +148,7 @@ class ConversationService:
                 conversation.status = "ended"
                 conversation.state = state.evolve(status="ended", step=None).to_dict()
                 conversation.updated_at = now
-            return await self._save_handoff(
+            return await self.handoffs.save(
                 session, engine, conversation, lead, state, ctx, reason, now
             )
 
@@ -170,7 +170,7 @@ class ConversationService:
             )
             if conversation is None:
                 return []
-            return _transcript(await repos.messages_of(session, conversation.id))
+            return transcript_of(await repos.messages_of(session, conversation.id))
 
     # -- the turn ----------------------------------------------------------------------
 
@@ -228,7 +228,7 @@ class ConversationService:
         # An opted-out lead gets nothing pushed, except the confirmation of opting out.
         if lead.opted_out_at is None or any(isinstance(e, OptOut) for e in turn.effects):
             await self._enqueue(session, conversation, lead, messages, now)
-        record = await self._maybe_handoff(session, engine, conversation, lead, turn, ctx, now)
+        record = await self.handoffs.after_turn(session, engine, conversation, lead, turn, ctx, now)
         return TurnResult(
             conversation_id=conversation.public_id,
             lead_id=lead.id,
@@ -334,10 +334,6 @@ class ConversationService:
             raise LookupError(f"conversation {conversation.public_id} has no lead")
         return lead
 
-    async def _identities(self, session: AsyncSession, lead: Lead) -> list[Any]:
-        await session.refresh(lead, ["identities"])
-        return list(lead.identities)
-
     async def _context(
         self,
         session: AsyncSession,
@@ -364,7 +360,7 @@ class ConversationService:
             library=domain.library,
             vocabulary=domain.vocabulary,
             channel=conversation.channel,
-            lead=_facts(lead),
+            lead=facts(lead),
             source=source,
             reps=reps,
             busy=busy,
@@ -375,148 +371,6 @@ class ConversationService:
             requested_document=bool(source.get("document")),
         )
 
-    async def _handoff_row(
-        self, session: AsyncSession, conversation: Conversation
-    ) -> HandoffRow | None:
-        return await session.scalar(
-            select(HandoffRow).where(HandoffRow.conversation_id == conversation.id)
-        )
-
-    async def _maybe_handoff(
-        self,
-        session: AsyncSession,
-        engine: Engine,
-        conversation: Conversation,
-        lead: Lead,
-        turn: Turn,
-        ctx: Context,
-        now: datetime,
-    ) -> HandoffRecord | None:
-        reason = next((e.reason for e in reversed(turn.effects) if isinstance(e, Handoff)), None)
-        existing = await self._handoff_row(session, conversation)
-        if reason is None and existing is not None:
-            reason = existing.reason
-        ended = any(isinstance(e, Ended | OptOut) for e in turn.effects)
-        if reason is None and ended and _collected(turn.state):
-            reason = "completed"
-        if reason is None:
-            return None
-        return await self._save_handoff(
-            session, engine, conversation, lead, turn.state, ctx, reason, now
-        )
-
-    async def _save_handoff(
-        self,
-        session: AsyncSession,
-        engine: Engine,
-        conversation: Conversation,
-        lead: Lead,
-        state: State,
-        ctx: Context,
-        reason: str,
-        now: datetime,
-    ) -> HandoffRecord:
-        flow = engine.flow
-        locale = flow.locale
-        ctx = replace(ctx, lead=_facts(lead))  # the effects of this turn may have changed it
-        messages = await repos.messages_of(session, conversation.id)
-        booking = await session.scalar(
-            select(Booking).where(
-                Booking.conversation_id == conversation.id, Booking.status == "confirmed"
-            )
-        )
-        booking_data = None
-        if booking is not None:
-            rep = await session.get(Rep, booking.rep_id)
-            start = booking.start_at.astimezone(ctx.calendar.tz)
-            booking_data = {
-                "start": start.isoformat(),
-                "end": booking.end_at.astimezone(ctx.calendar.tz).isoformat(),
-                "start_text": format_when(start, locale),
-                "rep": rep.name if rep else None,
-                "rep_email": rep.email if rep else None,
-            }
-        challenge_slots = [n for n, s in flow.spec.slots.items() if s.topics]
-        challenge = next((str(state.slots[n]) for n in challenge_slots if state.slots.get(n)), None)
-        labels = {name: spec.label or name for name, spec in flow.spec.slots.items()}
-        record = build_handoff(
-            reason=reason,
-            channel=conversation.channel,
-            lead={name: getattr(lead, name) for name in repos.LEAD_FIELDS},
-            identities=[(i.channel, i.external_id) for i in await self._identities(session, lead)],
-            source=conversation.source or {},
-            timing=timing_of(flow, state),
-            challenge=challenge,
-            topic_labels=[t.label for t in (ctx.vocabulary.get(i) for i in state.topics) if t],
-            cases_sent=_cards_sent(messages),
-            cases_opened=list((conversation.source or {}).get("cases_opened", [])),
-            booking=booking_data,
-            score=lead_score(flow, state, ctx),
-            tags=state.tags,
-            slots={labels.get(k, k): v for k, v in state.slots.items()},
-            started_at=conversation.created_at,
-            first_response_at=conversation.first_response_at,
-            transcript=_transcript(messages),
-            opted_out=lead.opted_out_at is not None,
-            locale=locale,
-        )
-        record = record.with_first_line(
-            self.domain.texts.render("handoff/first_line", locale, r=record.to_dict())
-        )
-        row = await self._handoff_row(session, conversation)
-        if row is None:
-            row = HandoffRow(
-                conversation_id=conversation.id,
-                lead_id=lead.id,
-                status="waiting",
-                created_at=now,
-                reason=reason,
-                tier=record.tier,
-                score=record.score,
-                record=record.to_dict(),
-                updated_at=now,
-            )
-            session.add(row)
-            log.info(
-                "handoff created",
-                extra={
-                    "conversation": conversation.public_id,
-                    "lead": lead.id,
-                    "tier": record.tier,
-                },
-            )
-        else:
-            row.reason, row.tier, row.score = reason, record.tier, record.score
-            row.record, row.updated_at, row.lead_id = record.to_dict(), now, lead.id
-        await session.flush()
-        return record
-
-
-def _facts(lead: Lead) -> dict[str, Any]:
-    """What the engine may know about a lead."""
-    facts: dict[str, Any] = {name: getattr(lead, name) for name in repos.LEAD_FIELDS}
-    facts["opted_out"] = lead.opted_out_at is not None
-    return facts
-
 
 def _offers_slots(engine: Engine) -> bool:
     return any(isinstance(s, OfferSlotsStep) for s in engine.flow.spec.steps.values())
-
-
-def _collected(state: State) -> bool:
-    return bool(state.slots or state.cases_sent or state.booking or state.handoff)
-
-
-def _cards_sent(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    cards: list[dict[str, Any]] = []
-    for message in messages:
-        if message.direction == "out" and message.kind == "cards":
-            cards.extend(message.payload.get("cards", []))
-    return cards
-
-
-def _transcript(messages: Sequence[Message]) -> list[TranscriptLine]:
-    return [
-        TranscriptLine(direction=m.direction, text=m.text, at=m.created_at.isoformat())
-        for m in messages
-    ]

@@ -137,6 +137,27 @@ class Engine:
             self._answer(run, event)
         return Turn(state=run.state, replies=tuple(run.replies), effects=tuple(run.effects))
 
+    def refusal(self, state: State, event: Inbound) -> str | None:
+        """Why a tap cannot apply to this state (None when it can); typed text always can.
+
+        Channels with buttons use it to answer a stale or forged tap with an error
+        instead of treating it as an unreadable answer.
+        """
+        if event.kind not in ("choice", "slot"):
+            return None
+        step = self.flow.spec.steps.get(state.step or "")
+        if state.status != "active" or step is None:
+            return "the conversation is not waiting for an answer"
+        if event.kind == "choice":
+            if isinstance(step, AskStep) and any(c.value == event.value for c in step.choices):
+                return None
+            return f"unknown choice {event.value!r}"
+        if isinstance(step, OfferSlotsStep) and (
+            event.value == DECLINE or event.value in state.offered
+        ):
+            return None
+        return f"slot {event.value!r} is not on offer"
+
     def _fresh(self, ctx: Context, before: State | None = None) -> State:
         """A new state, with slots already known about the lead filled in.
 

@@ -118,6 +118,8 @@ class Rep(Base):
     hours: Mapped[str | None] = mapped_column(String(400))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class Conversation(Base):
@@ -135,6 +137,7 @@ class Conversation(Base):
     state: Mapped[dict[str, Any]]
     source: Mapped[dict[str, Any]]
     contact: Mapped[str | None] = mapped_column(String(320))
+    token_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     first_response_at: Mapped[datetime | None]
@@ -171,6 +174,7 @@ class HandoffRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     contacted_at: Mapped[datetime | None]
+    contacted_by: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
 
 
 class Booking(Base):
@@ -196,6 +200,7 @@ class Booking(Base):
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+    cancel_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class OutboxRow(Base):

@@ -1,0 +1,183 @@
+"""Handoff records: built from a conversation and written for the rep, one per conversation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from autoreply.bootstrap import Domain
+from autoreply.domain.calendar import format_when
+from autoreply.domain.handoff import HandoffRecord, TranscriptLine, build_handoff
+from autoreply.flows.engine import Engine, lead_score, timing_of
+from autoreply.flows.turns import Context, Ended, Handoff, OptOut, State, Turn
+from autoreply.store import repos
+from autoreply.store.models import (
+    Booking,
+    Conversation,
+    HandoffRow,
+    Lead,
+    LeadIdentity,
+    Message,
+    Rep,
+)
+
+__all__ = ["HandoffWriter", "collected", "facts", "transcript_of"]
+
+log = logging.getLogger(__name__)
+
+
+class HandoffWriter:
+    """Writes and refreshes the handoff row of a conversation."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
+
+    async def row(self, session: AsyncSession, conversation: Conversation) -> HandoffRow | None:
+        return await session.scalar(
+            select(HandoffRow).where(HandoffRow.conversation_id == conversation.id)
+        )
+
+    async def after_turn(
+        self,
+        session: AsyncSession,
+        engine: Engine,
+        conversation: Conversation,
+        lead: Lead,
+        turn: Turn,
+        ctx: Context,
+        now: datetime,
+    ) -> HandoffRecord | None:
+        reason = next((e.reason for e in reversed(turn.effects) if isinstance(e, Handoff)), None)
+        existing = await self.row(session, conversation)
+        if reason is None and existing is not None:
+            reason = existing.reason
+        ended = any(isinstance(e, Ended | OptOut) for e in turn.effects)
+        if reason is None and ended and collected(turn.state):
+            reason = "completed"
+        if reason is None:
+            return None
+        return await self.save(session, engine, conversation, lead, turn.state, ctx, reason, now)
+
+    async def save(
+        self,
+        session: AsyncSession,
+        engine: Engine,
+        conversation: Conversation,
+        lead: Lead,
+        state: State,
+        ctx: Context,
+        reason: str,
+        now: datetime,
+    ) -> HandoffRecord:
+        flow = engine.flow
+        locale = flow.locale
+        ctx = replace(ctx, lead=facts(lead))  # the effects of this turn may have changed it
+        messages = await repos.messages_of(session, conversation.id)
+        booking = await session.scalar(
+            select(Booking).where(
+                Booking.conversation_id == conversation.id, Booking.status == "confirmed"
+            )
+        )
+        booking_data = None
+        if booking is not None:
+            rep = await session.get(Rep, booking.rep_id)
+            start = booking.start_at.astimezone(ctx.calendar.tz)
+            booking_data = {
+                "start": start.isoformat(),
+                "end": booking.end_at.astimezone(ctx.calendar.tz).isoformat(),
+                "start_text": format_when(start, locale),
+                "rep": rep.name if rep else None,
+                "rep_email": rep.email if rep else None,
+            }
+        challenge_slots = [n for n, s in flow.spec.slots.items() if s.topics]
+        challenge = next((str(state.slots[n]) for n in challenge_slots if state.slots.get(n)), None)
+        labels = {name: spec.label or name for name, spec in flow.spec.slots.items()}
+        record = build_handoff(
+            reason=reason,
+            channel=conversation.channel,
+            lead={name: getattr(lead, name) for name in repos.LEAD_FIELDS},
+            identities=[(i.channel, i.external_id) for i in await _identities(session, lead)],
+            source=conversation.source or {},
+            timing=timing_of(flow, state),
+            challenge=challenge,
+            topic_labels=[t.label for t in (ctx.vocabulary.get(i) for i in state.topics) if t],
+            cases_sent=_cards_sent(messages),
+            cases_opened=list((conversation.source or {}).get("cases_opened", [])),
+            booking=booking_data,
+            score=lead_score(flow, state, ctx),
+            tags=state.tags,
+            slots={labels.get(k, k): v for k, v in state.slots.items()},
+            started_at=conversation.created_at,
+            first_response_at=conversation.first_response_at,
+            transcript=transcript_of(messages),
+            opted_out=lead.opted_out_at is not None,
+            locale=locale,
+        )
+        record = record.with_first_line(
+            self.domain.texts.render("handoff/first_line", locale, r=record.to_dict())
+        )
+        row = await self.row(session, conversation)
+        if row is None:
+            row = HandoffRow(
+                conversation_id=conversation.id,
+                lead_id=lead.id,
+                status="waiting",
+                created_at=now,
+                reason=reason,
+                tier=record.tier,
+                score=record.score,
+                record=record.to_dict(),
+                updated_at=now,
+            )
+            session.add(row)
+            log.info(
+                "handoff created",
+                extra={
+                    "conversation": conversation.public_id,
+                    "lead": lead.id,
+                    "tier": record.tier,
+                },
+            )
+        else:
+            row.reason, row.tier, row.score = reason, record.tier, record.score
+            row.record, row.updated_at, row.lead_id = record.to_dict(), now, lead.id
+        await session.flush()
+        return record
+
+
+def facts(lead: Lead) -> dict[str, Any]:
+    """What the engine and the handoff may know about a lead."""
+    known: dict[str, Any] = {name: getattr(lead, name) for name in repos.LEAD_FIELDS}
+    known["opted_out"] = lead.opted_out_at is not None
+    return known
+
+
+def collected(state: State) -> bool:
+    """Whether a conversation gathered anything a rep could use."""
+    return bool(state.slots or state.cases_sent or state.booking or state.handoff)
+
+
+async def _identities(session: AsyncSession, lead: Lead) -> list[LeadIdentity]:
+    await session.refresh(lead, ["identities"])
+    return list(lead.identities)
+
+
+def _cards_sent(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    cards: list[dict[str, Any]] = []
+    for message in messages:
+        if message.direction == "out" and message.kind == "cards":
+            cards.extend(message.payload.get("cards", []))
+    return cards
+
+
+def transcript_of(messages: Sequence[Message]) -> list[TranscriptLine]:
+    return [
+        TranscriptLine(direction=m.direction, text=m.text, at=m.created_at.isoformat())
+        for m in messages
+    ]
