@@ -96,6 +96,16 @@ class Domain:
         except KeyError:
             raise ConfigError(f"unknown flow {key!r}") from None
 
+    def flow_for(self, flow_id: str | None, locale: str | None = None) -> Engine | None:
+        """The engine a channel asked for: by id, else the default flow if its language
+        matches, else any flow in that language, else the default; None for an unknown id."""
+        if flow_id:
+            return self.engines.get(flow_id)
+        default = self.engines[self.default_flow]
+        if locale is None or default.flow.locale == locale:
+            return default
+        return next((e for e in self.engines.values() if e.flow.locale == locale), default)
+
     def add_flow(self, path: Path, *, default: bool = False) -> Engine:
         """Load, check and register one more flow file."""
         engine = Engine(load_flow(project_path(path), self.texts.dir))
@@ -119,4 +129,7 @@ def build_domain(settings: Settings, clock: Clock | None = None) -> Domain:
     )
     domain.texts.check()
     domain.add_flow(settings.flow, default=True)
+    for extra in (p.strip() for p in settings.extra_flows.split(",")):
+        if extra:
+            domain.add_flow(Path(extra))
     return domain

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL: SQLite (aiosqlite) or PostgreSQL (asyncpg).",
     )
     flow: Path = Field(Path("flows/demo.ja.yaml"), description="The conversation flow file.")
+    extra_flows: str = Field(
+        "flows/demo.en.yaml",
+        description="More flow files to serve (comma-separated), e.g. other languages.",
+    )
     casestudies: Path = Field(Path("flows/casestudies.yaml"), description="Case-study library.")
     topics: Path = Field(Path("flows/topics.yaml"), description="Topic vocabulary (課題 tags).")
     templates_dir: Path = Field(Path("templates"), description="Operator-editable templates.")
@@ -64,8 +68,23 @@ class Settings(BaseSettings):
     slot_count: int = Field(6, ge=1, le=13, description="Slots offered at once (LINE max 13).")
     slot_min_lead_minutes: int = Field(120, ge=0, description="Earliest slot after now.")
     slot_prep_minutes: int = Field(60, ge=0, description="Preparation time after opening.")
+    secret_key: str | None = Field(
+        None,
+        description="Signs rep sessions and links; unset: generated once into var/secret.key.",
+    )
+    secure_cookies: bool = Field(False, description="Send cookies over HTTPS only (production).")
+    idle_handoff_minutes: int = Field(
+        30, ge=1, description="Hand off a conversation idle this long with something said."
+    )
+    score_pages: str = Field(
+        "/pricing*", description="URL paths (comma-separated, * wildcards) that raise the score."
+    )
+    widget_origins: str = Field(
+        "*", description="Sites allowed to call the chat API (comma-separated origins)."
+    )
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
+    workers: int = Field(1, ge=1, le=32, description="Worker processes of `serve`.")
     demo: bool = Field(
         True, description="With no reps yet, add a demo rep so slots can be offered."
     )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -37,6 +40,7 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     service: ConversationService
+    secret: str
 
 
 @asynccontextmanager
@@ -57,9 +61,33 @@ async def open_runtime(
             )
         elif settings.demo:
             await seed_demo(sessions, domain)
-        yield Runtime(settings, domain, engine, sessions, ConversationService(domain, sessions))
+        yield Runtime(
+            settings,
+            domain,
+            engine,
+            sessions,
+            ConversationService(domain, sessions),
+            secret=resolve_secret(settings),
+        )
     finally:
         await engine.dispose()
+
+
+def resolve_secret(settings: Settings) -> str:
+    """AUTOREPLY_SECRET_KEY, else a key generated once into var/secret.key (readable by the
+    owner only), so sessions and signed links survive a restart."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path("var") / "secret.key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secret)
+    log.info("generated a secret key in %s", path)
+    return secret
 
 
 async def seed_demo(sessions: async_sessionmaker[AsyncSession], domain: Domain) -> None:

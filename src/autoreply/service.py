@@ -7,7 +7,9 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from fnmatch import fnmatch
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +19,7 @@ from autoreply.bootstrap import Domain
 from autoreply.domain.booking import Busy, RepAvailability, free_slots, pick_rep
 from autoreply.domain.calendar import WeeklyHours
 from autoreply.domain.handoff import HandoffRecord, TranscriptLine
+from autoreply.errors import BadRequestError, ForbiddenError, NotFoundError
 from autoreply.flows.engine import Engine
 from autoreply.flows.spec import OfferSlotsStep
 from autoreply.flows.turns import (
@@ -33,6 +36,7 @@ from autoreply.flows.turns import (
     reply_to_dict,
 )
 from autoreply.handoffs import HandoffWriter, collected, facts, transcript_of
+from autoreply.signing import new_token, token_hash, verify_token
 from autoreply.store import repos
 from autoreply.store.models import Booking, Conversation, HandoffRow, Lead, Message
 
@@ -40,6 +44,7 @@ __all__ = ["ConversationService", "TurnResult", "reply_text"]
 
 log = logging.getLogger(__name__)
 BUSY_WINDOW = timedelta(days=90)
+MAX_PAGES = 50
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class TurnResult:
     replies: tuple[Reply, ...]
     status: str
     handoff: HandoffRecord | None = None
+    token: str | None = None  # only from ``start``: the conversation's secret
 
 
 def reply_text(reply: Reply) -> str:
@@ -97,6 +103,7 @@ class ConversationService:
         engine = self.domain.engine(flow_id)
         now = self.domain.clock.now()
         contact = next((ext for ch, ext in identities if ch == channel), None)
+        token = new_token()
         async with self.sessions() as session, session.begin():
             lead = await repos.resolve_lead(session, identities, now, facts)
             conversation = Conversation(
@@ -110,6 +117,7 @@ class ConversationService:
                 state={},
                 source=dict(source or {}),
                 contact=contact,
+                token_hash=token_hash(token),
                 created_at=min(occurred_at or now, now),
                 updated_at=now,
             )
@@ -119,19 +127,140 @@ class ConversationService:
                 "conversation started",
                 extra={"conversation": conversation.public_id, "lead": lead.id, "channel": channel},
             )
-            return await self._turn(session, engine, conversation, lead, Inbound("start"), now)
+            result = await self._turn(session, engine, conversation, lead, Inbound("start"), now)
+            return replace(result, token=token)
 
-    async def handle(self, conversation_id: str, event: Inbound) -> TurnResult:
-        """Apply one thing the lead did (text, choice, slot pick) and return the replies."""
+    async def handle(
+        self,
+        conversation_id: str,
+        event: Inbound,
+        *,
+        token: str | None = None,
+        strict_taps: bool = False,
+    ) -> TurnResult:
+        """Apply one thing the lead did (text, choice, slot pick) and return the replies.
+
+        With ``token``, the caller must hold the conversation's secret (the web chat).
+        With ``strict_taps``, a tap on a choice or slot that is not on offer is refused
+        (``BadRequestError``) instead of being treated as an unreadable answer.
+        """
         now = self.domain.clock.now()
         async with self.sessions() as session, session.begin():
             conversation = await repos.lock_conversation(session, conversation_id)
+            if token is not None and not verify_token(token, conversation.token_hash):
+                raise ForbiddenError("wrong conversation token")
             engine = self.domain.engine(conversation.flow_id)
+            if strict_taps:
+                refusal = engine.refusal(State.from_dict(conversation.state), event)
+                if refusal:
+                    raise BadRequestError(refusal)
             lead = await self._lead(session, conversation)
             return await self._turn(session, engine, conversation, lead, event, now)
 
-    async def close(self, conversation_id: str, reason: str = "abandoned") -> HandoffRecord | None:
-        """End a conversation the lead left; hand off whatever they told us (if anything)."""
+    async def locale_of(self, conversation_id: str) -> str:
+        """The language of a conversation's flow."""
+        async with self.sessions() as session:
+            flow_id = await session.scalar(
+                select(Conversation.flow_id).where(Conversation.public_id == conversation_id)
+            )
+        if flow_id is None:
+            raise NotFoundError(f"no conversation {conversation_id!r}")
+        return self.domain.engine(flow_id).flow.locale
+
+    async def messages(
+        self, conversation_id: str
+    ) -> tuple[str, str, list[tuple[str, str, dict[str, Any], str]]]:
+        """(status, locale, [(direction, text, payload, ISO time)]) of a conversation."""
+        async with self.sessions() as session:
+            conversation = await session.scalar(
+                select(Conversation).where(Conversation.public_id == conversation_id)
+            )
+            if conversation is None:
+                raise NotFoundError(f"no conversation {conversation_id!r}")
+            rows = await repos.messages_of(session, conversation.id)
+        locale = self.domain.engine(conversation.flow_id).flow.locale
+        return (
+            conversation.status,
+            locale,
+            [(m.direction, m.text, dict(m.payload), m.created_at.isoformat()) for m in rows],
+        )
+
+    async def authorize(self, conversation_id: str, token: str) -> None:
+        """Raise unless ``token`` is this conversation's secret."""
+        async with self.sessions() as session:
+            stored = await session.scalar(
+                select(Conversation.token_hash).where(Conversation.public_id == conversation_id)
+            )
+            if stored is None:
+                raise NotFoundError(f"no conversation {conversation_id!r}")
+            if not verify_token(token, stored):
+                raise ForbiddenError("wrong conversation token")
+
+    async def record_page(self, conversation_id: str, url: str, title: str) -> int:
+        """Note a page the lead viewed; pages matching ``score_pages`` raise the score.
+
+        Returns how many scored pages the lead has viewed so far.
+        """
+        now = self.domain.clock.now()
+        async with self.sessions() as session, session.begin():
+            conversation = await repos.lock_conversation(session, conversation_id)
+            source = dict(conversation.source or {})
+            pages = [*source.get("pages", []), {"url": url, "title": title, "at": now.isoformat()}]
+            source["pages"] = pages[-MAX_PAGES:]
+            if _scored(url, self.domain.settings.score_pages):
+                source["pricing_views"] = int(source.get("pricing_views", 0)) + 1
+            conversation.source = source
+            await self._refresh_handoff(session, conversation, now)
+            return int(source.get("pricing_views", 0))
+
+    async def record_case_opened(self, conversation_id: str, case_id: str) -> str | None:
+        """Note that the lead opened a case study we sent; returns its URL (None if unknown)."""
+        case = self.domain.library.get(case_id)
+        if case is None:
+            return None
+        now = self.domain.clock.now()
+        async with self.sessions() as session, session.begin():
+            conversation = await repos.lock_conversation(session, conversation_id)
+            source = dict(conversation.source or {})
+            opened = list(source.get("cases_opened", []))
+            if case_id not in opened:
+                source["cases_opened"] = [*opened, case_id]
+                conversation.source = source
+                await self._refresh_handoff(session, conversation, now)
+        return case.url
+
+    async def handoff_idle(self) -> int:
+        """Hand off conversations left idle for ``idle_handoff_minutes`` with something said.
+
+        The conversation stays open: a lead who comes back simply continues, and the
+        handoff is refreshed. Returns how many were handed off.
+        """
+        now = self.domain.clock.now()
+        cutoff = now - timedelta(minutes=self.domain.settings.idle_handoff_minutes)
+        async with self.sessions() as session:
+            ids = list(
+                await session.scalars(
+                    select(Conversation.public_id)
+                    .where(
+                        Conversation.status == "active",
+                        Conversation.updated_at < cutoff,
+                        ~select(HandoffRow.id)
+                        .where(HandoffRow.conversation_id == Conversation.id)
+                        .exists(),
+                    )
+                    .order_by(Conversation.id)
+                )
+            )
+        count = 0
+        for conversation_id in ids:
+            if await self.close(conversation_id, "idle", end=False) is not None:
+                count += 1
+        return count
+
+    async def close(
+        self, conversation_id: str, reason: str = "abandoned", *, end: bool = True
+    ) -> HandoffRecord | None:
+        """Hand off whatever a lead who left told us (if anything); ``end`` closes it too."""
         now = self.domain.clock.now()
         async with self.sessions() as session, session.begin():
             conversation = await repos.lock_conversation(session, conversation_id)
@@ -144,7 +273,7 @@ class ConversationService:
             if existing is not None:
                 reason = existing.reason  # the flow's own reason (booked, asked…) stands
             ctx = await self._context(session, engine, conversation, lead, now)
-            if conversation.status == "active":
+            if end and conversation.status == "active":
                 conversation.status = "ended"
                 conversation.state = state.evolve(status="ended", step=None).to_dict()
                 conversation.updated_at = now
@@ -326,6 +455,19 @@ class ConversationService:
 
     # -- context and handoff -------------------------------------------------------------
 
+    async def _refresh_handoff(
+        self, session: AsyncSession, conversation: Conversation, now: datetime
+    ) -> None:
+        """Bring an existing handoff up to date after something outside a turn changed."""
+        row = await self.handoffs.row(session, conversation)
+        if row is None:
+            return
+        engine = self.domain.engine(conversation.flow_id)
+        lead = await self._lead(session, conversation)
+        state = State.from_dict(conversation.state)
+        ctx = await self._context(session, engine, conversation, lead, now)
+        await self.handoffs.save(session, engine, conversation, lead, state, ctx, row.reason, now)
+
     async def _lead(self, session: AsyncSession, conversation: Conversation) -> Lead:
         lead = await session.get(Lead, conversation.lead_id)
         while lead is not None and lead.merged_into_id is not None:
@@ -370,6 +512,12 @@ class ConversationService:
             cases_opened=len(source.get("cases_opened", [])),
             requested_document=bool(source.get("document")),
         )
+
+
+def _scored(url: str, patterns: str) -> bool:
+    """Whether a page's path matches one of the comma-separated wildcard patterns."""
+    path = urlsplit(url).path or "/"
+    return any(fnmatch(path, p.strip()) for p in patterns.split(",") if p.strip())
 
 
 def _offers_slots(engine: Engine) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -16,6 +17,8 @@ from autoreply.config import Settings
 from autoreply.logs import configure_logging
 from autoreply.runtime import Runtime, open_runtime
 from autoreply.store.db import migration_status
+from autoreply.web.errors import install_error_handlers
+from autoreply.web.routes import chat, site
 
 __all__ = ["create_app", "serve"]
 
@@ -32,6 +35,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
             yield
 
     app = FastAPI(title="autoreply", version=__version__, lifespan=lifespan)
+    origins = [o.strip() for o in settings.widget_origins.split(",") if o.strip()]
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+    install_error_handlers(app)
+    app.include_router(chat.router)
+    app.include_router(site.router)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     async def healthz() -> dict[str, str]:

@@ -1,0 +1,182 @@
+"""The web chat channel: widget JSON in, channel-neutral events; replies out, widget JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+from autoreply.domain.calendar import format_date
+from autoreply.domain.leads import MAX_ANSWER_CHARS
+from autoreply.flows.turns import Cards, Choices, Inbound, Reply, SlotPicker, Text
+
+__all__ = [
+    "Banner",
+    "MessageIn",
+    "PageIn",
+    "ReplyOut",
+    "StartIn",
+    "StartOut",
+    "TranscriptOut",
+    "TurnOut",
+    "render_replies",
+]
+
+Url = Annotated[str, Field(max_length=2000)]
+ShortText = Annotated[str, Field(max_length=300)]
+VisitorId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PageIn(_In):
+    """A page the visitor is on."""
+
+    url: HttpUrl
+    title: ShortText = ""
+    referrer: Url = ""
+
+
+class StartIn(_In):
+    """Start a conversation from a page of the site."""
+
+    page: PageIn
+    utm: dict[Literal["source", "medium", "campaign", "term", "content"], ShortText] = Field(
+        default_factory=dict
+    )
+    locale: Literal["ja", "en"] = "ja"
+    flow: ShortText | None = Field(None, description="Flow id (default: the configured flow).")
+    visitor: (
+        Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None
+    ) = Field(None, description="The widget's visitor id, so one browser is one lead.")
+
+    def source(self) -> dict[str, Any]:
+        """What the handoff shows as where the lead came from."""
+        return {
+            "url": str(self.page.url),
+            "title": self.page.title,
+            "referrer": self.page.referrer,
+            "utm": dict(self.utm),
+            "pages": [{"url": str(self.page.url), "title": self.page.title}],
+        }
+
+
+class MessageIn(_In):
+    """What the visitor did: typed text, tapped a choice, or picked a slot (exactly one)."""
+
+    text: Annotated[str, Field(min_length=1, max_length=MAX_ANSWER_CHARS)] | None = None
+    choice: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    slot: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    label: ShortText = Field("", description="The tapped button's label, for the transcript.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MessageIn:
+        given = [n for n in ("text", "choice", "slot") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("send exactly one of text, choice or slot")
+        return self
+
+    def event(self) -> Inbound:
+        """The channel-neutral event."""
+        if self.text is not None:
+            return Inbound("text", text=self.text)
+        if self.choice is not None:
+            return Inbound("choice", text=self.label, value=self.choice)
+        return Inbound("slot", text=self.label, value=self.slot)
+
+
+class Banner(BaseModel):
+    """The off-hours notice the widget shows above the chat."""
+
+    open: bool
+    text: str
+
+
+class ReplyOut(BaseModel):
+    """One reply as the widget renders it (see ``render_replies``)."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: Literal["text", "choices", "cards", "slots"]
+
+
+class StartOut(BaseModel):
+    """A new conversation: its id, its secret token, the greeting."""
+
+    conversation_id: str
+    token: str
+    status: str
+    banner: Banner
+    replies: list[ReplyOut]
+
+
+class TurnOut(BaseModel):
+    """The replies to a message."""
+
+    status: str
+    replies: list[ReplyOut]
+
+
+class TranscriptOut(BaseModel):
+    """Every message so far, for a reload or a second page of the site."""
+
+    conversation_id: str
+    status: str
+    banner: Banner
+    messages: list[dict[str, Any]]
+
+
+def render_replies(
+    replies: Sequence[Reply], locale: str, case_link: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    """Widget JSON for replies: case links go through ``case_link``; slots grouped by day."""
+    return [_render(r, locale, case_link) for r in replies]
+
+
+def _render(reply: Reply, locale: str, case_link: Callable[[str], str]) -> dict[str, Any]:
+    if isinstance(reply, Text):
+        return {"kind": "text", "text": reply.text}
+    if isinstance(reply, Choices):
+        return {
+            "kind": "choices",
+            "text": reply.text,
+            "free_text": reply.free_text,
+            "options": [{"label": o.label, "value": o.value} for o in reply.options],
+        }
+    if isinstance(reply, Cards):
+        return {
+            "kind": "cards",
+            "cards": [
+                {
+                    "id": c.id,
+                    "title": c.title,
+                    "customer": c.customer,
+                    "industry": c.industry,
+                    "summary": c.summary,
+                    "url": case_link(c.id),
+                }
+                for c in reply.cards
+            ],
+        }
+    assert isinstance(reply, SlotPicker)
+    days: list[dict[str, Any]] = []
+    for slot in reply.slots:
+        day = format_date(slot.start.date(), locale)
+        if not days or days[-1]["day"] != day:
+            days.append({"day": day, "slots": []})
+        days[-1]["slots"].append(
+            {
+                "id": slot.id,
+                "time": f"{slot.start.hour}:{slot.start.minute:02d}",
+                "label": slot.label,
+                "start": slot.start.isoformat(),
+            }
+        )
+    return {
+        "kind": "slots",
+        "text": reply.text,
+        "days": days,
+        "decline": {"label": reply.decline.label, "value": reply.decline.value},
+    }

@@ -1,0 +1,28 @@
+"""FastAPI dependencies: the runtime, and the conversation token from the request."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+
+from autoreply.runtime import Runtime
+
+__all__ = ["RuntimeDep", "TokenDep", "get_runtime", "get_token"]
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The running product (built in the app's lifespan)."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    """The conversation token from ``Authorization: Bearer <token>``."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise HTTPException(401, "send the conversation token as 'Authorization: Bearer ...'")
+    return authorization[7:].strip()
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+TokenDep = Annotated[str, Depends(get_token)]

@@ -1,0 +1,148 @@
+"""The chat API the widget talks to: start, send, read back, page views."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from autoreply.channels.web import (
+    Banner,
+    MessageIn,
+    PageIn,
+    ReplyOut,
+    StartIn,
+    StartOut,
+    TranscriptOut,
+    TurnOut,
+    render_replies,
+)
+from autoreply.errors import BadRequestError
+from autoreply.flows.turns import Reply, reply_from_dict
+from autoreply.runtime import Runtime
+from autoreply.signing import sign
+from autoreply.web.deps import RuntimeDep, TokenDep
+
+__all__ = ["banner", "router"]
+
+router = APIRouter(prefix="/api/chat", tags=["chat"])
+
+
+def banner(runtime: Runtime, locale: str) -> Banner:
+    """Whether someone is at work now, and the honest promise when not."""
+    calendar = runtime.domain.calendar
+    now = runtime.domain.clock.now().astimezone(calendar.tz)
+    is_open = calendar.is_open(now)
+    text = runtime.domain.texts.render(
+        "widget/banner", locale, open_now=is_open, next_opening=calendar.next_opening(now)
+    )
+    return Banner(open=is_open, text=text)
+
+
+def _replies(
+    runtime: Runtime,
+    request: Request,
+    conversation_id: str,
+    locale: str,
+    replies: tuple[Reply, ...] | list[Reply],
+) -> list[ReplyOut]:
+    def case_link(case_id: str) -> str:
+        signature = sign(runtime.secret, conversation_id, case_id)
+        return str(
+            request.url_for(
+                "open_case", conversation_id=conversation_id, case_id=case_id
+            ).include_query_params(s=signature)
+        )
+
+    return [ReplyOut(**r) for r in render_replies(replies, locale, case_link)]
+
+
+@router.post(
+    "/conversations",
+    status_code=201,
+    response_model=StartOut,
+    summary="Start a conversation from a page of the site",
+)
+async def start(body: StartIn, request: Request, runtime: RuntimeDep) -> StartOut:
+    """Greets the visitor; the returned token is needed for everything after."""
+    engine = runtime.domain.flow_for(body.flow, body.locale)
+    if engine is None:
+        raise BadRequestError(f"unknown flow {body.flow!r}")
+    visitor = body.visitor or secrets.token_urlsafe(12)
+    result = await runtime.service.start(
+        channel="web",
+        identities=[("web", visitor)],
+        source=body.source(),
+        flow_id=engine.flow.id,
+    )
+    assert result.token is not None
+    locale = engine.flow.locale
+    return StartOut(
+        conversation_id=result.conversation_id,
+        token=result.token,
+        status=result.status,
+        banner=banner(runtime, locale),
+        replies=_replies(runtime, request, result.conversation_id, locale, result.replies),
+    )
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    response_model=TurnOut,
+    summary="Send what the visitor typed or tapped; the replies come back",
+)
+async def send(
+    conversation_id: str, body: MessageIn, request: Request, runtime: RuntimeDep, token: TokenDep
+) -> TurnOut:
+    """Runs one turn. A tap on a choice or slot that is not on offer is refused (400)."""
+    result = await runtime.service.handle(
+        conversation_id, body.event(), token=token, strict_taps=True
+    )
+    locale = await runtime.service.locale_of(conversation_id)
+    return TurnOut(
+        status=result.status,
+        replies=_replies(runtime, request, conversation_id, locale, result.replies),
+    )
+
+
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=TranscriptOut,
+    summary="Read the conversation back (after a reload or on another page)",
+)
+async def read(
+    conversation_id: str, request: Request, runtime: RuntimeDep, token: TokenDep
+) -> TranscriptOut:
+    """Every message so far, replies rendered as the widget shows them."""
+    await runtime.service.authorize(conversation_id, token)
+    status, locale, lines = await runtime.service.messages(conversation_id)
+    messages: list[dict[str, Any]] = []
+    for direction, text, payload, at in lines:
+        if direction == "in":
+            messages.append({"direction": "in", "text": text, "at": at})
+            continue
+        rendered = _replies(runtime, request, conversation_id, locale, [reply_from_dict(payload)])[
+            0
+        ]
+        messages.append({"direction": "out", "reply": rendered.model_dump(), "at": at})
+    return TranscriptOut(
+        conversation_id=conversation_id,
+        status=status,
+        banner=banner(runtime, locale),
+        messages=messages,
+    )
+
+
+@router.post(
+    "/conversations/{conversation_id}/pages",
+    status_code=204,
+    summary="Tell which page of the site the visitor is on now",
+)
+async def page_view(
+    conversation_id: str, body: PageIn, runtime: RuntimeDep, token: TokenDep
+) -> Response:
+    """Pages matching AUTOREPLY_SCORE_PAGES (e.g. /pricing) raise the lead's score."""
+    await runtime.service.authorize(conversation_id, token)
+    await runtime.service.record_page(conversation_id, str(body.url), body.title)
+    return Response(status_code=204)
