@@ -76,6 +76,7 @@ def make_settings(**overrides: object) -> Settings:
         "topics": ROOT / "flows" / "topics.yaml",
         "templates_dir": ROOT / "templates",
         "database_url": "sqlite+aiosqlite:///:memory:",
+        "secret_key": "test-secret",
     }
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]

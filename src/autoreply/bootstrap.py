@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +22,7 @@ from autoreply.flows.engine import Engine
 from autoreply.flows.loader import load_flow
 from autoreply.texts import Texts
 
-__all__ = ["Domain", "build_domain", "load_content", "read_yaml"]
+__all__ = ["Domain", "build_domain", "load_content", "read_yaml", "resolve_secret"]
 
 
 def read_yaml(path: Path) -> Any:
@@ -31,6 +33,22 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+
+
+def resolve_secret(settings: Settings) -> str:
+    """AUTOREPLY_SECRET_KEY, else a key generated once into var/secret.key (readable by the
+    owner only), so sessions and signed links survive a restart."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path("var") / "secret.key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secret)
+    return secret
 
 
 def load_content(settings: Settings) -> tuple[TopicVocabulary, CaseLibrary]:
@@ -87,6 +105,7 @@ class Domain:
     engines: dict[str, Engine] = field(default_factory=dict)
     default_flow: str = ""
     clock: Clock = field(default_factory=SystemClock)
+    secret: str = field(default="", repr=False)
 
     def engine(self, flow_id: str | None = None) -> Engine:
         """The engine of a flow by id (the default flow when None)."""
@@ -126,6 +145,7 @@ def build_domain(settings: Settings, clock: Clock | None = None) -> Domain:
         texts=Texts(settings.path("templates_dir")),
         rules=slot_rules(settings),
         clock=clock or SystemClock(),
+        secret=resolve_secret(settings),
     )
     domain.texts.check()
     domain.add_flow(settings.flow, default=True)

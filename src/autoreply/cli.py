@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from autoreply.clock import FixedClock, SystemClock
 from autoreply.config import Settings
-from autoreply.errors import AutoreplyError, FlowError
+from autoreply.errors import AutoreplyError, ConfigError, FlowError
 
 __all__ = ["main"]
 
@@ -125,11 +125,69 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The password from stdin (``--password-stdin``: first line), else a generated one."""
+    from autoreply.reps import new_password
+
+    if not args.password_stdin:
+        return new_password(), True
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise ConfigError("--password-stdin: no password on standard input")
+    return line, False
+
+
 def _reps_add(args: argparse.Namespace, out: TextIO) -> int:
     from autoreply.runtime import add_rep
 
-    rep_id = asyncio.run(add_rep(_settings(), args.name, args.email, args.hours))
+    password, generated = _password(args)
+    rep_id = asyncio.run(add_rep(_settings(), args.name, args.email, args.hours, password))
     print(f"rep {rep_id} added: {args.name} <{args.email}>", file=out)
+    if generated:
+        print(f"password (shown only now): {password}", file=out)
+    return 0
+
+
+def _reps_password(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.reps import open_session, set_password
+
+    password, generated = _password(args)
+
+    async def run() -> None:
+        async with open_session(_settings()) as session:
+            await set_password(session, args.email, password)
+
+    asyncio.run(run())
+    print(f"password changed for {args.email}", file=out)
+    if generated:
+        print(f"password (shown only now): {password}", file=out)
+    return 0
+
+
+def _reps_token(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.reps import issue_token, open_session
+
+    async def run() -> str:
+        async with open_session(_settings()) as session:
+            return await issue_token(session, args.email)
+
+    token = asyncio.run(run())
+    print(
+        f"new API token for {args.email} (shown only now; the previous token no longer works):",
+        file=sys.stderr,
+    )
+    print(token, file=out)
+    return 0
+
+
+def _reps_hours(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.reps import open_session, set_hours
+
+    async def run() -> str | None:
+        async with open_session(_settings()) as session:
+            return (await set_hours(session, args.email, args.hours)).hours
+
+    print(f"hours of {args.email}: {asyncio.run(run())}", file=out)
     return 0
 
 
@@ -221,8 +279,28 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("email")
     add.add_argument("--hours", help="own working hours, e.g. 'mon-thu 10:00-16:00'")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the login password from stdin (default: generate one and print it once)",
+    )
     add.set_defaults(func=_reps_add)
     reps.add_parser("list", help="list reps").set_defaults(func=_reps_list)
+    password = reps.add_parser("password", help="set a rep's login password")
+    password.add_argument("email")
+    password.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from stdin (default: generate one and print it once)",
+    )
+    password.set_defaults(func=_reps_password)
+    token = reps.add_parser("token", help="issue a new API token (replaces the old one)")
+    token.add_argument("email")
+    token.set_defaults(func=_reps_token)
+    hours = reps.add_parser("hours", help="set a rep's own working hours")
+    hours.add_argument("email")
+    hours.add_argument("hours", help="e.g. 'mon-fri 10:00-16:00'")
+    hours.set_defaults(func=_reps_hours)
     return parser
 
 

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
         None,
         description="Signs rep sessions and links; unset: generated once into var/secret.key.",
     )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Where leads reach this service (links in messages: cancel a booking).",
+    )
     secure_cookies: bool = Field(False, description="Send cookies over HTTPS only (production).")
     idle_handoff_minutes: int = Field(
         30, ge=1, description="Hand off a conversation idle this long with something said."

@@ -36,7 +36,7 @@ from autoreply.flows.turns import (
     reply_to_dict,
 )
 from autoreply.handoffs import HandoffWriter, collected, facts, transcript_of
-from autoreply.signing import new_token, token_hash, verify_token
+from autoreply.signing import new_token, sign, token_hash, verify, verify_token
 from autoreply.store import repos
 from autoreply.store.models import Booking, Conversation, HandoffRow, Lead, Message
 
@@ -228,6 +228,51 @@ class ConversationService:
                 conversation.source = source
                 await self._refresh_handoff(session, conversation, now)
         return case.url
+
+    def cancel_link(self, conversation_id: str) -> str:
+        """The signed link a lead uses to cancel this conversation's booking."""
+        base = self.domain.settings.public_url.rstrip("/")
+        signature = sign(self.domain.secret, "cancel", conversation_id)
+        return f"{base}/bookings/{conversation_id}/cancel?s={signature}"
+
+    def cancel_link_valid(self, conversation_id: str, signature: str) -> bool:
+        """Whether a cancel link's signature is ours."""
+        return verify(self.domain.secret, signature, "cancel", conversation_id)
+
+    async def booking_of(self, conversation_id: str) -> Booking | None:
+        """The conversation's confirmed booking, if any."""
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(Booking)
+                .join(Conversation, Booking.conversation_id == Conversation.id)
+                .where(Conversation.public_id == conversation_id, Booking.status == "confirmed")
+            )
+
+    async def cancel_booking(self, conversation_id: str) -> Booking | None:
+        """Cancel the conversation's booking (the slot is free again); None if there is none.
+
+        The handoff is refreshed so the rep sees that the meeting is off.
+        """
+        now = self.domain.clock.now()
+        async with self.sessions() as session, session.begin():
+            conversation = await repos.lock_conversation(session, conversation_id)
+            booking = await session.scalar(
+                select(Booking).where(
+                    Booking.conversation_id == conversation.id, Booking.status == "confirmed"
+                )
+            )
+            if booking is None:
+                return None
+            booking.status = "cancelled"
+            booking.cancelled_at = now
+            state = State.from_dict(conversation.state)
+            tags = tuple(dict.fromkeys((*state.tags, "booking_cancelled")))
+            conversation.state = state.evolve(booking=None, tags=tags).to_dict()
+            conversation.updated_at = now
+            await session.flush()
+            await self._refresh_handoff(session, conversation, now)
+            log.info("booking cancelled", extra={"conversation": conversation_id})
+            return booking
 
     async def handoff_idle(self) -> int:
         """Hand off conversations left idle for ``idle_handoff_minutes`` with something said.
@@ -511,6 +556,7 @@ class ConversationService:
             pricing_views=int(source.get("pricing_views", 0)),
             cases_opened=len(source.get("cases_opened", [])),
             requested_document=bool(source.get("document")),
+            links={"cancel_booking": self.cancel_link(conversation.public_id)},
         )
 
 

@@ -233,3 +233,25 @@ async def test_an_opted_out_lead_stays_tier_c_and_can_come_back(
     async with service.sessions() as s:
         lead = await s.get(Lead, first.lead_id)
     assert lead is not None and lead.opted_out_at is None
+
+
+async def test_idle_conversations_are_handed_off_once_and_stay_open(
+    service: ConversationService,
+) -> None:
+    """After 30 idle minutes a conversation with answers reaches a rep; one without does not."""
+    said = await service.start(channel="web", identities=[("web", "sess-idle-1")])
+    await service.handle(said.conversation_id, Inbound("text", text="来月"))
+    await service.start(channel="web", identities=[("web", "sess-idle-2")])  # said nothing
+    clock = service.domain.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(timedelta(minutes=29))
+    assert await service.handoff_idle() == 0
+    clock.advance(timedelta(minutes=2))
+    assert await service.handoff_idle() == 1
+    assert await service.handoff_idle() == 0  # not twice
+    record = await service.handoff_record(said.conversation_id)
+    assert record is not None and record["reason"] == "idle"
+    back = await service.handle(said.conversation_id, Inbound("text", text="人手不足です"))
+    assert back.status == "active" and back.replies  # the lead can simply go on
+    refreshed = await service.handoff_record(said.conversation_id)
+    assert refreshed is not None and refreshed["challenge"] == "人手不足です"

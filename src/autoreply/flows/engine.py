@@ -535,6 +535,7 @@ class Engine:
             "now": ctx.now,
             "source": dict(ctx.source),
             "flow": {"id": self.flow.id, "version": self.flow.spec.version},
+            "links": dict(ctx.links),
         }
 
     def _render(self, run: _Run, path: tuple[str | int, ...]) -> str:

@@ -39,6 +39,7 @@ CONTEXT_NAMES: frozenset[str] = frozenset(
         "now",
         "source",
         "flow",
+        "links",
     }
 )
 

@@ -276,6 +276,7 @@ class Context:
     pricing_views: int = 0
     cases_opened: int = 0
     requested_document: bool = False
+    links: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

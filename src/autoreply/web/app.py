@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +20,8 @@ from autoreply.logs import configure_logging
 from autoreply.runtime import Runtime, open_runtime
 from autoreply.store.db import migration_status
 from autoreply.web.errors import install_error_handlers
-from autoreply.web.routes import chat, site
+from autoreply.web.pages import Pages
+from autoreply.web.routes import booking, chat, site
 
 __all__ = ["create_app", "serve"]
 
@@ -32,7 +35,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings, clock=clock, migrate=migrate) as runtime:
             app.state.runtime = runtime
-            yield
+            idle = asyncio.create_task(_idle_handoffs(runtime), name="idle-handoffs")
+            try:
+                yield
+            finally:
+                idle.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await idle
 
     app = FastAPI(title="autoreply", version=__version__, lifespan=lifespan)
     origins = [o.strip() for o in settings.widget_origins.split(",") if o.strip()]
@@ -46,6 +55,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     install_error_handlers(app)
     app.include_router(chat.router)
     app.include_router(site.router)
+    app.include_router(booking.router)
+    app.state.pages = Pages(settings.path("templates_dir"))
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -76,6 +87,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
         return JSONResponse({"status": "ok", "schema": current})
 
     return app
+
+
+IDLE_CHECK_SECONDS = 60.0
+
+
+async def _idle_handoffs(runtime: Runtime) -> None:
+    """Every minute, hand off conversations the lead left with something said."""
+    while True:
+        await asyncio.sleep(IDLE_CHECK_SECONDS)
+        try:
+            count = await runtime.service.handoff_idle()
+        except Exception:  # a database hiccup must not end the loop
+            log.exception("idle handoff check failed")
+            continue
+        if count:
+            log.info("idle conversations handed off: %d", count)
 
 
 def serve(settings: Settings, *, host: str | None, port: int | None, migrate: bool) -> int:

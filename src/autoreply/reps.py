@@ -1,0 +1,326 @@
+"""Sales reps: accounts (argon2 passwords, API tokens, hours) and the handoff queue they work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Literal, get_args
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from autoreply.config import Settings
+from autoreply.domain.calendar import WeeklyHours
+from autoreply.domain.leads import clean_email
+from autoreply.errors import BadRequestError, ConfigError, ConflictError, NotFoundError
+from autoreply.signing import new_token, token_hash, verify_token
+from autoreply.store.db import create_engine, session_factory, upgrade
+from autoreply.store.models import Conversation, HandoffRow, Rep
+
+__all__ = [
+    "CHANNELS",
+    "MIN_PASSWORD_LENGTH",
+    "STATUSES",
+    "Channel",
+    "Status",
+    "authenticate",
+    "check_password",
+    "create_rep",
+    "demo_password",
+    "find_rep",
+    "get_handoff",
+    "hash_password",
+    "issue_token",
+    "list_handoffs",
+    "mark_contacted",
+    "new_password",
+    "normalise_email",
+    "normalise_hours",
+    "open_session",
+    "rep_for_token",
+    "set_hours",
+    "set_password",
+    "validate_password",
+]
+
+MIN_PASSWORD_LENGTH = 10
+Status = Literal["waiting", "contacted", "all"]
+Channel = Literal["web", "line", "email", "cli", "all"]
+STATUSES: tuple[str, ...] = get_args(Status)
+CHANNELS: tuple[str, ...] = get_args(Channel)
+
+# RFC 9106's second recommended profile (argon2id, 64 MiB, t=3): argon2-cffi's default.
+_hasher = PasswordHasher()
+
+
+# -- passwords and tokens (pure) ---------------------------------------------------------
+
+
+def new_password() -> str:
+    """A strong random password (about 120 bits), easy to copy: URL-safe characters."""
+    return secrets.token_urlsafe(15)
+
+
+def validate_password(password: str) -> str:
+    """The password if it is usable; ``BadRequestError`` if it is too short."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise BadRequestError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return password
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash stored instead of a password (slow on purpose: ~0.1-0.5 s)."""
+    return _hasher.hash(password)
+
+
+@cache
+def _cached_hash(password: str) -> str:
+    """One hash per process and password: the demo password is seeded into every fresh
+    database, and unknown addresses are checked against a fixed dummy hash."""
+    return hash_password(password)
+
+
+def demo_password(path: Path) -> tuple[str, str]:
+    """The demo rep's password and its hash: read from ``path``, or generated once into it
+    (readable by the owner only), so it survives a database reset."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # another process was first: read theirs
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(new_password() + "\n")
+    password = path.read_text(encoding="utf-8").strip()
+    return password, _cached_hash(password)
+
+
+def check_password(password: str, stored: str | None) -> tuple[bool, str | None]:
+    """Whether ``password`` matches ``stored``, and a new hash when the old one should be
+    upgraded (argon2's parameters changed since it was made), else None.
+
+    >>> ok, new_hash = check_password("correct horse battery", hash_password("x" * 10))
+    >>> ok, new_hash
+    (False, None)
+    """
+    if not stored:
+        return False, None
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False, None
+    return True, hash_password(password) if _hasher.check_needs_rehash(stored) else None
+
+
+def normalise_email(email: str) -> str:
+    """The stored form of a rep's address (lower case); ``ConfigError`` if it is not one."""
+    address = clean_email(email)
+    if address is None:
+        raise ConfigError(f"not an email address: {email!r}")
+    return address.lower()
+
+
+def normalise_hours(hours: str) -> str:
+    """Working hours in canonical form, e.g. ``"mon-fri 10:00-16:00"``; raises ``ConfigError``."""
+    parsed = WeeklyHours.parse(hours)
+    if not any(parsed.days):
+        raise ConfigError(f"hours {hours!r} name no working time at all")
+    return str(parsed)
+
+
+# -- accounts ------------------------------------------------------------------------------
+
+
+async def find_rep(session: AsyncSession, email: str) -> Rep:
+    """The rep with this address; ``NotFoundError`` if there is none."""
+    address = clean_email(email)
+    rep = None
+    if address is not None:
+        rep = await session.scalar(select(Rep).where(Rep.email == address.lower()))
+    if rep is None:
+        raise NotFoundError(f"no rep with email {email!r}")
+    return rep
+
+
+async def create_rep(
+    session: AsyncSession,
+    name: str,
+    email: str,
+    *,
+    now: datetime,
+    hours: str | None = None,
+    password: str | None = None,
+    password_hash: str | None = None,
+) -> Rep:
+    """Add an active rep; ``ConflictError`` if the address is taken.
+
+    ``password`` is hashed (off the event loop); ``password_hash`` is stored as given.
+    """
+    if not name.strip():
+        raise ConfigError("a rep needs a name")
+    address = normalise_email(email)
+    canonical_hours = normalise_hours(hours) if hours is not None else None
+    if password is not None:
+        password_hash = await asyncio.to_thread(hash_password, validate_password(password))
+    rep = Rep(
+        name=name.strip(),
+        email=address,
+        hours=canonical_hours,
+        active=True,
+        created_at=now,
+        password_hash=password_hash,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(rep)
+    except IntegrityError as exc:
+        raise ConflictError(f"a rep with email {address} already exists") from exc
+    return rep
+
+
+async def set_password(session: AsyncSession, email: str, password: str) -> Rep:
+    """Replace a rep's password (the old one stops working at once)."""
+    rep = await find_rep(session, email)
+    rep.password_hash = await asyncio.to_thread(hash_password, validate_password(password))
+    return rep
+
+
+async def issue_token(session: AsyncSession, email: str) -> str:
+    """A new API token for the rep, returned once; only its SHA-256 is kept, and the
+    previous token stops working."""
+    rep = await find_rep(session, email)
+    token = new_token()
+    rep.api_token_hash = token_hash(token)
+    await session.flush()
+    return token
+
+
+async def set_hours(session: AsyncSession, email: str, hours: str) -> Rep:
+    """Set a rep's own working hours (meetings are only offered inside them)."""
+    rep = await find_rep(session, email)
+    rep.hours = normalise_hours(hours)
+    return rep
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> Rep | None:
+    """The active rep with this address and password, else None.
+
+    An unknown address costs as long as a wrong password, so timing does not tell which
+    addresses have accounts. An outdated hash is upgraded on the way.
+    """
+    address = clean_email(email)
+    rep = None
+    if address is not None:
+        rep = await session.scalar(select(Rep).where(Rep.email == address.lower()))
+    stored = rep.password_hash if rep is not None else None
+    ok, new_hash = await asyncio.to_thread(
+        check_password, password, stored or _cached_hash("timing-equaliser")
+    )
+    if rep is None or not stored or not ok or not rep.active:
+        return None
+    if new_hash is not None:
+        rep.password_hash = new_hash
+    return rep
+
+
+async def rep_for_token(session: AsyncSession, token: str) -> Rep | None:
+    """The active rep holding this API token, else None."""
+    if not token:
+        return None
+    rep = await session.scalar(select(Rep).where(Rep.api_token_hash == token_hash(token)))
+    if rep is None or not rep.active or not verify_token(token, rep.api_token_hash):
+        return None
+    return rep
+
+
+@asynccontextmanager
+async def open_session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A migrated database and one transaction on it, for the command line."""
+    await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            yield session
+    finally:
+        await engine.dispose()
+
+
+# -- the handoff queue ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Filters:
+    status: str
+    channel: str
+
+
+def _filters(status: str, channel: str) -> _Filters:
+    if status not in STATUSES:
+        raise BadRequestError(f"status must be one of {', '.join(STATUSES)}")
+    if channel not in CHANNELS:
+        raise BadRequestError(f"channel must be one of {', '.join(CHANNELS)}")
+    return _Filters(status, channel)
+
+
+async def list_handoffs(
+    session: AsyncSession,
+    *,
+    status: str = "waiting",
+    channel: str = "all",
+    limit: int = 200,
+) -> Sequence[tuple[HandoffRow, str]]:
+    """Handoffs with their channel, in the order reps work them: Tier A first, then newest."""
+    wanted = _filters(status, channel)
+    query = select(HandoffRow, Conversation.channel).join(
+        Conversation, HandoffRow.conversation_id == Conversation.id
+    )
+    if wanted.status != "all":
+        query = query.where(HandoffRow.status == wanted.status)
+    if wanted.channel != "all":
+        query = query.where(Conversation.channel == wanted.channel)
+    query = query.order_by(
+        HandoffRow.tier.asc(), HandoffRow.created_at.desc(), HandoffRow.id.desc()
+    ).limit(limit)
+    return [(row, str(ch)) for row, ch in (await session.execute(query)).tuples()]
+
+
+async def get_handoff(session: AsyncSession, handoff_id: int) -> tuple[HandoffRow, str]:
+    """One handoff with its channel; ``NotFoundError`` if there is none."""
+    found = (
+        await session.execute(
+            select(HandoffRow, Conversation.channel)
+            .join(Conversation, HandoffRow.conversation_id == Conversation.id)
+            .where(HandoffRow.id == handoff_id)
+        )
+    ).first()
+    if found is None:
+        raise NotFoundError(f"no handoff {handoff_id}")
+    return found[0], str(found[1])
+
+
+async def mark_contacted(
+    session: AsyncSession, handoff_id: int, rep: Rep, now: datetime
+) -> HandoffRow:
+    """Record that a rep reached the lead. The first contact stands: the time to first
+    human contact is a KPI, so a second click does not move it."""
+    row = await session.scalar(
+        select(HandoffRow).where(HandoffRow.id == handoff_id).with_for_update()
+    )
+    if row is None:
+        raise NotFoundError(f"no handoff {handoff_id}")
+    if row.contacted_at is None:
+        row.status = "contacted"
+        row.contacted_at = now
+        row.contacted_by = rep.id
+        row.updated_at = now
+        await session.flush()
+    return row

@@ -1,0 +1,246 @@
+"""The rep's pages: log in, the handoff list, one handoff in full, and "contacted"."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
+
+from autoreply import reps
+from autoreply.domain.calendar import format_when
+from autoreply.errors import NotFoundError
+from autoreply.store.models import HandoffRow, Rep
+from autoreply.web.auth import (
+    csrf_ok,
+    csrf_token,
+    log_in,
+    log_out,
+    session_rep,
+    throttle_of,
+)
+from autoreply.web.deps import RuntimeDep
+
+__all__ = ["elapsed", "router"]
+
+router = APIRouter(prefix="/rep", tags=["rep"], include_in_schema=False)
+
+LOGIN = "/rep/login"
+HOME = "/rep/handoffs"
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def _environment(request: Request, runtime: RuntimeDep) -> Environment:
+    """The rep pages' own Jinja2 environment (autoescaped), built once per app."""
+    env: Environment | None = getattr(request.app.state, "rep_templates", None)
+    if env is None:
+        tz = runtime.domain.calendar.tz
+
+        def jst(value: Any) -> str:
+            """A stored moment (datetime or ISO text) in business time: 11月24日(火) 9:00."""
+            if isinstance(value, str) and value:
+                value = datetime.fromisoformat(value)
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                return format_when(value.astimezone(tz), "ja")
+            return ""
+
+        env = Environment(
+            loader=FileSystemLoader(str(runtime.domain.texts.dir)),
+            autoescape=select_autoescape(["html"]),
+            undefined=ChainableUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        env.filters["jst"] = jst
+        request.app.state.rep_templates = env
+    return env
+
+
+def _render(
+    request: Request, runtime: RuntimeDep, name: str, status_code: int = 200, **variables: Any
+) -> HTMLResponse:
+    """A page that is never cached, never framed, and runs only its own inline script."""
+    nonce = secrets.token_urlsafe(16)
+    html = (
+        _environment(request, runtime)
+        .get_template(name)
+        .render(csrf_token=csrf_token(request), nonce=nonce, **variables)
+    )
+    return HTMLResponse(
+        html,
+        status_code=status_code,
+        headers={
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "same-origin",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Content-Security-Policy": (
+                f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
+                "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+            ),
+        },
+    )
+
+
+def _to(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def _forbidden(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    return _render(request, runtime, "rep/error.html", 403, kind="csrf", rep=None)
+
+
+def elapsed(start: datetime, end: datetime) -> tuple[int, int]:
+    """Whole hours and minutes from ``start`` to ``end`` (for 「初回対応まで: X時間Y分」).
+
+    >>> from datetime import UTC
+    >>> start = datetime(2026, 11, 21, 23, 10, tzinfo=UTC)
+    >>> elapsed(start, datetime(2026, 11, 24, 9, 35, tzinfo=UTC))
+    (58, 25)
+    """
+    minutes = max(0, int((end - start).total_seconds() // 60))
+    return divmod(minutes, 60)
+
+
+# -- login and logout ------------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse)
+async def home() -> RedirectResponse:
+    """``/rep`` is the handoff list."""
+    return _to(HOME)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, runtime: RuntimeDep) -> Response:
+    """The login form (its CSRF token lives in a pre-login session)."""
+    if await session_rep(request, runtime) is not None:
+        return _to(HOME)
+    return _render(request, runtime, "rep/login.html", rep=None, email="", error=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    runtime: RuntimeDep,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form(alias="csrf_token")] = "",
+) -> Response:
+    """Check the password; five failures for one address lock it for 15 minutes."""
+    if not csrf_ok(request, csrf):
+        return _forbidden(request, runtime)
+    throttle = throttle_of(request)
+    now = runtime.domain.clock.now()
+    if throttle.locked(email, now):
+        return _render(
+            request, runtime, "rep/login.html", 429, rep=None, email=email, error="locked"
+        )
+    async with runtime.sessions() as session, session.begin():
+        rep = await reps.authenticate(session, email, password)
+    if rep is None:
+        throttle.failed(email, now)
+        return _render(
+            request, runtime, "rep/login.html", 400, rep=None, email=email, error="invalid"
+        )
+    throttle.succeeded(email)
+    log_in(request, rep)
+    return _to(HOME)
+
+
+@router.post("/logout", response_class=HTMLResponse)
+async def logout(
+    request: Request, runtime: RuntimeDep, csrf: Annotated[str, Form(alias="csrf_token")] = ""
+) -> Response:
+    """End the session."""
+    if not csrf_ok(request, csrf):
+        return _forbidden(request, runtime)
+    log_out(request)
+    return _to(LOGIN)
+
+
+# -- handoffs --------------------------------------------------------------------------------
+
+
+@router.get("/handoffs", response_class=HTMLResponse)
+async def handoff_list(
+    request: Request, runtime: RuntimeDep, status: str = "waiting", channel: str = "all"
+) -> Response:
+    """What is waiting for the next business day: Tier A first, then newest."""
+    rep = await session_rep(request, runtime)
+    if rep is None:
+        return _to(LOGIN)
+    status = status if status in reps.STATUSES else "waiting"
+    channel = channel if channel in reps.CHANNELS else "all"
+    async with runtime.sessions() as session:
+        rows = await reps.list_handoffs(session, status=status, channel=channel)
+    now = runtime.domain.clock.now()
+    return _render(
+        request,
+        runtime,
+        "rep/handoffs.html",
+        rep=rep,
+        rows=rows,
+        status=status,
+        channel=channel,
+        statuses=reps.STATUSES,
+        channels=reps.CHANNELS,
+        next_opening=runtime.domain.calendar.next_opening(now),
+    )
+
+
+@router.get("/handoffs/{handoff_id}", response_class=HTMLResponse)
+async def handoff_page(handoff_id: int, request: Request, runtime: RuntimeDep) -> Response:
+    """Everything a rep needs before the first call, and the 「対応済みにする」 button."""
+    rep = await session_rep(request, runtime)
+    if rep is None:
+        return _to(LOGIN)
+    async with runtime.sessions() as session:
+        try:
+            row, channel = await reps.get_handoff(session, handoff_id)
+        except NotFoundError:
+            return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+        contacted_by = await session.get(Rep, row.contacted_by) if row.contacted_by else None
+    return _render(
+        request,
+        runtime,
+        "rep/handoff.html",
+        rep=rep,
+        h=row,
+        r=row.record,
+        channel=channel,
+        contacted_by=contacted_by,
+        first_contact=_first_contact(row),
+    )
+
+
+def _first_contact(row: HandoffRow) -> tuple[int, int] | None:
+    if row.contacted_at is None:
+        return None
+    return elapsed(row.created_at, row.contacted_at)
+
+
+@router.post("/handoffs/{handoff_id}/contacted", response_class=HTMLResponse)
+async def contacted(
+    handoff_id: int,
+    request: Request,
+    runtime: RuntimeDep,
+    csrf: Annotated[str, Form(alias="csrf_token")] = "",
+) -> Response:
+    """Record that the logged-in rep reached the lead (time and rep), then show the page."""
+    rep = await session_rep(request, runtime)
+    if rep is None:
+        return _to(LOGIN)
+    if not csrf_ok(request, csrf):
+        return _forbidden(request, runtime)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await reps.mark_contacted(session, handoff_id, rep, runtime.domain.clock.now())
+    except NotFoundError:
+        return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+    return _to(f"{HOME}/{handoff_id}")

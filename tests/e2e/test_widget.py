@@ -1,0 +1,196 @@
+"""The chat widget in real Chromium: one visitor's Saturday-night journey, and how it holds up."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import require_playwright
+
+require_playwright()
+
+from playwright.sync_api import CDPSession, Locator, Page, expect  # noqa: E402
+
+ARTIFACTS = ROOT / "test-artifacts"
+GREETING = "お問い合わせありがとうございます"
+CHALLENGE = "夜間の問い合わせ対応が遅れています"
+
+
+def _widget(page: Page) -> Locator:
+    return page.locator("#autoreply-widget")
+
+
+def _open(page: Page) -> Locator:
+    widget = _widget(page)
+    launcher = widget.get_by_role("button", name="チャットで相談する")
+    expect(launcher).to_be_visible()
+    launcher.click()
+    expect(widget.get_by_role("dialog", name="チャットでご相談")).to_be_visible()
+    return widget
+
+
+def _user_bubbles(widget: Locator) -> Locator:
+    return widget.locator(".row.in .bubble")
+
+
+def _type_and_send(widget: Locator, text: str) -> None:
+    sent = _user_bubbles(widget).count()
+    box = widget.get_by_role("textbox", name="メッセージ")
+    box.fill(text)
+    box.press("Enter")
+    expect(_user_bubbles(widget)).to_have_count(sent + 1)
+    expect(_user_bubbles(widget).last).to_contain_text(text)
+
+
+def _compose_with_ime(cdp: CDPSession, text: str) -> None:
+    """What a Japanese IME does while the visitor converts: an open composition, not yet text."""
+    for state in ("やかん", "夜間の", text):
+        cdp.send(
+            "Input.imeSetComposition",
+            {"text": state, "selectionStart": len(state), "selectionEnd": len(state)},
+        )
+
+
+def _screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload(
+    site: str, page: Page
+) -> None:
+    """Greeting and honest banner, a choice, IME-safe typing, case cards, slots, booking, resume."""
+    # A stand-in for the case-study site. Playwright does not route the hop after a redirect,
+    # and Chromium resolves no host names here (conftest), so nothing leaves the machine either way.
+    page.context.route(
+        "https://example.com/**", lambda route: route.fulfill(status=200, body="case")
+    )
+    page.goto(site + "/")
+
+    # 1. The launcher opens the panel: greeting and the off-hours promise.
+    widget = _open(page)
+    expect(widget.locator(".banner")).to_contain_text(
+        "担当者より11月24日(火) 9:00以降にご連絡いたします"
+    )
+    expect(widget.get_by_role("log")).to_contain_text(GREETING)
+
+    # 2. Timing, by tapping a button; the tapped set is then spent.
+    within_a_month = widget.get_by_role("button", name="1か月以内")
+    within_a_month.click()
+    expect(_user_bubbles(widget).last).to_contain_text("1か月以内")
+    expect(widget.get_by_role("log")).to_contain_text("課題")
+    expect(within_a_month).to_be_disabled()
+    expect(widget.get_by_role("button", name="3か月以内")).to_be_disabled()
+
+    # 3. The challenge, through an IME: Enter while converting must not send.
+    box = widget.get_by_role("textbox", name="メッセージ")
+    box.focus()
+    cdp = page.context.new_cdp_session(page)
+    _compose_with_ime(cdp, CHALLENGE)
+    box.press("Enter")
+    page.wait_for_timeout(300)  # a wrongly sent message would show up by now
+    expect(_user_bubbles(widget)).to_have_count(1)
+    expect(box).to_have_value(re.compile(CHALLENGE))
+    cdp.send("Input.insertText", {"text": CHALLENGE})  # the visitor confirms the conversion
+    box.press("Enter")
+    expect(_user_bubbles(widget)).to_have_count(2)
+    expect(_user_bubbles(widget).last).to_have_text(re.compile(CHALLENGE + "$"))
+    expect(box).to_have_value("")
+
+    # 4. Case-study cards; the link opens the story in a new tab through the tracking redirect.
+    cards = widget.locator(".card")
+    expect(cards.first).to_be_visible()
+    expect(cards.first.get_by_role("heading")).not_to_be_empty()
+    link = cards.first.get_by_role("link", name=re.compile("事例を見る"))
+    expect(link).to_have_attribute("target", "_blank")
+    expect(link).to_have_attribute("rel", "noopener")
+    expect(link).to_have_attribute("href", re.compile(re.escape(site) + "/r/"))
+    to_case = re.compile(r"^https://example\.com/cases/[\w-]+$")
+    with (
+        page.context.expect_page() as opened,
+        page.context.expect_event("request", lambda r: bool(to_case.match(r.url))) as hop,
+    ):
+        link.click()
+    story = opened.value
+    assert hop.value.frame.page == story and hop.value.is_navigation_request()
+    assert hop.value.redirected_from is not None
+    assert hop.value.redirected_from.url == link.get_attribute("href")
+    assert hop.value.redirected_from.response().status == 302  # type: ignore[union-attr]
+    assert page.evaluate("window.opener === null") and story.evaluate("window.opener") is None
+    story.close()
+
+    # 5. The slot picker, grouped by day; the first time; then name, company and email.
+    picker = widget.locator(".slots")
+    expect(picker.get_by_role("heading", name="11月24日(火)")).to_be_visible()
+    expect(picker.get_by_role("button", name="11月24日(火) 10:00")).to_have_text("10:00")
+    expect(picker.get_by_role("button", name="今回は予約しない")).to_be_visible()
+    _screenshot(page, "widget-slots.png")
+    picker.get_by_role("button").first.click()
+    expect(_user_bubbles(widget).last).to_contain_text("11月24日(火) 10:00")
+    expect(widget.get_by_role("log")).to_contain_text("お名前")
+    expect(picker.get_by_role("button").first).to_be_disabled()
+    _type_and_send(widget, "山田太郎")
+    expect(widget.locator(".row.out").last).to_contain_text("会社名")
+    _type_and_send(widget, "株式会社サンプル")
+    expect(widget.locator(".row.out").last).to_contain_text("メールアドレス")
+    _type_and_send(widget, "taro@example.com")
+    expect(widget.get_by_role("log")).to_contain_text("打ち合わせを承りました")
+    _screenshot(page, "widget-booked.png")
+    rows = widget.locator(".row").count()
+
+    # 6. A reload continues the same conversation (and reports the page view).
+    with page.expect_response(lambda r: r.url.endswith("/pages")) as page_view:
+        page.reload()
+    assert page_view.value.status == 204
+    widget = _open(page)
+    expect(widget.get_by_role("log")).to_contain_text("打ち合わせを承りました")
+    expect(widget.locator(".row")).to_have_count(rows)
+    expect(widget.locator(".bubble", has_text=GREETING)).to_have_count(1)
+    expect(widget.locator(".banner")).to_contain_text("11月24日(火) 9:00以降")
+    expect(widget.get_by_role("button", name="1か月以内")).to_be_disabled()
+
+
+def test_the_host_pages_css_cannot_restyle_the_widget(site: str, page: Page) -> None:
+    """Hostile page rules for buttons and divs leave the widget's own look untouched."""
+    page.goto(site + "/")
+    widget = _open(page)
+    expect(widget.get_by_role("button", name="1か月以内")).to_be_visible()
+    page.add_style_tag(
+        content="button { background: red !important; font-size: 50px !important }"
+        " div, section { display: none !important }"
+    )
+    choice = widget.get_by_role("button", name="1か月以内")
+    expect(choice).to_be_visible()
+    style = choice.evaluate(
+        "b => { const s = getComputedStyle(b); return [s.backgroundColor, s.fontSize]; }"
+    )
+    assert style == ["rgb(255, 255, 255)", "14px"]
+    send = widget.get_by_role("button", name="送信")
+    assert send.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(11, 61, 145)"
+
+
+def test_on_a_phone_the_panel_fills_the_screen(site: str, page: Page) -> None:
+    """At 375x667 the open panel is full-width and full-height; the close button remains."""
+    page.set_viewport_size({"width": 375, "height": 667})
+    page.goto(site + "/")
+    widget = _open(page)
+    box = widget.get_by_role("dialog").bounding_box()
+    assert box == {"x": 0, "y": 0, "width": 375, "height": 667}
+    expect(widget.get_by_role("button", name="チャットで相談する")).to_be_hidden()
+    widget.get_by_role("button", name="チャットを閉じる").click()
+    expect(widget.get_by_role("dialog")).to_be_hidden()
+
+
+def test_escape_closes_the_panel_and_gives_focus_back_to_the_launcher(
+    site: str, page: Page
+) -> None:
+    """Keyboard only: Escape from the input closes the chat; the launcher has focus again."""
+    page.goto(site + "/")
+    widget = _open(page)
+    box = widget.get_by_role("textbox", name="メッセージ")
+    expect(box).to_be_focused()
+    box.press("Escape")
+    expect(widget.get_by_role("dialog")).to_be_hidden()
+    launcher = widget.get_by_role("button", name="チャットで相談する")
+    expect(launcher).to_be_focused()
+    expect(launcher).to_have_attribute("aria-expanded", "false")

@@ -1,0 +1,257 @@
+"""The chat API as the widget uses it, on SQLite and PostgreSQL: tokens, 4xx reasons, tracking."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from autoreply.clock import FixedClock
+from autoreply.web.app import create_app
+from tests.conftest import make_settings, tokyo
+
+SATURDAY_NIGHT = tokyo(2026, 11, 21, 23, 10)
+PAGE = {"url": "https://example.com/", "title": "サンプル株式会社"}
+
+
+@pytest.fixture
+async def app(migrated: str) -> AsyncIterator[FastAPI]:
+    application = create_app(
+        make_settings(database_url=migrated, secret_key="test-secret"),
+        clock=FixedClock(SATURDAY_NIGHT),
+        migrate=False,
+    )
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+async def _start(client: httpx.AsyncClient, **extra: Any) -> tuple[str, dict[str, str], Any]:
+    response = await client.post("/api/chat/conversations", json={"page": PAGE, **extra})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["conversation_id"], {"Authorization": f"Bearer {body['token']}"}, body
+
+
+async def test_start_greets_with_the_honest_off_hours_banner(client: httpx.AsyncClient) -> None:
+    """A new conversation answers with the greeting, the first question and the banner."""
+    _, _, body = await _start(client, utm={"source": "google", "campaign": "night"})
+    assert body["banner"] == {
+        "open": False,
+        "text": "営業時間外です。担当者より11月24日(火) 9:00以降にご連絡いたします。",
+    }
+    kinds = [r["kind"] for r in body["replies"]]
+    assert kinds == ["text", "choices"]
+    assert body["replies"][1]["options"][0] == {"label": "1か月以内", "value": "within_1_month"}
+
+
+async def test_english_widget_gets_the_english_flow(client: httpx.AsyncClient) -> None:
+    """data-locale="en" without a flow picks the English flow."""
+    _, _, body = await _start(client, locale="en")
+    assert body["banner"]["text"].startswith("We are closed right now")
+    assert body["replies"][1]["options"][0]["label"] == "Within a month"
+
+
+async def test_a_whole_chat_turn_by_turn(client: httpx.AsyncClient, app: FastAPI) -> None:
+    """Choices, free text, case cards with tracked links, slots grouped by day, booking."""
+    cid, auth, _ = await _start(client)
+    url = f"/api/chat/conversations/{cid}/messages"
+    first = await client.post(
+        url, json={"choice": "within_1_month", "label": "1か月以内"}, headers=auth
+    )
+    assert first.status_code == 200 and "課題" in first.json()["replies"][0]["text"]
+    second = (
+        await client.post(url, json={"text": "夜間の問い合わせ対応が遅れています"}, headers=auth)
+    ).json()
+    cards = next(r for r in second["replies"] if r["kind"] == "cards")["cards"]
+    slots = next(r for r in second["replies"] if r["kind"] == "slots")
+    assert slots["days"][0]["day"] == "11月24日(火)"
+    assert [s["time"] for s in slots["days"][0]["slots"]] == ["10:00", "13:00"]
+    opened = await client.get(cards[0]["url"])
+    assert opened.status_code == 302 and opened.headers["location"] == (
+        "https://example.com/cases/" + cards[0]["id"]
+    )
+    pick = slots["days"][0]["slots"][0]
+    booked = await client.post(url, json={"slot": pick["id"], "label": pick["label"]}, headers=auth)
+    assert "お名前" in booked.json()["replies"][0]["text"]
+    for text in ("山田太郎", "株式会社サンプル", "taro@example.com"):
+        last = await client.post(url, json={"text": text}, headers=auth)
+    assert last.json()["status"] == "ended"
+    record = await app.state.runtime.service.handoff_record(cid)
+    assert record["cases_opened"] == [cards[0]["id"]]
+    assert record["booking"]["start_text"] == "11月24日(火) 10:00"
+
+
+async def test_reload_reads_the_same_conversation_back(client: httpx.AsyncClient) -> None:
+    """The transcript comes back rendered like live replies, in order, both directions."""
+    cid, auth, _ = await _start(client)
+    await client.post(
+        f"/api/chat/conversations/{cid}/messages",
+        json={"choice": "within_3_months", "label": "3か月以内"},
+        headers=auth,
+    )
+    body = (await client.get(f"/api/chat/conversations/{cid}", headers=auth)).json()
+    directions = [m["direction"] for m in body["messages"]]
+    assert directions == ["out", "out", "in", "out"]
+    assert body["messages"][1]["reply"]["kind"] == "choices"
+    assert body["messages"][2]["text"] == "3か月以内"
+
+
+async def test_pricing_views_raise_the_score_on_the_handoff(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Viewing /pricing twice is recorded and scored; the handoff shows it."""
+    cid, auth, _ = await _start(client)
+    for path in ("/pricing", "/cases", "/pricing/enterprise"):
+        response = await client.post(
+            f"/api/chat/conversations/{cid}/pages",
+            json={"url": f"https://example.com{path}", "title": path},
+            headers=auth,
+        )
+        assert response.status_code == 204
+    await client.post(
+        f"/api/chat/conversations/{cid}/messages", json={"text": "担当者と話したい"}, headers=auth
+    )
+    record = await app.state.runtime.service.handoff_record(cid)
+    assert record["source"]["pricing_views"] == 2
+    assert len(record["source"]["pages"]) == 4
+    assert {"code": "pricing_views", "points": 20, "detail": "2"} in record["reasons"]
+
+
+async def test_one_visitor_cannot_touch_another_visitors_conversation(
+    client: httpx.AsyncClient,
+) -> None:
+    """Another conversation's token is refused for reading, writing and page views."""
+    mine, _, _ = await _start(client, visitor="visitor-aaaaaaaa")
+    _, theirs, _ = await _start(client, visitor="visitor-bbbbbbbb")
+    for method, path, body in (
+        ("GET", f"/api/chat/conversations/{mine}", None),
+        ("POST", f"/api/chat/conversations/{mine}/messages", {"text": "hi"}),
+        ("POST", f"/api/chat/conversations/{mine}/pages", {"url": "https://example.com/x"}),
+    ):
+        response = await client.request(method, path, json=body, headers=theirs)
+        assert response.status_code == 403, path
+        assert response.json()["detail"] == "wrong conversation token"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "reason"),
+    [
+        ({"text": "hi"}, {}, 401, "Authorization: Bearer"),
+        ({"choice": "tomorrow"}, None, 400, "unknown choice 'tomorrow'"),
+        ({"slot": "20261124T1000+0900-30"}, None, 400, "is not on offer"),
+        ({"text": "x" * 2001}, None, 422, "at most 2000 characters"),
+        ({"text": "a", "choice": "b"}, None, 422, "exactly one of text, choice or slot"),
+        ({}, None, 422, "exactly one of text, choice or slot"),
+        ({"text": "hi", "extra": 1}, None, 422, "Extra inputs are not permitted"),
+    ],
+)
+async def test_bad_messages_get_a_4xx_with_a_reason(
+    client: httpx.AsyncClient,
+    body: dict[str, Any],
+    headers: dict[str, str] | None,
+    status: int,
+    reason: str,
+) -> None:
+    """Nothing a visitor sends produces a 500; each refusal says why."""
+    cid, auth, _ = await _start(client)
+    response = await client.post(
+        f"/api/chat/conversations/{cid}/messages",
+        json=body,
+        headers=auth if headers is None else headers,
+    )
+    assert response.status_code == status
+    assert reason in response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        ({"page": {"url": "not a url"}}, 422, "URL"),
+        ({"page": PAGE, "flow": "nope"}, 400, "unknown flow 'nope'"),
+        ({"page": PAGE, "locale": "fr"}, 422, "'ja' or 'en'"),
+        ({"page": PAGE, "visitor": "bad visitor id!"}, 422, "pattern"),
+    ],
+)
+async def test_bad_starts_get_a_4xx_with_a_reason(
+    client: httpx.AsyncClient, body: dict[str, Any], status: int, reason: str
+) -> None:
+    """Starting with a broken page context or an unknown flow is refused with the reason."""
+    response = await client.post("/api/chat/conversations", json=body)
+    assert response.status_code == status
+    assert reason in response.text
+
+
+async def test_unknown_conversation_and_forged_links(client: httpx.AsyncClient) -> None:
+    """Made-up ids are 404; a case link with a wrong signature records nothing."""
+    response = await client.post(
+        "/api/chat/conversations/nope/messages",
+        json={"text": "hi"},
+        headers={"Authorization": "Bearer x"},
+    )
+    assert response.status_code == 404 and "no conversation" in response.json()["detail"]
+    cid, _, _ = await _start(client)
+    forged = await client.get(f"/r/{cid}/maker-night-inquiries?s=0000")
+    assert forged.status_code == 404
+
+
+async def test_the_demo_site_and_widget_are_served(client: httpx.AsyncClient) -> None:
+    """`/` is the demo company page with the widget embedded in one line."""
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert '<script src="/widget.js" async' in page.text
+    for path in ("/pricing", "/cases"):
+        assert (await client.get(path)).status_code == 200
+    widget = await client.get("/widget.js")
+    assert widget.status_code == 200 and widget.headers["content-type"].startswith(
+        "text/javascript"
+    )
+
+
+async def test_a_lead_cancels_from_the_link_and_the_slot_is_free_again(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """The confirmation carries a signed cancel link; confirming frees the slot for others."""
+    cid, auth, _ = await _start(client)
+    url = f"/api/chat/conversations/{cid}/messages"
+    await client.post(url, json={"choice": "within_1_month"}, headers=auth)
+    offer = (await client.post(url, json={"text": "人手不足です"}, headers=auth)).json()
+    first = offer["replies"][-1]["days"][0]["slots"][0]
+    await client.post(url, json={"slot": first["id"]}, headers=auth)
+    for text in ("山田太郎", "株式会社サンプル"):
+        await client.post(url, json={"text": text}, headers=auth)
+    done = (await client.post(url, json={"text": "taro@example.com"}, headers=auth)).json()
+    confirmation = done["replies"][0]["text"]
+    link = confirmation.split("キャンセルできます：", 1)[1].strip()
+    assert link.startswith(f"http://127.0.0.1:8000/bookings/{cid}/cancel?s=")
+    path = link.removeprefix("http://127.0.0.1:8000")
+
+    page = await client.get(path)
+    assert page.status_code == 200 and "11月24日(火) 10:00からの打ち合わせをキャンセルしますか" in (
+        page.text
+    )
+    assert (await client.get(path.split("?")[0] + "?s=forged")).status_code == 404
+    signature = path.split("s=", 1)[1]
+    cancelled = await client.post(path.split("?")[0], data={"s": signature})
+    assert cancelled.status_code == 200 and "キャンセルいたしました" in cancelled.text
+    again = await client.post(path.split("?")[0], data={"s": signature})
+    assert "キャンセルできる打ち合わせはありません" in again.text
+
+    record = await app.state.runtime.service.handoff_record(cid)
+    assert record["booking"] is None and "booking_cancelled" in record["tags"]
+    other, other_auth, _ = await _start(client, visitor="visitor-cccccccc")
+    other_url = f"/api/chat/conversations/{other}/messages"
+    await client.post(other_url, json={"choice": "within_1_month"}, headers=other_auth)
+    again_offer = (
+        await client.post(other_url, json={"text": "人手不足です"}, headers=other_auth)
+    ).json()
+    assert again_offer["replies"][-1]["days"][0]["slots"][0]["id"] == first["id"]
