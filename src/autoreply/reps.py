@@ -290,7 +290,7 @@ async def list_handoffs(
     query = query.order_by(
         HandoffRow.tier.asc(), HandoffRow.created_at.desc(), HandoffRow.id.desc()
     ).limit(limit)
-    return [(row, str(ch)) for row, ch in (await session.execute(query)).tuples()]
+    return [(row, str(ch)) for row, ch in (await session.execute(query)).all()]
 
 
 async def get_handoff(session: AsyncSession, handoff_id: int) -> tuple[HandoffRow, str]:

@@ -6,6 +6,7 @@ Without Chromium or the ``playwright`` package these tests are skipped locally, 
 
 from __future__ import annotations
 
+import http.server
 import importlib.util
 import os
 import re
@@ -78,14 +79,17 @@ def site(tmp_path: Path) -> Iterator[str]:
 
     from autoreply.web.app import create_app
 
-    settings = make_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/e2e.db", secret_key="test-secret"
-    )
-    app = create_app(settings, clock=FixedClock(SATURDAY_NIGHT))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = make_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/e2e.db",
+        secret_key="test-secret",
+        public_url=base,  # links in messages (cancel a booking) point at this server
+    )
+    app = create_app(settings, clock=FixedClock(SATURDAY_NIGHT))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -94,11 +98,48 @@ def site(tmp_path: Path) -> Iterator[str]:
             pytest.fail("the app did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield base
     finally:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
+
+
+@pytest.fixture
+def customer_site(site: str) -> Iterator[tuple[str, list[str]]]:
+    """Another origin (``localhost``) embedding the widget with the one-line snippet.
+
+    Yields its base URL and a list to append ``<script>`` attribute strings to: each page
+    served is the snippet with the attributes given so far.
+    """
+    attributes: list[str] = []
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            snippet = f'<script src="{site}/widget.js" async {" ".join(attributes)}></script>'
+            body = (
+                "<!doctype html><html><head><meta charset='utf-8'><title>Acme Inc.</title>"
+                "<meta name='viewport' content='width=device-width, initial-scale=1'></head>"
+                f"<body><h1>Acme Inc.</h1>{snippet}</body></html>"
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}", attributes
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @pytest.fixture

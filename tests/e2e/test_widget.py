@@ -51,9 +51,9 @@ def _compose_with_ime(cdp: CDPSession, text: str) -> None:
         )
 
 
-def _screenshot(page: Page, name: str) -> None:
+def _screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
 
 
 def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload(
@@ -124,6 +124,7 @@ def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload
     expect(picker.get_by_role("heading", name="11月24日(火)")).to_be_visible()
     expect(picker.get_by_role("button", name="11月24日(火) 10:00")).to_have_text("10:00")
     expect(picker.get_by_role("button", name="今回は予約しない")).to_be_visible()
+    picker.scroll_into_view_if_needed()
     _screenshot(page, "widget-slots.png")
     picker.get_by_role("button").first.click()
     expect(_user_bubbles(widget).last).to_contain_text("11月24日(火) 10:00")
@@ -135,6 +136,10 @@ def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload
     expect(widget.locator(".row.out").last).to_contain_text("メールアドレス")
     _type_and_send(widget, "taro@example.com")
     expect(widget.get_by_role("log")).to_contain_text("打ち合わせを承りました")
+    cancel = widget.get_by_role("link", name=re.compile(r"bookings.+cancel"))
+    expect(cancel).to_have_attribute(
+        "href", re.compile(re.escape(site) + r"/bookings/.+/cancel\?s=")
+    )
     _screenshot(page, "widget-booked.png")
     rows = widget.locator(".row").count()
 
@@ -151,14 +156,17 @@ def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload
 
 
 def test_the_host_pages_css_cannot_restyle_the_widget(site: str, page: Page) -> None:
-    """Hostile page rules for buttons and divs leave the widget's own look untouched."""
+    """Hostile page rules (buttons, divs, everything in body, a big root font) change nothing."""
     page.goto(site + "/")
     widget = _open(page)
     expect(widget.get_by_role("button", name="1か月以内")).to_be_visible()
     page.add_style_tag(
         content="button { background: red !important; font-size: 50px !important }"
         " div, section { display: none !important }"
+        " body > * { display: none !important; opacity: 0 !important }"
+        " html { font-size: 40px !important; line-height: 3 !important }"
     )
+    expect(page.locator("main")).to_be_hidden()  # the page itself did obey
     choice = widget.get_by_role("button", name="1か月以内")
     expect(choice).to_be_visible()
     style = choice.evaluate(
@@ -177,6 +185,8 @@ def test_on_a_phone_the_panel_fills_the_screen(site: str, page: Page) -> None:
     box = widget.get_by_role("dialog").bounding_box()
     assert box == {"x": 0, "y": 0, "width": 375, "height": 667}
     expect(widget.get_by_role("button", name="チャットで相談する")).to_be_hidden()
+    expect(widget.get_by_role("button", name="1か月以内")).to_be_visible()
+    _screenshot(page, "widget-mobile.png", full_page=False)  # the phone's screen
     widget.get_by_role("button", name="チャットを閉じる").click()
     expect(widget.get_by_role("dialog")).to_be_hidden()
 
@@ -194,3 +204,71 @@ def test_escape_closes_the_panel_and_gives_focus_back_to_the_launcher(
     launcher = widget.get_by_role("button", name="チャットで相談する")
     expect(launcher).to_be_focused()
     expect(launcher).to_have_attribute("aria-expanded", "false")
+
+
+def test_a_network_failure_is_explained_and_the_typed_text_is_kept(site: str, page: Page) -> None:
+    """When sending fails the visitor reads why, keeps the text, and can simply send again."""
+    page.goto(site + "/")
+    widget = _open(page)
+    expect(widget.get_by_role("button", name="1か月以内")).to_be_visible()
+    page.context.route("**/messages", lambda route: route.abort("internetdisconnected"))
+    box = widget.get_by_role("textbox", name="メッセージ")
+    box.fill("来月中に導入したいです")
+    box.press("Enter")
+    expect(widget.get_by_role("alert")).to_have_text(
+        "通信エラーが発生しました。もう一度お試しください。"
+    )
+    expect(box).to_have_value("来月中に導入したいです")
+    expect(_user_bubbles(widget)).to_have_count(0)
+    expect(widget.get_by_role("button", name="1か月以内")).to_be_enabled()
+
+    page.context.unroute("**/messages")
+    box.press("Enter")
+    expect(_user_bubbles(widget)).to_contain_text(["来月中に導入したいです"])
+    expect(widget.get_by_role("alert")).to_be_hidden()
+    expect(widget.get_by_role("log")).to_contain_text("課題")
+
+
+def test_the_one_line_snippet_works_on_another_site_with_its_options(
+    site: str, customer_site: tuple[str, list[str]], page: Page
+) -> None:
+    """Embedded on another origin: English, on the left, in the site's colour; the API is the
+    script's origin; the start call carries the page, its referrer and the utm_* parameters."""
+    base, attributes = customer_site
+    attributes.extend(['data-locale="en"', 'data-position="left"', 'data-color="#0a7d5a"'])
+    page.goto(base + "/landing?utm_source=newsletter&utm_campaign=autumn&ref=1")
+    widget = page.locator("#autoreply-widget")
+    launcher = widget.get_by_role("button", name="Open chat")
+    assert launcher.bounding_box()["x"] < 100  # type: ignore[index]
+    with page.expect_request(re.compile(re.escape(site) + "/api/chat/conversations$")) as start:
+        launcher.click()
+    body = start.value.post_data_json
+    assert body["locale"] == "en" and len(body["visitor"]) >= 16
+    assert body["page"]["url"] == base + "/landing?utm_source=newsletter&utm_campaign=autumn&ref=1"
+    assert body["page"]["title"] == "Acme Inc."
+    assert body["utm"] == {"source": "newsletter", "campaign": "autumn"}
+    expect(widget.locator(".banner")).to_contain_text("We are closed right now")
+    choice = widget.get_by_role("button", name="Within a month")
+    expect(choice).to_be_visible()
+    assert choice.evaluate("b => getComputedStyle(b).color") == "rgb(10, 125, 90)"
+    choice.click()
+    expect(_user_bubbles(widget)).to_contain_text(["Within a month"])
+
+
+def test_a_stored_conversation_the_server_does_not_know_is_replaced_by_a_new_one(
+    site: str, page: Page
+) -> None:
+    """A stale or foreign conversation in localStorage (404) gets a fresh greeting, no error."""
+    page.goto(site + "/")
+    page.evaluate(
+        """() => localStorage.setItem("autoreply:conversation:default",
+             JSON.stringify({conversation_id: "gone", token: "stale"}))"""
+    )
+    with page.expect_response(re.compile(r"/api/chat/conversations/gone$")) as resume:
+        page.reload()
+    assert resume.value.status == 404
+    widget = _open(page)
+    expect(widget.get_by_role("log")).to_contain_text(GREETING)
+    expect(widget.get_by_role("alert")).to_be_hidden()
+    stored = page.evaluate("JSON.parse(localStorage.getItem('autoreply:conversation:default'))")
+    assert stored["conversation_id"] != "gone" and stored["token"] != "stale"

@@ -22,10 +22,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def served(cwd: Path, *args: str) -> Iterator[str]:
+def served(cwd: Path, *args: str, **extra_env: str) -> Iterator[str]:
     """Run `python -m autoreply serve ARGS` in ``cwd``; yield its base URL once it answers."""
     port = _free_port()
-    env = operator_env(AUTOREPLY_PORT=str(port))
+    env = operator_env(AUTOREPLY_PORT=str(port), **extra_env)
     process = subprocess.Popen(
         [sys.executable, "-m", "autoreply", "serve", *args],
         cwd=cwd,
@@ -69,3 +69,32 @@ def test_readyz_reports_pending_migrations(tmp_path: Path) -> None:
         ready = httpx.get(f"{base}/readyz", timeout=2)
         assert ready.status_code == 503
         assert ready.json()["reason"] == "migrations pending"
+
+
+def test_serve_runs_several_workers(tmp_path: Path) -> None:
+    """With AUTOREPLY_WORKERS=2 the database is migrated once and every worker answers."""
+    with served(tmp_path, AUTOREPLY_WORKERS="2") as base:
+        for _ in range(6):
+            ready = httpx.get(f"{base}/readyz", timeout=5)
+            assert ready.status_code == 200 and ready.json()["status"] == "ok"
+        page = httpx.get(f"{base}/", timeout=5)
+        assert page.status_code == 200 and "/widget.js" in page.text
+
+
+def test_a_broken_page_template_stops_the_start(tmp_path: Path) -> None:
+    """An operator's syntax error in templates/**/*.html is reported at start with file:line."""
+    import shutil
+
+    from autoreply.errors import ConfigError
+    from autoreply.web.app import create_app
+    from tests.conftest import ROOT, make_settings
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    (templates / "rep" / "login.html").write_text("{% if %}", encoding="utf-8")
+    try:
+        create_app(make_settings(templates_dir=templates))
+    except ConfigError as exc:
+        assert f"{templates / 'rep' / 'login.html'}:1: template syntax" in str(exc)
+    else:
+        raise AssertionError("the broken template was not reported")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -18,10 +20,11 @@ from autoreply.clock import Clock
 from autoreply.config import Settings
 from autoreply.logs import configure_logging
 from autoreply.runtime import Runtime, open_runtime
-from autoreply.store.db import migration_status
+from autoreply.store.db import migration_status, upgrade
+from autoreply.web.auth import install_rep_auth
 from autoreply.web.errors import install_error_handlers
 from autoreply.web.pages import Pages
-from autoreply.web.routes import booking, chat, site
+from autoreply.web.routes import booking, chat, rep, rep_api, site
 
 __all__ = ["create_app", "serve"]
 
@@ -56,7 +59,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     app.include_router(chat.router)
     app.include_router(site.router)
     app.include_router(booking.router)
-    app.state.pages = Pages(settings.path("templates_dir"))
+    install_rep_auth(app, settings)
+    app.include_router(rep.router)
+    app.include_router(rep_api.router)
+    app.state.pages = Pages(settings.path("templates_dir"), settings.tz)
+    app.state.pages.check()
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -105,17 +112,34 @@ async def _idle_handoffs(runtime: Runtime) -> None:
             log.info("idle conversations handed off: %d", count)
 
 
+def app_from_environment() -> FastAPI:
+    """The app as each worker process builds it (settings from the environment)."""
+    return create_app(Settings(), migrate=False)
+
+
 def serve(settings: Settings, *, host: str | None, port: int | None, migrate: bool) -> int:
-    """Run the app with uvicorn (``autoreply serve``)."""
+    """Run the app with uvicorn (``autoreply serve``); migrations run once, before workers."""
     import uvicorn
 
     configure_logging(settings.log_level)
-    app = create_app(settings, migrate=migrate)
+    options: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level.lower(),
+    }
+    if "public_url" not in settings.model_fields_set:
+        # Links in messages point at where this server listens unless told otherwise.
+        shown = "127.0.0.1" if options["host"] in ("0.0.0.0", "::") else options["host"]  # noqa: S104
+        public = f"http://{shown}:{options['port']}"
+        settings = settings.model_copy(update={"public_url": public})
+        os.environ["AUTOREPLY_PUBLIC_URL"] = public  # for worker processes
+        log.info("links in messages use %s (set AUTOREPLY_PUBLIC_URL to change)", public)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings, migrate=migrate), **options)
+        return 0
+    if migrate:
+        asyncio.run(upgrade(settings.database_url))
     uvicorn.run(
-        app,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=1,
-        log_level=settings.log_level.lower(),
+        "autoreply.web.app:app_from_environment", factory=True, workers=settings.workers, **options
     )
     return 0

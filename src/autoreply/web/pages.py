@@ -1,30 +1,56 @@
-"""Server-rendered HTML pages: one Jinja2 environment with autoescaping for the web app."""
+"""Server-rendered HTML pages: one sandboxed, autoescaping Jinja2 environment for the web app."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChainableUndefined, FileSystemLoader, TemplateSyntaxError, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
 
+from autoreply.domain.calendar import format_when
+from autoreply.errors import ConfigError
 from autoreply.flows.templating import make_environment
 
 __all__ = ["Pages"]
 
 
 class Pages:
-    """Renders ``templates/**/*.html`` with everything escaped unless marked safe."""
+    """Renders ``templates/**/*.html``: lead text is always shown as text, never as markup."""
 
-    def __init__(self, templates_dir: Path) -> None:
-        base = make_environment(templates_dir)  # for the shared `when`/`date` filters
-        self.env = Environment(
+    def __init__(self, templates_dir: Path, tz: ZoneInfo) -> None:
+        self.dir = templates_dir
+        self.env = SandboxedEnvironment(
             loader=FileSystemLoader(str(templates_dir)),
             autoescape=select_autoescape(["html"]),
+            undefined=ChainableUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update({k: base.filters[k] for k in ("when", "date")})
+        shared = make_environment(templates_dir)
+        self.env.filters.update({k: shared.filters[k] for k in ("when", "date")})
+
+        def jst(value: Any) -> str:
+            """A stored moment (datetime or ISO text) in business time: 11月24日(火) 9:00."""
+            if isinstance(value, str) and value:
+                value = datetime.fromisoformat(value)
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                return format_when(value.astimezone(tz), "ja")
+            return ""
+
+        self.env.filters["jst"] = jst
+
+    def check(self) -> None:
+        """Compile every page template now, so a broken edit stops the start, not a page."""
+        for path in sorted(self.dir.rglob("*.html")):
+            name = path.relative_to(self.dir).as_posix()
+            try:
+                self.env.get_template(name)
+            except TemplateSyntaxError as exc:
+                raise ConfigError(f"{path}:{exc.lineno}: template syntax: {exc.message}") from exc
 
     def render(self, name: str, status_code: int = 200, **variables: Any) -> HTMLResponse:
         """An HTML response from one template."""

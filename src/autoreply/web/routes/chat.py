@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from autoreply.channels.web import (
     Banner,
@@ -42,18 +43,15 @@ def banner(runtime: Runtime, locale: str) -> Banner:
 
 def _replies(
     runtime: Runtime,
-    request: Request,
     conversation_id: str,
     locale: str,
     replies: tuple[Reply, ...] | list[Reply],
 ) -> list[ReplyOut]:
+    base = runtime.settings.public_url.rstrip("/")  # like every link we hand out
+
     def case_link(case_id: str) -> str:
         signature = sign(runtime.secret, conversation_id, case_id)
-        return str(
-            request.url_for(
-                "open_case", conversation_id=conversation_id, case_id=case_id
-            ).include_query_params(s=signature)
-        )
+        return f"{base}/r/{quote(conversation_id)}/{quote(case_id)}?s={signature}"
 
     return [ReplyOut(**r) for r in render_replies(replies, locale, case_link)]
 
@@ -64,7 +62,7 @@ def _replies(
     response_model=StartOut,
     summary="Start a conversation from a page of the site",
 )
-async def start(body: StartIn, request: Request, runtime: RuntimeDep) -> StartOut:
+async def start(body: StartIn, runtime: RuntimeDep) -> StartOut:
     """Greets the visitor; the returned token is needed for everything after."""
     engine = runtime.domain.flow_for(body.flow, body.locale)
     if engine is None:
@@ -83,7 +81,7 @@ async def start(body: StartIn, request: Request, runtime: RuntimeDep) -> StartOu
         token=result.token,
         status=result.status,
         banner=banner(runtime, locale),
-        replies=_replies(runtime, request, result.conversation_id, locale, result.replies),
+        replies=_replies(runtime, result.conversation_id, locale, result.replies),
     )
 
 
@@ -93,7 +91,7 @@ async def start(body: StartIn, request: Request, runtime: RuntimeDep) -> StartOu
     summary="Send what the visitor typed or tapped; the replies come back",
 )
 async def send(
-    conversation_id: str, body: MessageIn, request: Request, runtime: RuntimeDep, token: TokenDep
+    conversation_id: str, body: MessageIn, runtime: RuntimeDep, token: TokenDep
 ) -> TurnOut:
     """Runs one turn. A tap on a choice or slot that is not on offer is refused (400)."""
     result = await runtime.service.handle(
@@ -102,7 +100,7 @@ async def send(
     locale = await runtime.service.locale_of(conversation_id)
     return TurnOut(
         status=result.status,
-        replies=_replies(runtime, request, conversation_id, locale, result.replies),
+        replies=_replies(runtime, conversation_id, locale, result.replies),
     )
 
 
@@ -111,9 +109,7 @@ async def send(
     response_model=TranscriptOut,
     summary="Read the conversation back (after a reload or on another page)",
 )
-async def read(
-    conversation_id: str, request: Request, runtime: RuntimeDep, token: TokenDep
-) -> TranscriptOut:
+async def read(conversation_id: str, runtime: RuntimeDep, token: TokenDep) -> TranscriptOut:
     """Every message so far, replies rendered as the widget shows them."""
     await runtime.service.authorize(conversation_id, token)
     status, locale, lines = await runtime.service.messages(conversation_id)
@@ -122,9 +118,7 @@ async def read(
         if direction == "in":
             messages.append({"direction": "in", "text": text, "at": at})
             continue
-        rendered = _replies(runtime, request, conversation_id, locale, [reply_from_dict(payload)])[
-            0
-        ]
+        rendered = _replies(runtime, conversation_id, locale, [reply_from_dict(payload)])[0]
         messages.append({"direction": "out", "reply": rendered.model_dump(), "at": at})
     return TranscriptOut(
         conversation_id=conversation_id,

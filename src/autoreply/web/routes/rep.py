@@ -8,10 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 
 from autoreply import reps
-from autoreply.domain.calendar import format_when
 from autoreply.errors import NotFoundError
 from autoreply.store.models import HandoffRow, Rep
 from autoreply.web.auth import (
@@ -23,6 +22,7 @@ from autoreply.web.auth import (
     throttle_of,
 )
 from autoreply.web.deps import RuntimeDep
+from autoreply.web.pages import Pages
 
 __all__ = ["elapsed", "router"]
 
@@ -36,29 +36,9 @@ HOME = "/rep/handoffs"
 
 
 def _environment(request: Request, runtime: RuntimeDep) -> Environment:
-    """The rep pages' own Jinja2 environment (autoescaped), built once per app."""
-    env: Environment | None = getattr(request.app.state, "rep_templates", None)
-    if env is None:
-        tz = runtime.domain.calendar.tz
-
-        def jst(value: Any) -> str:
-            """A stored moment (datetime or ISO text) in business time: 11月24日(火) 9:00."""
-            if isinstance(value, str) and value:
-                value = datetime.fromisoformat(value)
-            if isinstance(value, datetime) and value.tzinfo is not None:
-                return format_when(value.astimezone(tz), "ja")
-            return ""
-
-        env = Environment(
-            loader=FileSystemLoader(str(runtime.domain.texts.dir)),
-            autoescape=select_autoescape(["html"]),
-            undefined=ChainableUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        env.filters["jst"] = jst
-        request.app.state.rep_templates = env
-    return env
+    """The app's HTML environment (autoescaped, sandboxed; see ``autoreply.web.pages``)."""
+    pages: Pages = request.app.state.pages
+    return pages.env
 
 
 def _render(

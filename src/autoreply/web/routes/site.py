@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from autoreply.errors import NotFoundError
 from autoreply.signing import verify
 from autoreply.web.deps import RuntimeDep
+from autoreply.web.pages import Pages
 
 __all__ = ["WIDGET", "router"]
 
@@ -19,11 +20,9 @@ _PAGES = {"/": "index", "/pricing": "pricing", "/cases": "cases"}
 
 
 def _page(name: str):  # type: ignore[no-untyped-def]
-    async def page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
-        html = runtime.domain.texts.env.get_template(f"site/{name}.html").render(
-            request=request, page=name
-        )
-        return HTMLResponse(html)
+    async def page(request: Request) -> HTMLResponse:
+        pages: Pages = request.app.state.pages
+        return pages.render(f"site/{name}.html", request=request, page=name)
 
     page.__name__ = f"site_{name}"
     return page

@@ -1,0 +1,117 @@
+"""The rep JSON API (per-rep API tokens): list handoffs, read one, mark it contacted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from autoreply import reps
+from autoreply.store.models import HandoffRow
+from autoreply.web.auth import ApiRepDep
+from autoreply.web.deps import RuntimeDep
+
+__all__ = ["HandoffDetail", "HandoffItem", "LeadName", "router"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API token, or an unknown / replaced one (`detail` says which)."},
+}
+router = APIRouter(prefix="/api/rep", tags=["rep"], responses=_ERRORS)
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No handoff with this id."}}
+
+
+class LeadName(BaseModel):
+    """Who the lead is, as far as the bot learnt."""
+
+    name: str | None = None
+    company: str | None = None
+
+
+class HandoffItem(BaseModel):
+    """One handoff in the rep's queue."""
+
+    id: int
+    tier: str = Field(description="A (call first), B or C")
+    score: int
+    status: str = Field(description="waiting or contacted")
+    channel: str = Field(description="web, line, email or cli")
+    reason: str = Field(description="why the bot handed off, e.g. booked, asked_for_human")
+    created_at: datetime
+    contacted_at: datetime | None
+    contacted_by: int | None = Field(description="id of the rep who marked it contacted")
+    lead: LeadName
+    first_line: str = Field(description="a suggested contextual first line for the call")
+
+
+class HandoffDetail(HandoffItem):
+    """A handoff with its full record (timing, challenge, cases, booking, transcript...)."""
+
+    updated_at: datetime
+    record: dict[str, Any] = Field(description="the handoff record; see docs/reps.md")
+
+
+def _item(row: HandoffRow, channel: str) -> dict[str, Any]:
+    record = row.record or {}
+    lead = record.get("lead") or {}
+    return {
+        "id": row.id,
+        "tier": row.tier,
+        "score": row.score,
+        "status": row.status,
+        "channel": channel,
+        "reason": row.reason,
+        "created_at": row.created_at,
+        "contacted_at": row.contacted_at,
+        "contacted_by": row.contacted_by,
+        "lead": {"name": lead.get("name"), "company": lead.get("company")},
+        "first_line": str(record.get("first_line") or ""),
+    }
+
+
+@router.get(
+    "/handoffs",
+    summary="The handoff queue: Tier A first, then newest",
+    response_model=list[HandoffItem],
+)
+async def list_handoffs(
+    runtime: RuntimeDep,
+    rep: ApiRepDep,
+    status: Annotated[reps.Status, Query(description="which handoffs")] = "waiting",
+    channel: Annotated[reps.Channel, Query(description="only this channel")] = "all",
+) -> list[HandoffItem]:
+    """Handoffs waiting for (or already given) a first human contact, in working order."""
+    async with runtime.sessions() as session:
+        rows = await reps.list_handoffs(session, status=status, channel=channel)
+    return [HandoffItem.model_validate(_item(row, ch)) for row, ch in rows]
+
+
+@router.get(
+    "/handoffs/{handoff_id}",
+    summary="One handoff with its full record",
+    response_model=HandoffDetail,
+    responses=_NOT_FOUND,
+)
+async def get_handoff(handoff_id: int, runtime: RuntimeDep, rep: ApiRepDep) -> HandoffDetail:
+    """Everything the rep page shows, as JSON."""
+    async with runtime.sessions() as session:
+        row, channel = await reps.get_handoff(session, handoff_id)
+    return HandoffDetail.model_validate(
+        {**_item(row, channel), "updated_at": row.updated_at, "record": row.record}
+    )
+
+
+@router.post(
+    "/handoffs/{handoff_id}/contacted",
+    summary="Record that the lead was contacted (by the token's rep, now)",
+    response_model=HandoffItem,
+    responses=_NOT_FOUND,
+)
+async def mark_contacted(handoff_id: int, runtime: RuntimeDep, rep: ApiRepDep) -> HandoffItem:
+    """Sets status 'contacted', the time and the rep; a second call keeps the first contact."""
+    async with runtime.sessions() as session, session.begin():
+        await reps.mark_contacted(session, handoff_id, rep, runtime.domain.clock.now())
+    async with runtime.sessions() as session:
+        row, channel = await reps.get_handoff(session, handoff_id)
+    return HandoffItem.model_validate(_item(row, channel))
