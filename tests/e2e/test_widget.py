@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_settings
 from tests.e2e.conftest import require_playwright
 
 require_playwright()
@@ -14,6 +17,8 @@ from playwright.sync_api import CDPSession, Locator, Page, expect  # noqa: E402
 ARTIFACTS = ROOT / "test-artifacts"
 GREETING = "お問い合わせありがとうございます"
 CHALLENGE = "夜間の問い合わせ対応が遅れています"
+DEMO_REP_EMAIL = "demo-rep@example.com"
+REP_PASSWORD = "e2e-rep-password-1"
 
 
 def _widget(page: Page) -> Locator:
@@ -56,10 +61,20 @@ def _screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
 
 
+async def _set_password(tmp_path: Path, email: str, password: str) -> None:
+    """Give the demo rep a known password in this test's database (as `reps password` does)."""
+    from autoreply import reps
+
+    settings = make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/e2e.db")
+    async with reps.open_session(settings) as session:
+        await reps.set_password(session, email, password)
+
+
 def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload(
-    site: str, page: Page
+    site: str, page: Page, tmp_path: Path
 ) -> None:
-    """Greeting and honest banner, a choice, IME-safe typing, case cards, slots, booking, resume."""
+    """Greeting and honest banner, a choice, IME-safe typing, case cards, slots, booking, resume;
+    then the rep logs in, reads the handoff's first line and marks it contacted."""
     # A stand-in for the case-study site. Playwright does not route the hop after a redirect,
     # and Chromium resolves no host names here (conftest), so nothing leaves the machine either way.
     page.context.route(
@@ -153,6 +168,29 @@ def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload
     expect(widget.locator(".bubble", has_text=GREETING)).to_have_count(1)
     expect(widget.locator(".banner")).to_contain_text("11月24日(火) 9:00以降")
     expect(widget.get_by_role("button", name="1か月以内")).to_be_disabled()
+
+    # 7. Monday morning: the rep logs in, reads the handoff and its first line, marks it done.
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's loop
+        pool.submit(asyncio.run, _set_password(tmp_path, DEMO_REP_EMAIL, REP_PASSWORD)).result()
+    rep = page.context.new_page()
+    rep.goto(site + "/rep/login")
+    rep.get_by_label("メールアドレス").fill(DEMO_REP_EMAIL)
+    rep.get_by_label("パスワード").fill(REP_PASSWORD)
+    rep.get_by_role("button", name="ログイン").click()
+    expect(rep).to_have_url(re.compile(r"/rep/handoffs"))
+    first_row = rep.locator("tr.handoff").first
+    expect(first_row).to_contain_text("A")
+    first_row.get_by_role("link", name=re.compile("株式会社サンプル 山田太郎")).click()
+    first_line = rep.locator("#first-line")
+    expect(first_line).to_contain_text("株式会社サンプル 山田太郎様")
+    expect(first_line).to_contain_text("11月24日(火) 10:00のお打ち合わせ")
+    expect(first_line).to_contain_text("夜間の問い合わせ対応が遅れています")
+    expect(rep.locator("main")).to_contain_text("閲覧済み")
+    _screenshot(rep, "handoff.png")
+    rep.get_by_role("button", name="対応済みにする").click()
+    expect(rep.locator(".status-contacted")).to_contain_text("対応済み")
+    expect(rep.get_by_role("button", name="対応済みにする")).to_have_count(0)
+    _screenshot(rep, "handoff-contacted.png")
 
 
 def test_the_host_pages_css_cannot_restyle_the_widget(site: str, page: Page) -> None:
