@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from autoreply.clock import FixedClock
-from autoreply.web.app import create_app
-from tests.conftest import make_settings, tokyo
-
-SATURDAY_NIGHT = tokyo(2026, 11, 21, 23, 10)
 PAGE = {"url": "https://example.com/", "title": "サンプル株式会社"}
-
-
-@pytest.fixture
-async def app(migrated: str) -> AsyncIterator[FastAPI]:
-    application = create_app(
-        make_settings(database_url=migrated, secret_key="test-secret"),
-        clock=FixedClock(SATURDAY_NIGHT),
-        migrate=False,
-    )
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
 
 
 async def _start(client: httpx.AsyncClient, **extra: Any) -> tuple[str, dict[str, str], Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,35 +17,13 @@ from autoreply.clock import FixedClock
 from autoreply.flows.turns import Inbound, SlotPicker
 from autoreply.store.db import create_engine, session_factory
 from autoreply.store.models import Conversation, HandoffRow, Rep
-from autoreply.web.app import create_app
-from tests.conftest import make_settings, tokyo
+from tests.conftest import tokyo
+from tests.integration.conftest import SATURDAY_NIGHT
 from tests.integration.test_cli import run
 
-SATURDAY_NIGHT = tokyo(2026, 11, 21, 23, 10)
 EMAIL = "sato@example.com"
 PASSWORD = "correct horse battery staple"
 SCRIPT = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(SATURDAY_NIGHT)
-
-
-@pytest.fixture
-async def app(migrated: str, clock: FixedClock) -> AsyncIterator[FastAPI]:
-    application = create_app(
-        make_settings(database_url=migrated, secret_key="test-secret"), clock=clock, migrate=False
-    )
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
 
 
 @pytest.fixture

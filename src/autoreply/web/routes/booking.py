@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from autoreply.domain.calendar import format_when
 from autoreply.errors import NotFoundError
+from autoreply.store.models import Booking
 from autoreply.web.deps import RuntimeDep
 from autoreply.web.pages import Pages
 
@@ -20,6 +21,14 @@ router = APIRouter(prefix="/bookings", tags=["booking"])
 def _pages(request: Request) -> Pages:
     pages: Pages = request.app.state.pages
     return pages
+
+
+async def _when(runtime: RuntimeDep, conversation_id: str, booking: Booking | None) -> str | None:
+    """The meeting's start as the lead reads it, in the conversation's language."""
+    if booking is None:
+        return None
+    locale = await runtime.service.locale_of(conversation_id)
+    return format_when(booking.start_at.astimezone(runtime.domain.calendar.tz), locale)
 
 
 def _check(runtime: RuntimeDep, conversation_id: str, signature: str) -> None:
@@ -38,10 +47,7 @@ async def cancel_page(
     """Shows the meeting and a button; nothing changes until the lead confirms."""
     _check(runtime, conversation_id, s)
     booking = await runtime.service.booking_of(conversation_id)
-    when = None
-    if booking is not None:
-        locale = await runtime.service.locale_of(conversation_id)
-        when = format_when(booking.start_at.astimezone(runtime.domain.calendar.tz), locale)
+    when = await _when(runtime, conversation_id, booking)
     return _pages(request).render("booking/cancel.html", when=when, signature=s, done=False)
 
 
@@ -52,10 +58,7 @@ async def cancel(
     """Cancels the meeting (the slot becomes free) and tells the rep via the handoff."""
     _check(runtime, conversation_id, s)
     booking = await runtime.service.cancel_booking(conversation_id)
-    when = None
-    if booking is not None:
-        locale = await runtime.service.locale_of(conversation_id)
-        when = format_when(booking.start_at.astimezone(runtime.domain.calendar.tz), locale)
+    when = await _when(runtime, conversation_id, booking)
     return _pages(request).render(
         "booking/cancel.html", when=when, signature=s, done=booking is not None
     )
