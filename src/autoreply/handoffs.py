@@ -54,10 +54,12 @@ class HandoffWriter:
         now: datetime,
     ) -> HandoffRecord | None:
         reason = next((e.reason for e in reversed(turn.effects) if isinstance(e, Handoff)), None)
+        ended = any(isinstance(e, Ended | OptOut) for e in turn.effects)
+        if reason is None and not ended and turn.state.handoff is None:
+            return None  # no handoff yet and nothing in this turn makes one: no query
         existing = await self.row(session, conversation)
         if reason is None and existing is not None:
             reason = existing.reason
-        ended = any(isinstance(e, Ended | OptOut) for e in turn.effects)
         if reason is None and ended and collected(turn.state):
             reason = "completed"
         if reason is None:

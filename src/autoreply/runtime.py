@@ -17,8 +17,15 @@ from autoreply import reps
 from autoreply.bootstrap import Domain, build_domain, resolve_secret
 from autoreply.clock import Clock, SystemClock
 from autoreply.config import Settings
+from autoreply.errors import ConflictError
 from autoreply.service import ConversationService
-from autoreply.store.db import create_engine, migration_status, session_factory, upgrade
+from autoreply.store.db import (
+    create_engine,
+    migration_status,
+    read_session_factory,
+    session_factory,
+    upgrade,
+)
 from autoreply.store.models import Rep
 
 __all__ = [
@@ -70,7 +77,7 @@ async def open_runtime(
             domain,
             engine,
             sessions,
-            ConversationService(domain, sessions),
+            ConversationService(domain, sessions, readers=read_session_factory(engine)),
             secret=domain.secret,
         )
     finally:
@@ -83,13 +90,16 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], domain: Domain) 
     The demo rep can log in to the rep pages: its password is generated once into
     ``var/demo-rep-password.txt`` (owner-only) and reused for later fresh databases.
     """
-    async with sessions() as session, session.begin():
-        if await session.scalar(select(func.count()).select_from(Rep)):
-            return
-        password, hashed = await asyncio.to_thread(reps.demo_password, DEMO_PASSWORD_FILE)
-        await reps.create_rep(
-            session, DEMO_REP[0], DEMO_REP[1], now=domain.clock.now(), password_hash=hashed
-        )
+    password, hashed = await asyncio.to_thread(reps.demo_password, DEMO_PASSWORD_FILE)
+    try:
+        async with sessions() as session, session.begin():
+            if await session.scalar(select(func.count()).select_from(Rep)):
+                return
+            await reps.create_rep(
+                session, DEMO_REP[0], DEMO_REP[1], now=domain.clock.now(), password_hash=hashed
+            )
+    except ConflictError:
+        return  # another worker seeded it at the same moment
     # Demo only: the operator needs this login to try the rep pages.
     log.info("demo rep login: %s / %s, also in %s", DEMO_REP[1], password, DEMO_PASSWORD_FILE)
 

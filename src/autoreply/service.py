@@ -16,12 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoreply.bootstrap import Domain
-from autoreply.domain.booking import Busy, RepAvailability, free_slots, pick_rep
+from autoreply.domain.booking import Busy, RepAvailability, Slot, pick_rep, reps_free_for
 from autoreply.domain.calendar import WeeklyHours
 from autoreply.domain.handoff import HandoffRecord, TranscriptLine
 from autoreply.errors import BadRequestError, ForbiddenError, NotFoundError
 from autoreply.flows.engine import Engine
-from autoreply.flows.spec import OfferSlotsStep
 from autoreply.flows.turns import (
     Book,
     Cards,
@@ -57,6 +56,7 @@ class TurnResult:
     status: str
     handoff: HandoffRecord | None = None
     token: str | None = None  # only from ``start``: the conversation's secret
+    locale: str = "ja"  # the language of the conversation's flow
 
 
 def reply_text(reply: Reply) -> str:
@@ -75,9 +75,11 @@ class ConversationService:
         sessions: async_sessionmaker[AsyncSession],
         *,
         push_channels: frozenset[str] = frozenset({"line"}),
+        readers: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.domain = domain
         self.sessions = sessions
+        self.readers = readers or sessions
         self.push_channels = push_channels
         self.handoffs = HandoffWriter(domain)
 
@@ -159,7 +161,7 @@ class ConversationService:
 
     async def locale_of(self, conversation_id: str) -> str:
         """The language of a conversation's flow."""
-        async with self.sessions() as session:
+        async with self.readers() as session:
             flow_id = await session.scalar(
                 select(Conversation.flow_id).where(Conversation.public_id == conversation_id)
             )
@@ -171,7 +173,7 @@ class ConversationService:
         self, conversation_id: str
     ) -> tuple[str, str, list[tuple[str, str, dict[str, Any], str]]]:
         """(status, locale, [(direction, text, payload, ISO time)]) of a conversation."""
-        async with self.sessions() as session:
+        async with self.readers() as session:
             conversation = await session.scalar(
                 select(Conversation).where(Conversation.public_id == conversation_id)
             )
@@ -187,7 +189,7 @@ class ConversationService:
 
     async def authorize(self, conversation_id: str, token: str) -> None:
         """Raise unless ``token`` is this conversation's secret."""
-        async with self.sessions() as session:
+        async with self.readers() as session:
             stored = await session.scalar(
                 select(Conversation.token_hash).where(Conversation.public_id == conversation_id)
             )
@@ -241,7 +243,7 @@ class ConversationService:
 
     async def booking_of(self, conversation_id: str) -> Booking | None:
         """The conversation's confirmed booking, if any."""
-        async with self.sessions() as session:
+        async with self.readers() as session:
             return await session.scalar(
                 select(Booking)
                 .join(Conversation, Booking.conversation_id == Conversation.id)
@@ -318,17 +320,19 @@ class ConversationService:
             if existing is not None:
                 reason = existing.reason  # the flow's own reason (booked, asked…) stands
             ctx = await self._context(session, engine, conversation, lead, now)
+            state = state.evolve(handoff=state.handoff or reason)  # turns now know there is one
             if end and conversation.status == "active":
                 conversation.status = "ended"
-                conversation.state = state.evolve(status="ended", step=None).to_dict()
+                state = state.evolve(status="ended", step=None)
                 conversation.updated_at = now
+            conversation.state = state.to_dict()
             return await self.handoffs.save(
                 session, engine, conversation, lead, state, ctx, reason, now
             )
 
     async def handoff_record(self, conversation_id: str) -> dict[str, Any] | None:
         """The stored handoff record of a conversation, if one was written."""
-        async with self.sessions() as session:
+        async with self.readers() as session:
             row = await session.scalar(
                 select(HandoffRow)
                 .join(Conversation)
@@ -338,7 +342,7 @@ class ConversationService:
 
     async def transcript(self, conversation_id: str) -> list[TranscriptLine]:
         """Every message of a conversation, oldest first."""
-        async with self.sessions() as session:
+        async with self.readers() as session:
             conversation = await session.scalar(
                 select(Conversation).where(Conversation.public_id == conversation_id)
             )
@@ -358,7 +362,8 @@ class ConversationService:
         now: datetime,
     ) -> TurnResult:
         state = State.from_dict(conversation.state) if conversation.state else State()
-        ctx = await self._context(session, engine, conversation, lead, now)
+        slots = engine.may_need_slots(state, event)
+        ctx = await self._context(session, engine, conversation, lead, now, slots=slots)
         turn = engine.turn(state, event, ctx)
         if event.kind != "start":
             session.add(
@@ -375,7 +380,7 @@ class ConversationService:
             if isinstance(effect, Book) and not await self._book(
                 session, conversation, lead, effect, ctx, now
             ):
-                ctx = await self._context(session, engine, conversation, lead, now)
+                ctx = await self._context(session, engine, conversation, lead, now, slots=True)
                 turn = engine.turn(state, Inbound("slot_taken", value=effect.slot_id), ctx)
                 break
         lead = await self._apply(session, conversation, lead, turn, now)
@@ -403,7 +408,11 @@ class ConversationService:
         if lead.opted_out_at is None or any(isinstance(e, OptOut) for e in turn.effects):
             await self._enqueue(session, conversation, lead, messages, now)
         record = await self.handoffs.after_turn(session, engine, conversation, lead, turn, ctx, now)
+        if record is not None and turn.state.handoff is None:
+            # Remember in the state that a handoff exists, so later turns refresh it.
+            conversation.state = turn.state.evolve(handoff=record.reason).to_dict()
         return TurnResult(
+            locale=engine.flow.locale,
             conversation_id=conversation.public_id,
             lead_id=lead.id,
             replies=turn.replies,
@@ -442,17 +451,12 @@ class ConversationService:
         now: datetime,
     ) -> bool:
         """Hold the slot with a free rep (round robin); False if it is gone."""
-        rules = replace(self.domain.rules, duration=effect.end - effect.start, days_ahead=60)
-        slot = next(
-            (
-                s
-                for s in free_slots(ctx.calendar, ctx.reps, ctx.busy, now, rules)
-                if s.start == effect.start
-            ),
-            None,
+        free = reps_free_for(
+            ctx.calendar, ctx.reps, ctx.busy, now, effect.start, effect.end, self.domain.rules
         )
-        if slot is None:
+        if not free:
             return False
+        slot = Slot(effect.start, effect.end, free)
         loads = await repos.rep_loads(session, now)
         rep_id = int(pick_rep(slot, {str(k): v for k, v in loads.items()}))
         try:
@@ -528,11 +532,14 @@ class ConversationService:
         conversation: Conversation,
         lead: Lead,
         now: datetime,
+        *,
+        slots: bool = False,
     ) -> Context:
+        """What a turn may look at; reps and bookings only when ``slots`` (they cost queries)."""
         domain = self.domain
         reps: list[RepAvailability] = []
         busy: list[Busy] = []
-        if _offers_slots(engine):
+        if slots:
             for rep in await repos.active_reps(session):
                 hours = WeeklyHours.parse(rep.hours) if rep.hours else None
                 reps.append(RepAvailability(rep_id=str(rep.id), hours=hours))
@@ -564,7 +571,3 @@ def _scored(url: str, patterns: str) -> bool:
     """Whether a page's path matches one of the comma-separated wildcard patterns."""
     path = urlsplit(url).path or "/"
     return any(fnmatch(path, p.strip()) for p in patterns.split(",") if p.strip())
-
-
-def _offers_slots(engine: Engine) -> bool:
-    return any(isinstance(s, OfferSlotsStep) for s in engine.flow.spec.steps.values())

@@ -275,3 +275,30 @@ def test_naive_now_and_naive_busy_times_are_refused(cal: BusinessCalendar) -> No
         free_slots(cal, REPS, [], naive, SlotRules())
     with pytest.raises(ValueError, match="aware"):
         Busy("a", naive, at(11, 27, 21))
+
+
+def test_reps_free_for_one_slot_agrees_with_the_full_slot_list(cal: BusinessCalendar) -> None:
+    """Checking a single picked slot gives the same reps as generating all slots would."""
+    from autoreply.domain.booking import reps_free_for
+
+    calendar = cal
+    reps = [RepAvailability("a"), RepAvailability("b", WeeklyHours.parse("mon-fri 13:00-18:00"))]
+    now = datetime(2026, 11, 21, 23, 10, tzinfo=TOKYO)
+    busy = [
+        Busy(
+            "a",
+            datetime(2026, 11, 24, 13, 0, tzinfo=TOKYO),
+            datetime(2026, 11, 24, 14, 0, tzinfo=TOKYO),
+        )
+    ]
+    rules = SlotRules(days_ahead=5)
+    slots = free_slots(calendar, reps, busy, now, rules)
+    assert slots
+    for slot in slots:
+        assert reps_free_for(calendar, reps, busy, now, slot.start, slot.end, rules) == (
+            slot.rep_ids
+        )
+    lunch = datetime(2026, 11, 24, 12, 0, tzinfo=TOKYO)
+    assert reps_free_for(calendar, reps, busy, now, lunch, lunch + rules.duration, rules) == ()
+    soon = datetime(2026, 11, 21, 23, 30, tzinfo=TOKYO)
+    assert reps_free_for(calendar, reps, busy, now, soon, soon + rules.duration, rules) == ()

@@ -347,3 +347,20 @@ def test_typed_timing_is_read_not_fuzzy_matched_to_buttons(
     state = engine.turn(State(), Inbound("start"), ctx).state
     result = engine.turn(state, Inbound("text", text=text), ctx)
     assert result.state.slots["timing"]["bucket"] == bucket
+
+
+def test_only_turns_that_can_reach_a_slot_offer_need_availability(domain: Domain) -> None:
+    """Reps and bookings are loaded only for turns that may offer or book a slot."""
+    engine = domain.engine("demo-ja")
+    ctx = _ctx(domain)
+    start = engine.turn(State(), Inbound("start"), ctx).state
+    assert not engine.may_need_slots(State(), Inbound("start"))  # greet -> ask timing
+    assert not engine.may_need_slots(start, Inbound("text", text="来月"))  # -> ask challenge
+    at_challenge = engine.turn(start, Inbound("text", text="来月"), ctx).state
+    assert engine.may_need_slots(at_challenge, Inbound("text", text="人手不足"))  # -> offer
+    at_offer = engine.turn(at_challenge, Inbound("text", text="人手不足"), ctx).state
+    assert engine.may_need_slots(at_offer, Inbound("slot", value=at_offer.offered[0]))
+    assert not engine.may_need_slots(at_challenge, Inbound("text", text="配信停止"))
+    # Without the reps, the turn that offers would have had nothing to offer:
+    bare = engine.turn(at_challenge, Inbound("text", text="人手不足"), _ctx(domain, reps=[]))
+    assert not any(isinstance(r, SlotPicker) for r in bare.replies)

@@ -109,6 +109,7 @@ class Engine:
 
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
+        self._offer_reach: dict[str, bool] = {}
         intents = flow.spec.intents
         self.intents = IntentMatcher(
             {
@@ -136,6 +137,57 @@ class Engine:
         else:
             self._answer(run, event)
         return Turn(state=run.state, replies=tuple(run.replies), effects=tuple(run.effects))
+
+    def may_need_slots(self, state: State, event: Inbound) -> bool:
+        """Whether this turn could offer or book a meeting slot (so the caller must load
+        reps and bookings into the context); False lets most turns skip that work.
+
+        Conservative: it follows every way the flow could go until a question that always
+        waits for the lead.
+        """
+        if event.kind == "start":
+            return self._reaches_offer(self.flow.start)
+        waiting = self.flow.spec.steps.get(state.step or "")
+        if isinstance(waiting, OfferSlotsStep):
+            return True
+        if event.kind == "text" and state.status != "opted_out":
+            intent = self.intents.match(event.text)
+            if intent is not None:
+                spec = getattr(self.flow.spec.intents, intent)
+                target = spec.goto or (self.flow.start if intent == "restart" else None)
+                return target is not None and self._reaches_offer(target)
+        if not isinstance(waiting, AskStep) or state.step is None:
+            return False
+        after = [waiting.next or self.flow.successor.get(state.step), waiting.on_fail]
+        return any(self._reaches_offer(t) for t in after if t)
+
+    def _reaches_offer(self, step_id: str) -> bool:
+        """Whether running from ``step_id`` may reach a slot offer before a question that
+        always waits (memoised per step: flows do not change after loading)."""
+        if step_id not in self._offer_reach:
+            seen: set[str] = set()
+            todo = [step_id]
+            found = False
+            while todo and not found:
+                current = todo.pop()
+                if current in seen or current not in self.flow.spec.steps:
+                    continue
+                seen.add(current)
+                step = self.flow.step(current)
+                if isinstance(step, OfferSlotsStep):
+                    found = True
+                elif not (isinstance(step, AskStep) and not step.skip_if_known):
+                    todo.extend(self._next_steps(current, step))
+            self._offer_reach[step_id] = found
+        return self._offer_reach[step_id]
+
+    def _next_steps(self, step_id: str, step: Any) -> list[str]:
+        targets = [getattr(step, name, None) for name in ("next", "goto", "on_fail", "on_decline")]
+        if isinstance(step, BranchStep):
+            targets += [r.else_ if isinstance(r, BranchElse) else r.goto for r in step.branch]
+        if not isinstance(step, GotoStep | BranchStep | EndStep):
+            targets.append(self.flow.successor.get(step_id))
+        return [t for t in targets if isinstance(t, str)]
 
     def refusal(self, state: State, event: Inbound) -> str | None:
         """Why a tap cannot apply to this state (None when it can); typed text always can.

@@ -22,11 +22,13 @@ __all__ = [
     "create_engine",
     "is_sqlite",
     "migration_status",
+    "read_session_factory",
     "session_factory",
     "upgrade",
 ]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_READ_ONLY = "autoreply_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -67,14 +69,24 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (see ``read_session_factory``) need no write lock: deferred is enough.
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded objects usable after commit."""
+    """Sessions that keep loaded objects usable after commit (for turns and other writes)."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reading only: on SQLite they do not take the write lock, so reading a
+    transcript or checking a token never waits behind a turn (or makes one wait)."""
+    return async_sessionmaker(
+        engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+    )
 
 
 def alembic_config(url: str) -> Config:

@@ -97,7 +97,7 @@ async def send(
     result = await runtime.service.handle(
         conversation_id, body.event(), token=token, strict_taps=True
     )
-    locale = await runtime.service.locale_of(conversation_id)
+    locale = result.locale
     return TurnOut(
         status=result.status,
         replies=_replies(runtime, conversation_id, locale, result.replies),
