@@ -121,9 +121,9 @@ class HandoffWriter:
             opted_out=lead.opted_out_at is not None,
             locale=locale,
         )
-        record = record.with_first_line(
-            self.domain.texts.render("handoff/first_line", locale, r=record.to_dict())
-        )
+        data = record.to_dict()
+        data["first_line"] = self.domain.texts.render("handoff/first_line", locale, r=data)
+        record = record.with_first_line(data["first_line"])
         row = await self.row(session, conversation)
         if row is None:
             row = HandoffRow(
@@ -134,7 +134,7 @@ class HandoffWriter:
                 reason=reason,
                 tier=record.tier,
                 score=record.score,
-                record=record.to_dict(),
+                record=data,
                 updated_at=now,
             )
             session.add(row)
@@ -148,7 +148,7 @@ class HandoffWriter:
             )
         else:
             row.reason, row.tier, row.score = reason, record.tier, record.score
-            row.record, row.updated_at, row.lead_id = record.to_dict(), now, lead.id
+            row.record, row.updated_at, row.lead_id = data, now, lead.id
         await session.flush()
         return record
 

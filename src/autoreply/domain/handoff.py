@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -50,9 +50,16 @@ class HandoffRecord:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able form (for the database and the JSON API)."""
-        data = asdict(self)
+        """A JSON-able form (for the database and the JSON API).
+
+        Shallow on purpose: the fields already hold plain JSON values, and a deep copy of
+        the transcript on every turn was a measurable share of a bot reply (bench/).
+        """
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["identities"] = [list(i) for i in self.identities]
+        data["transcript"] = [
+            {"direction": t.direction, "text": t.text, "at": t.at} for t in self.transcript
+        ]
         return data
 
     def with_first_line(self, line: str) -> HandoffRecord:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -124,13 +124,27 @@ Reply = Text | Choices | Cards | SlotPicker
 
 
 def reply_to_dict(reply: Reply) -> dict[str, Any]:
-    """A JSON-able form of a reply (datetimes as ISO text)."""
-    data = asdict(reply)
-    if isinstance(reply, SlotPicker):
-        for slot in data["slots"]:
-            slot["start"] = slot["start"].isoformat()
-            slot["end"] = slot["end"].isoformat()
-    return data
+    """A JSON-able form of a reply (datetimes as ISO text); the inverse of ``reply_from_dict``."""
+    if isinstance(reply, Text):
+        return {"text": reply.text, "kind": reply.kind}
+    if isinstance(reply, Choices):
+        return {
+            "text": reply.text,
+            "options": [{"label": o.label, "value": o.value} for o in reply.options],
+            "free_text": reply.free_text,
+            "kind": reply.kind,
+        }
+    if isinstance(reply, Cards):
+        return {"cards": [c.__dict__.copy() for c in reply.cards], "kind": reply.kind}
+    return {
+        "text": reply.text,
+        "slots": [
+            {"id": s.id, "start": s.start.isoformat(), "end": s.end.isoformat(), "label": s.label}
+            for s in reply.slots
+        ],
+        "decline": {"label": reply.decline.label, "value": reply.decline.value},
+        "kind": reply.kind,
+    }
 
 
 def reply_from_dict(data: Mapping[str, Any]) -> Reply:
@@ -235,11 +249,21 @@ class State:
     handoff: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able form."""
-        data = asdict(self)
-        data["slots"] = dict(self.slots)
-        data["points"] = [list(p) for p in self.points]
-        return data
+        """A JSON-able form (shallow: slot values are already plain JSON)."""
+        return {
+            "status": self.status,
+            "step": self.step,
+            "slots": dict(self.slots),
+            "topics": list(self.topics),
+            "tags": list(self.tags),
+            "points": [list(p) for p in self.points],
+            "tries": self.tries,
+            "cases_sent": list(self.cases_sent),
+            "offered": list(self.offered),
+            "offer_step": self.offer_step,
+            "booking": None if self.booking is None else dict(self.booking),
+            "handoff": self.handoff,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> State:
