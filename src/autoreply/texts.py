@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateNotFound, TemplateSyntaxError
+from jinja2 import TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
 from autoreply.errors import ConfigError
-from autoreply.flows.templating import make_environment
+from autoreply.flows.templating import compile_all, make_environment
 
 __all__ = ["Texts"]
 
@@ -23,14 +23,7 @@ class Texts:
 
     def check(self) -> None:
         """Compile every template now, so a broken one stops the start, not a conversation."""
-        if not self.dir.is_dir():
-            raise ConfigError(f"templates folder {self.dir} does not exist")
-        for path in sorted(self.dir.rglob("*.j2")):
-            name = path.relative_to(self.dir).as_posix()
-            try:
-                self.env.get_template(name)
-            except TemplateSyntaxError as exc:
-                raise ConfigError(f"{path}:{exc.lineno}: template syntax: {exc.message}") from exc
+        compile_all(self.env, self.dir, "*.j2")
 
     def render(self, name: str, locale: str, **variables: Any) -> str:
         """Render one template for a locale; a missing template is a configuration error."""

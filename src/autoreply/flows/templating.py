@@ -7,14 +7,23 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChainableUndefined, FileSystemLoader, nodes, pass_context
+from jinja2 import (
+    ChainableUndefined,
+    Environment,
+    FileSystemLoader,
+    TemplateSyntaxError,
+    nodes,
+    pass_context,
+)
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from autoreply.domain.calendar import format_date, format_when
+from autoreply.errors import ConfigError
 
 __all__ = [
     "CONTEXT_NAMES",
+    "compile_all",
     "make_environment",
     "referenced_names",
     "referenced_slots",
@@ -76,6 +85,18 @@ def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
 
 
 _MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})
+
+
+def compile_all(env: Environment, directory: Path, pattern: str) -> None:
+    """Compile every template under ``directory`` matching ``pattern`` (e.g. ``*.j2``);
+    a syntax error becomes a ``ConfigError`` naming file and line, at start-up."""
+    if not directory.is_dir():
+        raise ConfigError(f"templates folder {directory} does not exist")
+    for path in sorted(directory.rglob(pattern)):
+        try:
+            env.get_template(path.relative_to(directory).as_posix())
+        except TemplateSyntaxError as exc:
+            raise ConfigError(f"{path}:{exc.lineno}: template syntax: {exc.message}") from exc
 
 
 def _walk(node: nodes.Node) -> Iterator[nodes.Node]:

@@ -8,12 +8,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.responses import HTMLResponse
-from jinja2 import ChainableUndefined, FileSystemLoader, TemplateSyntaxError, select_autoescape
+from jinja2 import ChainableUndefined, FileSystemLoader, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from autoreply.domain.calendar import format_when
-from autoreply.errors import ConfigError
-from autoreply.flows.templating import make_environment
+from autoreply.flows.templating import compile_all, make_environment
 
 __all__ = ["Pages"]
 
@@ -45,12 +44,7 @@ class Pages:
 
     def check(self) -> None:
         """Compile every page template now, so a broken edit stops the start, not a page."""
-        for path in sorted(self.dir.rglob("*.html")):
-            name = path.relative_to(self.dir).as_posix()
-            try:
-                self.env.get_template(name)
-            except TemplateSyntaxError as exc:
-                raise ConfigError(f"{path}:{exc.lineno}: template syntax: {exc.message}") from exc
+        compile_all(self.env, self.dir, "*.html")
 
     def render(self, name: str, status_code: int = 200, **variables: Any) -> HTMLResponse:
         """An HTML response from one template."""
