@@ -51,7 +51,6 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     service: ConversationService
-    secret: str
 
 
 @asynccontextmanager
@@ -78,7 +77,6 @@ async def open_runtime(
             engine,
             sessions,
             ConversationService(domain, sessions, readers=read_session_factory(engine)),
-            secret=domain.secret,
         )
     finally:
         await engine.dispose()

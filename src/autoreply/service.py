@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from fnmatch import fnmatch
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -231,15 +231,29 @@ class ConversationService:
                 await self._refresh_handoff(session, conversation, now)
         return case.url
 
+    # Every link handed to a lead is built here: under AUTOREPLY_PUBLIC_URL, signed with
+    # the secret over what it points at, so it can be neither forged nor re-aimed.
+
     def cancel_link(self, conversation_id: str) -> str:
         """The signed link a lead uses to cancel this conversation's booking."""
-        base = self.domain.settings.public_url.rstrip("/")
-        signature = sign(self.domain.secret, "cancel", conversation_id)
-        return f"{base}/bookings/{conversation_id}/cancel?s={signature}"
+        return self._link(f"bookings/{quote(conversation_id)}/cancel", "cancel", conversation_id)
 
     def cancel_link_valid(self, conversation_id: str, signature: str) -> bool:
         """Whether a cancel link's signature is ours."""
         return verify(self.domain.secret, signature, "cancel", conversation_id)
+
+    def case_link(self, conversation_id: str, case_id: str) -> str:
+        """The tracked link to a case study sent in a conversation (records "opened")."""
+        path = f"r/{quote(conversation_id)}/{quote(case_id)}"
+        return self._link(path, "case", conversation_id, case_id)
+
+    def case_link_valid(self, conversation_id: str, case_id: str, signature: str) -> bool:
+        """Whether a case-study link's signature is ours."""
+        return verify(self.domain.secret, signature, "case", conversation_id, case_id)
+
+    def _link(self, path: str, *signed: str) -> str:
+        base = self.domain.settings.public_url.rstrip("/")
+        return f"{base}/{path}?s={sign(self.domain.secret, *signed)}"
 
     async def booking_of(self, conversation_id: str) -> Booking | None:
         """The conversation's confirmed booking, if any."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 
@@ -22,7 +21,6 @@ from autoreply.channels.web import (
 from autoreply.errors import BadRequestError
 from autoreply.flows.turns import Reply, reply_from_dict
 from autoreply.runtime import Runtime
-from autoreply.signing import sign
 from autoreply.web.deps import RuntimeDep, TokenDep
 
 __all__ = ["banner", "router"]
@@ -47,11 +45,8 @@ def _replies(
     locale: str,
     replies: tuple[Reply, ...] | list[Reply],
 ) -> list[ReplyOut]:
-    base = runtime.settings.public_url.rstrip("/")  # like every link we hand out
-
     def case_link(case_id: str) -> str:
-        signature = sign(runtime.secret, conversation_id, case_id)
-        return f"{base}/r/{quote(conversation_id)}/{quote(case_id)}?s={signature}"
+        return runtime.service.case_link(conversation_id, case_id)
 
     return [ReplyOut(**r) for r in render_replies(replies, locale, case_link)]
 

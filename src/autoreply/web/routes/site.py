@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from autoreply.errors import NotFoundError
-from autoreply.signing import verify
 from autoreply.web.deps import RuntimeDep
 from autoreply.web.pages import Pages
 
@@ -54,7 +53,7 @@ async def open_case(
     conversation_id: str, case_id: str, s: str, runtime: RuntimeDep
 ) -> RedirectResponse:
     """Checks the link's signature, records 'opened', and redirects to the case study."""
-    if not verify(runtime.secret, s, conversation_id, case_id):
+    if not runtime.service.case_link_valid(conversation_id, case_id, s):
         raise NotFoundError("unknown link")
     url = await runtime.service.record_case_opened(conversation_id, case_id)
     if url is None:
