@@ -39,6 +39,7 @@ class HandoffWriter:
         self.domain = domain
 
     async def row(self, session: AsyncSession, conversation: Conversation) -> HandoffRow | None:
+        """The conversation's handoff row, if one was written."""
         return await session.scalar(
             select(HandoffRow).where(HandoffRow.conversation_id == conversation.id)
         )
@@ -64,7 +65,9 @@ class HandoffWriter:
             reason = "completed"
         if reason is None:
             return None
-        return await self.save(session, engine, conversation, lead, turn.state, ctx, reason, now)
+        return await self.save(
+            session, engine, conversation, lead, turn.state, ctx, reason, now, row=existing
+        )
 
     async def save(
         self,
@@ -76,19 +79,31 @@ class HandoffWriter:
         ctx: Context,
         reason: str,
         now: datetime,
+        *,
+        row: HandoffRow | None,
     ) -> HandoffRecord:
+        """Write the handoff, or bring ``row`` (the existing one, from ``row()``) up to date."""
         flow = engine.flow
         locale = flow.locale
         ctx = replace(ctx, lead=facts(lead))  # the effects of this turn may have changed it
         messages = await repos.messages_of(session, conversation.id)
-        booking = await session.scalar(
-            select(Booking).where(
-                Booking.conversation_id == conversation.id, Booking.status == "confirmed"
-            )
+        booked = (
+            None
+            if state.booking is None
+            else (
+                await session.execute(
+                    select(Booking, Rep)
+                    .join(Rep, Rep.id == Booking.rep_id)
+                    .where(
+                        Booking.conversation_id == conversation.id,
+                        Booking.status == "confirmed",
+                    )
+                )
+            ).first()
         )
         booking_data = None
-        if booking is not None:
-            rep = await session.get(Rep, booking.rep_id)
+        if booked is not None:
+            booking, rep = booked
             start = booking.start_at.astimezone(ctx.calendar.tz)
             booking_data = {
                 "start": start.isoformat(),
@@ -124,7 +139,6 @@ class HandoffWriter:
         data = record.to_dict()
         data["first_line"] = self.domain.texts.render("handoff/first_line", locale, r=data)
         record = record.with_first_line(data["first_line"])
-        row = await self.row(session, conversation)
         if row is None:
             row = HandoffRow(
                 conversation_id=conversation.id,
@@ -166,8 +180,10 @@ def collected(state: State) -> bool:
 
 
 async def _identities(session: AsyncSession, lead: Lead) -> list[LeadIdentity]:
-    await session.refresh(lead, ["identities"])
-    return list(lead.identities)
+    rows = await session.scalars(
+        select(LeadIdentity).where(LeadIdentity.lead_id == lead.id).order_by(LeadIdentity.id)
+    )
+    return list(rows)
 
 
 def _cards_sent(messages: Sequence[Message]) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from autoreply.errors import ConflictError
 from autoreply.service import ConversationService
 from autoreply.store.db import (
     create_engine,
+    create_read_engine,
     migration_status,
     read_session_factory,
     session_factory,
@@ -51,6 +52,7 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     service: ConversationService
+    reader: AsyncEngine  # for reads that must not queue behind writes (may be ``engine``)
 
 
 @asynccontextmanager
@@ -63,6 +65,7 @@ async def open_runtime(
         await upgrade(settings.database_url)
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
+    reader = create_read_engine(settings.database_url, engine)
     try:
         current, head = await migration_status(engine)
         if current != head:
@@ -76,10 +79,13 @@ async def open_runtime(
             domain,
             engine,
             sessions,
-            ConversationService(domain, sessions, readers=read_session_factory(engine)),
+            ConversationService(domain, sessions, readers=read_session_factory(reader)),
+            reader,
         )
     finally:
         await engine.dispose()
+        if reader is not engine:
+            await reader.dispose()
 
 
 async def seed_demo(sessions: async_sessionmaker[AsyncSession], domain: Domain) -> None:

@@ -37,7 +37,7 @@ from autoreply.flows.turns import (
 from autoreply.handoffs import HandoffWriter, collected, facts, transcript_of
 from autoreply.signing import new_token, sign, token_hash, verify, verify_token
 from autoreply.store import repos
-from autoreply.store.models import Booking, Conversation, HandoffRow, Lead, Message
+from autoreply.store.models import Booking, Conversation, HandoffRow, Lead
 
 __all__ = ["ConversationService", "TurnResult", "reply_text"]
 
@@ -123,8 +123,7 @@ class ConversationService:
                 created_at=min(occurred_at or now, now),
                 updated_at=now,
             )
-            session.add(conversation)
-            await session.flush()
+            session.add(conversation)  # inserted with the state after the greeting
             log.info(
                 "conversation started",
                 extra={"conversation": conversation.public_id, "lead": lead.id, "channel": channel},
@@ -148,7 +147,7 @@ class ConversationService:
         """
         now = self.domain.clock.now()
         async with self.sessions() as session, session.begin():
-            conversation = await repos.lock_conversation(session, conversation_id)
+            conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
             if token is not None and not verify_token(token, conversation.token_hash):
                 raise ForbiddenError("wrong conversation token")
             engine = self.domain.engine(conversation.flow_id)
@@ -156,7 +155,6 @@ class ConversationService:
                 refusal = engine.refusal(State.from_dict(conversation.state), event)
                 if refusal:
                     raise BadRequestError(refusal)
-            lead = await self._lead(session, conversation)
             return await self._turn(session, engine, conversation, lead, event, now)
 
     async def locale_of(self, conversation_id: str) -> str:
@@ -324,9 +322,8 @@ class ConversationService:
         """Hand off whatever a lead who left told us (if anything); ``end`` closes it too."""
         now = self.domain.clock.now()
         async with self.sessions() as session, session.begin():
-            conversation = await repos.lock_conversation(session, conversation_id)
+            conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
             engine = self.domain.engine(conversation.flow_id)
-            lead = await self._lead(session, conversation)
             state = State.from_dict(conversation.state)
             existing = await self.handoffs.row(session, conversation)
             if existing is None and not collected(state):
@@ -341,7 +338,7 @@ class ConversationService:
                 conversation.updated_at = now
             conversation.state = state.to_dict()
             return await self.handoffs.save(
-                session, engine, conversation, lead, state, ctx, reason, now
+                session, engine, conversation, lead, state, ctx, reason, now, row=existing
             )
 
     async def handoff_record(self, conversation_id: str) -> dict[str, Any] | None:
@@ -379,17 +376,6 @@ class ConversationService:
         slots = engine.may_need_slots(state, event)
         ctx = await self._context(session, engine, conversation, lead, now, slots=slots)
         turn = engine.turn(state, event, ctx)
-        if event.kind != "start":
-            session.add(
-                Message(
-                    conversation_id=conversation.id,
-                    direction="in",
-                    kind=event.kind,
-                    text=event.text,
-                    payload={"value": event.value},
-                    created_at=now,
-                )
-            )
         for effect in turn.effects:
             if isinstance(effect, Book) and not await self._book(
                 session, conversation, lead, effect, ctx, now
@@ -398,19 +384,7 @@ class ConversationService:
                 turn = engine.turn(state, Inbound("slot_taken", value=effect.slot_id), ctx)
                 break
         lead = await self._apply(session, conversation, lead, turn, now)
-        messages = [
-            Message(
-                conversation_id=conversation.id,
-                direction="out",
-                kind=r.kind,
-                text=reply_text(r),
-                payload=reply_to_dict(r),
-                created_at=now,
-            )
-            for r in turn.replies
-        ]
-        session.add_all(messages)
-        if messages and conversation.first_response_at is None:
+        if turn.replies and conversation.first_response_at is None:
             # Read the clock again: the figure includes the time this turn took.
             conversation.first_response_at = self.domain.clock.now()
         conversation.state = turn.state.to_dict()
@@ -418,9 +392,13 @@ class ConversationService:
         conversation.status = turn.state.status
         conversation.updated_at = now
         await session.flush()
+        replies = [reply_to_dict(r) for r in turn.replies]
+        ids = await repos.add_messages(
+            session, _message_rows(conversation.id, event, turn.replies, replies, now)
+        )
         # An opted-out lead gets nothing pushed, except the confirmation of opting out.
         if lead.opted_out_at is None or any(isinstance(e, OptOut) for e in turn.effects):
-            await self._enqueue(session, conversation, lead, messages, now)
+            await self._enqueue(session, conversation, lead, ids[-len(replies) :], replies, now)
         record = await self.handoffs.after_turn(session, engine, conversation, lead, turn, ctx, now)
         if record is not None and turn.state.handoff is None:
             # Remember in the state that a handoff exists, so later turns refresh it.
@@ -496,21 +474,22 @@ class ConversationService:
         session: AsyncSession,
         conversation: Conversation,
         lead: Lead,
-        messages: list[Message],
+        message_ids: Sequence[int],
+        replies: Sequence[dict[str, Any]],
         now: datetime,
     ) -> None:
         """Channels that push (LINE) send from the outbox, written in this transaction."""
         if conversation.channel not in self.push_channels or not conversation.contact:
             return
         recipient = conversation.contact
-        for message in messages:
+        for message_id, payload in zip(message_ids, replies, strict=True):
             await repos.enqueue(
                 session,
                 channel=conversation.channel,
                 kind="reply",
                 recipient=recipient,
-                payload=message.payload,
-                dedupe_key=f"message:{message.id}",
+                payload=payload,
+                dedupe_key=f"message:{message_id}",
                 now=now,
                 conversation_id=conversation.id,
                 lead_id=lead.id,
@@ -529,15 +508,15 @@ class ConversationService:
         lead = await self._lead(session, conversation)
         state = State.from_dict(conversation.state)
         ctx = await self._context(session, engine, conversation, lead, now)
-        await self.handoffs.save(session, engine, conversation, lead, state, ctx, row.reason, now)
+        await self.handoffs.save(
+            session, engine, conversation, lead, state, ctx, row.reason, now, row=row
+        )
 
     async def _lead(self, session: AsyncSession, conversation: Conversation) -> Lead:
         lead = await session.get(Lead, conversation.lead_id)
-        while lead is not None and lead.merged_into_id is not None:
-            lead = await session.get(Lead, lead.merged_into_id)
         if lead is None:  # pragma: no cover - foreign keys forbid it
             raise LookupError(f"conversation {conversation.public_id} has no lead")
-        return lead
+        return await repos.current_lead(session, lead)
 
     async def _context(
         self,
@@ -579,6 +558,32 @@ class ConversationService:
             requested_document=bool(source.get("document")),
             links={"cancel_booking": self.cancel_link(conversation.public_id)},
         )
+
+
+def _message_rows(
+    conversation_id: int,
+    event: Inbound,
+    replies: Sequence[Reply],
+    payloads: Sequence[dict[str, Any]],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The rows of a turn's messages: what the lead did (unless it was the start), then
+    every reply, in order."""
+    rows = []
+    if event.kind != "start":
+        rows.append(
+            {
+                "kind": event.kind,
+                "direction": "in",
+                "text": event.text,
+                "payload": {"value": event.value},
+            }
+        )
+    rows.extend(
+        {"kind": r.kind, "direction": "out", "text": reply_text(r), "payload": p}
+        for r, p in zip(replies, payloads, strict=True)
+    )
+    return [{**row, "conversation_id": conversation_id, "created_at": now} for row in rows]
 
 
 def _scored(url: str, patterns: str) -> bool:

@@ -107,16 +107,29 @@ async def test_concurrent_turns_on_one_conversation_are_serialised(
     assert set(conversation.state["slots"]) == {"timing", "challenge"}
 
 
+@pytest.fixture
+async def other_worker(
+    migrated: str, service: ConversationService
+) -> AsyncIterator[ConversationService]:
+    """A second service on the same database with its own engine, as a second worker
+    process of ``serve`` has (on SQLite the two meet at the file lock)."""
+    engine = create_engine(migrated)
+    yield ConversationService(service.domain, session_factory(engine))
+    await engine.dispose()
+
+
+@pytest.mark.parametrize("workers", ["one worker", "two workers"])
 async def test_two_leads_picking_one_slot_at_once_get_one_booking(
-    service: ConversationService,
+    service: ConversationService, other_worker: ConversationService, workers: str
 ) -> None:
     """Exactly one of two simultaneous picks wins; the other is told and offered fresh slots."""
     first, picker = await _to_offer(service, "sess-a")
     second, _ = await _to_offer(service, "sess-b")
     slot = picker.slots[0]
+    rival = other_worker if workers == "two workers" else service
     results = await asyncio.gather(
         service.handle(first, Inbound("slot", text=slot.label, value=slot.id)),
-        service.handle(second, Inbound("slot", text=slot.label, value=slot.id)),
+        rival.handle(second, Inbound("slot", text=slot.label, value=slot.id)),
     )
     assert await _count(service, Booking, Booking.status == "confirmed") == 1
     losers = [r for r in results if any(isinstance(x, SlotPicker) for x in r.replies)]

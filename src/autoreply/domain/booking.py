@@ -198,11 +198,10 @@ def free_slots(
         for rep in reps:
             taken = busy_by_rep.get(rep.rep_id, [])
             for open_, close in _bookable(calendar, rep, day, rules.prep_buffer):
+                near = [x for x in taken if x.start < close and open_ < x.end]
                 for start in _grid(day, open_, close, rules):
                     end = start + rules.duration
-                    if start >= earliest and not any(
-                        start < x.end and x.start < end for x in taken
-                    ):
+                    if start >= earliest and not any(start < x.end and x.start < end for x in near):
                         free.setdefault(start, set()).add(rep.rep_id)
         slots.extend(
             Slot(start, start + rules.duration, tuple(sorted(ids)))

@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 from autoreply.errors import StorageError
+from autoreply.store import sqlite
 
 __all__ = [
     "AsyncSession",
     "alembic_config",
     "create_engine",
+    "create_read_engine",
     "is_sqlite",
     "migration_status",
     "read_session_factory",
@@ -42,19 +44,32 @@ def _prepare_sqlite_dir(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite, foreign keys on, WAL, and ``BEGIN IMMEDIATE``.
 
     SQLite's default deferred transactions let two turns read the same conversation and
     then both write; beginning every transaction immediately takes the write lock up
     front, which is what "load and lock the conversation" means there. PostgreSQL locks
     rows with ``SELECT ... FOR UPDATE`` instead.
+
+    SQLite lets one writer in at a time, so a SQLite engine for writing holds a single
+    connection: the pool's queue makes concurrent transactions of this process wait
+    their turn in order (first come, first served), where several connections would
+    poll the file lock with SQLite's growing sleeps and let late comers overtake.
+    ``read_only`` engines begin deferred transactions (they never take the write lock)
+    and keep a pool of their own. Statements run on the event loop's thread
+    (``store.sqlite``).
     """
     if not is_sqlite(url):
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, **kwargs)
     _prepare_sqlite_dir(url)
-    kwargs.setdefault("connect_args", {"timeout": 30})
+    if not _in_memory(url):
+        kwargs.setdefault("async_creator", sqlite.connector(url))
+        if not read_only:
+            kwargs.setdefault("pool_size", 1)
+            kwargs.setdefault("max_overflow", 0)
+            kwargs.setdefault("pool_timeout", 120)
     engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -64,16 +79,32 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        if _in_memory(url):
+            cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         # Reads (see ``read_session_factory``) need no write lock: deferred is enough.
-        read_only = connection.get_execution_options().get(_READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        deferred = read_only or connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _in_memory(url: str) -> bool:
+    database = make_url(url).database
+    return not database or database == ":memory:" or "mode=memory" in database
+
+
+def create_read_engine(url: str, writer: AsyncEngine) -> AsyncEngine:
+    """The engine for reads beside ``writer``: on a SQLite file a second engine with a
+    pool of its own (reads never queue behind the single writing connection); else
+    ``writer`` itself (PostgreSQL pools both; an in-memory SQLite database is one
+    connection)."""
+    if is_sqlite(url) and not _in_memory(url):
+        return create_engine(url, read_only=True)
+    return writer
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

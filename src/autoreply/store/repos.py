@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,9 +27,12 @@ from autoreply.store.models import (
 __all__ = [
     "LEAD_FIELDS",
     "add_identity",
+    "add_messages",
     "bookings_between",
+    "current_lead",
     "enqueue",
     "lock_conversation",
+    "lock_conversation_and_lead",
     "messages_of",
     "record_inbound",
     "rep_loads",
@@ -54,7 +57,11 @@ async def resolve_lead(
     """
     if not identities:
         raise ValueError("a lead needs at least one identity")
-    found = await _leads_for(session, identities)
+    owners = {
+        (channel, external_id): await _owner(session, channel, external_id)
+        for channel, external_id in identities
+    }
+    found = await _leads_for(session, owners.values())
     if found:
         lead = found[0]
         for other in found[1:]:
@@ -63,23 +70,35 @@ async def resolve_lead(
         lead = Lead(created_at=now, updated_at=now)
         session.add(lead)
         await session.flush()
-    for channel, external_id in identities:
-        await add_identity(session, lead, channel, external_id, now)
+    for (channel, external_id), owner in owners.items():
+        if owner is None:  # new to us: no need to ask again who has it
+            _attach(session, lead, channel, external_id, now)
+        else:
+            await add_identity(session, lead, channel, external_id, now)
     if facts:
         update_lead(lead, facts, now)
     return lead
 
 
-async def _leads_for(session: AsyncSession, identities: Sequence[tuple[str, str]]) -> list[Lead]:
-    ids: list[int] = []
-    for channel, external_id in identities:
-        lead_id = await session.scalar(
-            select(LeadIdentity.lead_id).where(
-                LeadIdentity.channel == channel, LeadIdentity.external_id == external_id
-            )
+async def _owner(session: AsyncSession, channel: str, external_id: str) -> int | None:
+    """The lead an identity belongs to, if any."""
+    return await session.scalar(
+        select(LeadIdentity.lead_id).where(
+            LeadIdentity.channel == channel, LeadIdentity.external_id == external_id
         )
-        if lead_id is not None and lead_id not in ids:
-            ids.append(lead_id)
+    )
+
+
+def _attach(
+    session: AsyncSession, lead: Lead, channel: str, external_id: str, now: datetime
+) -> None:
+    session.add(
+        LeadIdentity(lead_id=lead.id, channel=channel, external_id=external_id, created_at=now)
+    )
+
+
+async def _leads_for(session: AsyncSession, owners: Iterable[int | None]) -> list[Lead]:
+    ids = list(dict.fromkeys(o for o in owners if o is not None))
     leads = []
     for lead_id in sorted(ids):
         lead = await session.get(Lead, lead_id, with_for_update=True)
@@ -94,11 +113,7 @@ async def add_identity(
     session: AsyncSession, lead: Lead, channel: str, external_id: str, now: datetime
 ) -> Lead:
     """Attach an identity to a lead; if another lead has it, merge that lead into this one."""
-    owner_id = await session.scalar(
-        select(LeadIdentity.lead_id).where(
-            LeadIdentity.channel == channel, LeadIdentity.external_id == external_id
-        )
-    )
+    owner_id = await _owner(session, channel, external_id)
     if owner_id == lead.id:
         return lead
     if owner_id is not None:
@@ -107,9 +122,7 @@ async def add_identity(
             keep, gone = (lead, other) if lead.id < other.id else (other, lead)
             await _merge(session, gone, keep, now)
             return keep
-    session.add(
-        LeadIdentity(lead_id=lead.id, channel=channel, external_id=external_id, created_at=now)
-    )
+    _attach(session, lead, channel, external_id, now)
     await session.flush()
     return lead
 
@@ -147,6 +160,48 @@ async def lock_conversation(session: AsyncSession, public_id: str) -> Conversati
     if conversation is None:
         raise NotFoundError(f"no conversation {public_id!r}")
     return conversation
+
+
+async def lock_conversation_and_lead(
+    session: AsyncSession, public_id: str
+) -> tuple[Conversation, Lead]:
+    """A conversation locked for a turn, and its lead, in one query (the lead it was
+    merged into, if it was)."""
+    row = (
+        await session.execute(
+            select(Conversation, Lead)
+            .join(Lead, Lead.id == Conversation.lead_id)
+            .where(Conversation.public_id == public_id)
+            .with_for_update(of=Conversation)
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no conversation {public_id!r}")
+    conversation, lead = row
+    return conversation, await current_lead(session, lead)
+
+
+async def current_lead(session: AsyncSession, lead: Lead) -> Lead:
+    """The lead itself, or the one it was merged into."""
+    while lead.merged_into_id is not None:
+        merged = await session.get(Lead, lead.merged_into_id)
+        if merged is None:  # pragma: no cover - foreign keys forbid it
+            break
+        lead = merged
+    return lead
+
+
+async def add_messages(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert messages in one statement; their ids, in order.
+
+    Ids are assigned in the order of the rows of one INSERT (SQLite's rowid, a
+    PostgreSQL sequence), so sorting the returned ids gives that order, whatever order
+    RETURNING hands them back in.
+    """
+    if not rows:
+        return []
+    result = await session.execute(insert(Message).returning(Message.id), list(rows))
+    return sorted(result.scalars())
 
 
 async def messages_of(session: AsyncSession, conversation_id: int) -> list[Message]:

@@ -73,9 +73,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     async def readyz() -> JSONResponse:
         runtime: Runtime = app.state.runtime
         try:
-            async with runtime.engine.connect() as connection:
+            async with runtime.reader.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-            current, head = await migration_status(runtime.engine)
+            current, head = await migration_status(runtime.reader)
         except Exception as exc:
             log.warning("not ready: %s", type(exc).__name__)
             return JSONResponse(

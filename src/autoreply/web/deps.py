@@ -11,13 +11,17 @@ from autoreply.runtime import Runtime
 __all__ = ["RuntimeDep", "TokenDep", "get_runtime", "get_token"]
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies are coroutines: FastAPI runs a plain function in a worker thread, a hop
+# that costs more than the function itself.
+
+
+async def get_runtime(request: Request) -> Runtime:
     """The running product (built in the app's lifespan)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_token(authorization: Annotated[str | None, Header()] = None) -> str:
+async def get_token(authorization: Annotated[str | None, Header()] = None) -> str:
     """The conversation token from ``Authorization: Bearer <token>``."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise HTTPException(401, "send the conversation token as 'Authorization: Bearer ...'")
