@@ -222,6 +222,18 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     return serve(_settings(), host=args.host, port=args.port, migrate=not args.no_migrate)
 
 
+def _worker(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.logs import configure_logging
+    from autoreply.runtime import run_worker
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    handled = asyncio.run(run_worker(settings, once=args.once, migrate=not args.no_migrate))
+    if args.once:
+        print(f"outbox: {handled} handled", file=out)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autoreply",
@@ -234,6 +246,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
     serve.set_defaults(func=_serve)
+
+    worker = sub.add_parser("worker", help="deliver the outbox (email) without serving HTTP")
+    worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    worker.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
+    worker.set_defaults(func=_worker)
 
     chat = sub.add_parser("chat", help="hold a conversation with a flow in the terminal")
     chat.add_argument("--flow", help="flow file (default: the configured flow)")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import time
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -86,6 +88,60 @@ class Settings(BaseSettings):
     widget_origins: str = Field(
         "*", description="Sites allowed to call the chat API (comma-separated origins)."
     )
+    forms: Path = Field(
+        Path("flows/forms.yaml"), description="Web forms whose submitters get an auto-reply."
+    )
+    form_signing_secret: str | None = Field(
+        None,
+        description="HMAC-SHA256 key of server-to-server form posts (X-Autoreply-Signature).",
+    )
+    form_duplicate_minutes: int = Field(
+        10, ge=0, description="The same form from the same address this soon again: one reply."
+    )
+    form_rate_per_minute: int = Field(
+        10, ge=1, description="Form posts accepted per client address per minute."
+    )
+    form_max_bytes: int = Field(65536, ge=1024, description="Largest form body (413 above).")
+    chat_page_url: str | None = Field(
+        None,
+        description="A page with the widget, where email links continue the chat (default /).",
+    )
+    link_days: int = Field(
+        14, ge=1, description="How long links in emails (continue the chat, book) stay valid."
+    )
+    mail_from: str = Field(
+        "サンプル株式会社 営業部 <sales@example.com>", description="From of every email."
+    )
+    mail_reply_to: Literal["team", "rep"] = Field(
+        "team", description="Reply-To: the From address (team) or the assigned rep (rep)."
+    )
+    mail_dir: Path = Field(
+        Path("var/mail"), description="Where emails go as .eml files when no SMTP host is set."
+    )
+    smtp_host: str | None = Field(None, description="SMTP server; unset: write .eml files.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    smtp_tls: Literal["auto", "starttls", "tls", "none"] = Field(
+        "auto",
+        description="auto: STARTTLS when offered; starttls: required; tls: implicit (465).",
+    )
+    smtp_username: str | None = Field(None, description="SMTP login (AUTH), if any.")
+    smtp_password: str | None = Field(None, description="SMTP password.")
+    smtp_timeout_seconds: float = Field(
+        30.0, gt=0, description="Timeout of connecting and of each SMTP reply."
+    )
+    outbox_max_age_hours: int = Field(
+        72, ge=1, description="A message not delivered after this long is given up (failed)."
+    )
+    outbox_retry_seconds: int = Field(
+        30, ge=1, description="First retry delay after a temporary failure; doubles, up to 1 h."
+    )
+    pre_meeting_time: str = Field(
+        "17:00", description="The pre-meeting email goes the business day before, at this time."
+    )
+    meeting_url: str | None = Field(
+        None, description="Online meeting link put into invites (LOCATION)."
+    )
+    run_worker: bool = Field(True, description="`serve` also delivers the outbox.")
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
     workers: int = Field(1, ge=1, le=32, description="Worker processes of `serve`.")
@@ -101,6 +157,15 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("pre_meeting_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"not a time of day (HH:MM): {value!r}") from exc
         return value
 
     @cached_property

@@ -9,11 +9,14 @@ __all__ = [
     "BadRequestError",
     "ConfigError",
     "ConflictError",
+    "DeliveryError",
     "FlowError",
     "FlowProblem",
     "ForbiddenError",
     "NotFoundError",
+    "PermanentDeliveryError",
     "StorageError",
+    "TemporaryDeliveryError",
 ]
 
 
@@ -64,3 +67,22 @@ class BadRequestError(AutoreplyError, ValueError):
 
 class ForbiddenError(AutoreplyError, PermissionError):
     """The caller may not do this (e.g. a wrong conversation token)."""
+
+
+class DeliveryError(AutoreplyError):
+    """A message could not be handed to the far end (mail server, LINE API)."""
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """Try again later: the far end is down, slow, or said 4xx/429/5xx-for-now.
+
+    ``retry_after`` is the far end's own wish (seconds), when it said one.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Trying again cannot help (a 5xx from a mail server, a 400 from an API)."""

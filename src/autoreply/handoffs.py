@@ -135,6 +135,12 @@ class HandoffWriter:
             transcript=transcript_of(messages),
             opted_out=lead.opted_out_at is not None,
             locale=locale,
+            pre_meeting=(conversation.source or {}).get("pre_meeting"),
+            email_problem=(
+                {"at": lead.email_failed_at.isoformat(), "error": lead.email_error}
+                if lead.email_failed_at
+                else None
+            ),
         )
         data = record.to_dict()
         data["first_line"] = self.domain.texts.render("handoff/first_line", locale, r=data)

@@ -56,7 +56,7 @@ __all__ = [
 
 MIN_PASSWORD_LENGTH = 10
 Status = Literal["waiting", "contacted", "all"]
-Channel = Literal["web", "line", "email", "cli", "all"]
+Channel = Literal["web", "line", "form", "email", "cli", "all"]
 STATUSES: tuple[str, ...] = get_args(Status)
 CHANNELS: tuple[str, ...] = get_args(Channel)
 

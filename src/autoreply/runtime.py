@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,19 @@ from autoreply import reps
 from autoreply.bootstrap import Domain, build_domain, resolve_secret
 from autoreply.clock import Clock, SystemClock
 from autoreply.config import Settings
+from autoreply.delivery.outbox import OutboxWorker
+from autoreply.domain.forms import Forms
 from autoreply.errors import ConflictError
+from autoreply.followup import Followup
+from autoreply.intake import FormIntake
+from autoreply.links import Links
+from autoreply.mail import load_checked_forms, mail_renderer, mail_transport, outbox_worker
+from autoreply.meetings import MeetingMail
 from autoreply.service import ConversationService
 from autoreply.store.db import (
     create_engine,
     create_read_engine,
+    is_sqlite,
     migration_status,
     read_session_factory,
     session_factory,
@@ -35,6 +44,7 @@ __all__ = [
     "list_reps",
     "open_runtime",
     "resolve_secret",
+    "run_worker",
     "seed_demo",
 ]
 
@@ -45,7 +55,7 @@ DEMO_PASSWORD_FILE = Path("var") / "demo-rep-password.txt"
 
 @dataclass
 class Runtime:
-    """What a process needs to hold conversations."""
+    """What a process needs to hold conversations and send what they queue."""
 
     settings: Settings
     domain: Domain
@@ -53,6 +63,10 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     service: ConversationService
     reader: AsyncEngine  # for reads that must not queue behind writes (may be ``engine``)
+    forms: Forms
+    intake: FormIntake
+    followup: Followup
+    worker: OutboxWorker
 
 
 @asynccontextmanager
@@ -66,6 +80,22 @@ async def open_runtime(
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     reader = create_read_engine(settings.database_url, engine)
+    renderer = mail_renderer(domain)
+    forms = load_checked_forms(domain, renderer)
+    postgres = not is_sqlite(settings.database_url)
+    worker = outbox_worker(domain, sessions, {"email": mail_transport(domain)}, postgres=postgres)
+    links = Links(domain.secret, settings.public_url, timedelta(days=settings.link_days))
+    service = ConversationService(
+        domain,
+        sessions,
+        readers=read_session_factory(reader),
+        links=links,
+        meetings=MeetingMail(domain, renderer, links),
+        queued=worker.wake,
+    )
+    followup = Followup(service)
+    worker.on_sent = followup.delivered
+    worker.on_failed = followup.undeliverable
     try:
         current, head = await migration_status(engine)
         if current != head:
@@ -79,13 +109,31 @@ async def open_runtime(
             domain,
             engine,
             sessions,
-            ConversationService(domain, sessions, readers=read_session_factory(reader)),
+            service,
             reader,
+            forms,
+            FormIntake(service, renderer, queued=worker.wake),
+            followup,
+            worker,
         )
     finally:
         await engine.dispose()
         if reader is not engine:
             await reader.dispose()
+
+
+async def run_worker(settings: Settings, *, once: bool = False, migrate: bool = True) -> int:
+    """``autoreply worker``: deliver the outbox without serving HTTP (until interrupted, or
+    only what is due now with ``once``). Returns how many rows it handled with ``once``."""
+    async with open_runtime(settings, migrate=migrate) as runtime:
+        if once:
+            total = 0
+            while (count := await runtime.worker.run_once()) > 0:
+                total += count
+            return total
+        log.info("outbox worker running (Ctrl+C stops it)")
+        await runtime.worker.run()
+    return 0  # pragma: no cover - run() ends only by cancellation
 
 
 async def seed_demo(sessions: async_sessionmaker[AsyncSession], domain: Domain) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from fnmatch import fnmatch
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +25,8 @@ from autoreply.flows.turns import (
     Book,
     Cards,
     Context,
+    Ended,
+    Handoff,
     Inbound,
     LeadUpdate,
     OptIn,
@@ -35,7 +37,9 @@ from autoreply.flows.turns import (
     reply_to_dict,
 )
 from autoreply.handoffs import HandoffWriter, collected, facts, transcript_of
-from autoreply.signing import new_token, sign, token_hash, verify, verify_token
+from autoreply.links import Links
+from autoreply.meetings import MeetingMail
+from autoreply.signing import new_token, token_hash, verify_token
 from autoreply.store import repos
 from autoreply.store.models import Booking, Conversation, HandoffRow, Lead
 
@@ -76,12 +80,22 @@ class ConversationService:
         *,
         push_channels: frozenset[str] = frozenset({"line"}),
         readers: async_sessionmaker[AsyncSession] | None = None,
+        links: Links | None = None,
+        meetings: MeetingMail | None = None,
+        queued: Callable[[], None] = lambda: None,
     ) -> None:
         self.domain = domain
         self.sessions = sessions
         self.readers = readers or sessions
         self.push_channels = push_channels
         self.handoffs = HandoffWriter(domain)
+        self.links = links or Links(
+            domain.secret,
+            domain.settings.public_url,
+            timedelta(days=domain.settings.link_days),
+        )
+        self.meetings = meetings  # None: no email (a deployment without mail templates)
+        self.queued = queued  # wakes the outbox worker after a commit that queued something
 
     # -- public API ------------------------------------------------------------------
 
@@ -129,7 +143,8 @@ class ConversationService:
                 extra={"conversation": conversation.public_id, "lead": lead.id, "channel": channel},
             )
             result = await self._turn(session, engine, conversation, lead, Inbound("start"), now)
-            return replace(result, token=token)
+        self.queued()
+        return replace(result, token=token)
 
     async def handle(
         self,
@@ -155,7 +170,42 @@ class ConversationService:
                 refusal = engine.refusal(State.from_dict(conversation.state), event)
                 if refusal:
                     raise BadRequestError(refusal)
-            return await self._turn(session, engine, conversation, lead, event, now)
+            result = await self._turn(session, engine, conversation, lead, event, now)
+        self.queued()
+        return result
+
+    async def continue_in_chat(self, conversation_id: str) -> TurnResult:
+        """Open a conversation begun elsewhere (a form) in the web chat.
+
+        The chat gets a new token (a chat opened from an older link stops working); the
+        first time, the flow starts from what the form already said, and its replies are
+        waiting in the transcript when the widget opens it.
+        """
+        now = self.domain.clock.now()
+        token = new_token()
+        async with self.sessions() as session, session.begin():
+            conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
+            engine = self.domain.engine(conversation.flow_id)
+            conversation.token_hash = token_hash(token)
+            source = dict(conversation.source or {})
+            if "chat_started_at" in source or conversation.status != "active":
+                result = TurnResult(
+                    conversation.public_id,
+                    lead.id,
+                    (),
+                    conversation.status,
+                    locale=engine.flow.locale,
+                )
+            else:
+                conversation.source = {**source, "chat_started_at": now.isoformat()}
+                start = Inbound("start")
+                result = await self._turn(session, engine, conversation, lead, start, now)
+                log.info(
+                    "conversation continued in the chat",
+                    extra={"conversation": conversation_id, "lead": lead.id},
+                )
+        self.queued()
+        return replace(result, token=token)
 
     async def locale_of(self, conversation_id: str) -> str:
         """The language of a conversation's flow."""
@@ -210,7 +260,7 @@ class ConversationService:
             if _scored(url, self.domain.settings.score_pages):
                 source["pricing_views"] = int(source.get("pricing_views", 0)) + 1
             conversation.source = source
-            await self._refresh_handoff(session, conversation, now)
+            await self.refresh_handoff(session, conversation, now)
             return int(source.get("pricing_views", 0))
 
     async def record_case_opened(self, conversation_id: str, case_id: str) -> str | None:
@@ -226,32 +276,8 @@ class ConversationService:
             if case_id not in opened:
                 source["cases_opened"] = [*opened, case_id]
                 conversation.source = source
-                await self._refresh_handoff(session, conversation, now)
+                await self.refresh_handoff(session, conversation, now)
         return case.url
-
-    # Every link handed to a lead is built here: under AUTOREPLY_PUBLIC_URL, signed with
-    # the secret over what it points at, so it can be neither forged nor re-aimed.
-
-    def cancel_link(self, conversation_id: str) -> str:
-        """The signed link a lead uses to cancel this conversation's booking."""
-        return self._link(f"bookings/{quote(conversation_id)}/cancel", "cancel", conversation_id)
-
-    def cancel_link_valid(self, conversation_id: str, signature: str) -> bool:
-        """Whether a cancel link's signature is ours."""
-        return verify(self.domain.secret, signature, "cancel", conversation_id)
-
-    def case_link(self, conversation_id: str, case_id: str) -> str:
-        """The tracked link to a case study sent in a conversation (records "opened")."""
-        path = f"r/{quote(conversation_id)}/{quote(case_id)}"
-        return self._link(path, "case", conversation_id, case_id)
-
-    def case_link_valid(self, conversation_id: str, case_id: str, signature: str) -> bool:
-        """Whether a case-study link's signature is ours."""
-        return verify(self.domain.secret, signature, "case", conversation_id, case_id)
-
-    def _link(self, path: str, *signed: str) -> str:
-        base = self.domain.settings.public_url.rstrip("/")
-        return f"{base}/{path}?s={sign(self.domain.secret, *signed)}"
 
     async def booking_of(self, conversation_id: str) -> Booking | None:
         """The conversation's confirmed booking, if any."""
@@ -269,7 +295,7 @@ class ConversationService:
         """
         now = self.domain.clock.now()
         async with self.sessions() as session, session.begin():
-            conversation = await repos.lock_conversation(session, conversation_id)
+            conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
             booking = await session.scalar(
                 select(Booking).where(
                     Booking.conversation_id == conversation.id, Booking.status == "confirmed"
@@ -284,9 +310,12 @@ class ConversationService:
             conversation.state = state.evolve(booking=None, tags=tags).to_dict()
             conversation.updated_at = now
             await session.flush()
-            await self._refresh_handoff(session, conversation, now)
+            if self.meetings is not None:
+                await self.meetings.cancelled(session, conversation, lead, booking, now)
+            await self.refresh_handoff(session, conversation, now)
             log.info("booking cancelled", extra={"conversation": conversation_id})
-            return booking
+        self.queued()
+        return booking
 
     async def handoff_idle(self) -> int:
         """Hand off conversations left idle for ``idle_handoff_minutes`` with something said.
@@ -330,16 +359,20 @@ class ConversationService:
                 return None
             if existing is not None:
                 reason = existing.reason  # the flow's own reason (booked, asked…) stands
-            ctx = await self._context(session, engine, conversation, lead, now)
+            ctx = await self.context(session, engine, conversation, lead, now)
             state = state.evolve(handoff=state.handoff or reason)  # turns now know there is one
             if end and conversation.status == "active":
                 conversation.status = "ended"
                 state = state.evolve(status="ended", step=None)
                 conversation.updated_at = now
             conversation.state = state.to_dict()
-            return await self.handoffs.save(
+            record = await self.handoffs.save(
                 session, engine, conversation, lead, state, ctx, reason, now, row=existing
             )
+            if self.meetings is not None and state.booking is not None:
+                await self.meetings.sync(session, conversation, lead, state, now)
+        self.queued()
+        return record
 
     async def handoff_record(self, conversation_id: str) -> dict[str, Any] | None:
         """The stored handoff record of a conversation, if one was written."""
@@ -374,13 +407,13 @@ class ConversationService:
     ) -> TurnResult:
         state = State.from_dict(conversation.state) if conversation.state else State()
         slots = engine.may_need_slots(state, event)
-        ctx = await self._context(session, engine, conversation, lead, now, slots=slots)
+        ctx = await self.context(session, engine, conversation, lead, now, slots=slots)
         turn = engine.turn(state, event, ctx)
         for effect in turn.effects:
-            if isinstance(effect, Book) and not await self._book(
+            if isinstance(effect, Book) and not await self.hold_slot(
                 session, conversation, lead, effect, ctx, now
             ):
-                ctx = await self._context(session, engine, conversation, lead, now, slots=True)
+                ctx = await self.context(session, engine, conversation, lead, now, slots=True)
                 turn = engine.turn(state, Inbound("slot_taken", value=effect.slot_id), ctx)
                 break
         lead = await self._apply(session, conversation, lead, turn, now)
@@ -400,9 +433,17 @@ class ConversationService:
         if lead.opted_out_at is None or any(isinstance(e, OptOut) for e in turn.effects):
             await self._enqueue(session, conversation, lead, ids[-len(replies) :], replies, now)
         record = await self.handoffs.after_turn(session, engine, conversation, lead, turn, ctx, now)
-        if record is not None and turn.state.handoff is None:
+        state = turn.state
+        if record is not None and state.handoff is None:
             # Remember in the state that a handoff exists, so later turns refresh it.
-            conversation.state = turn.state.evolve(handoff=record.reason).to_dict()
+            state = state.evolve(handoff=record.reason)
+            conversation.state = state.to_dict()
+        if (
+            self.meetings is not None
+            and state.booking is not None
+            and any(isinstance(e, Book | LeadUpdate | Handoff | Ended) for e in turn.effects)
+        ):
+            await self.meetings.sync(session, conversation, lead, state, now)
         return TurnResult(
             locale=engine.flow.locale,
             conversation_id=conversation.public_id,
@@ -433,7 +474,7 @@ class ConversationService:
                 lead.opted_out_at = None
         return lead
 
-    async def _book(
+    async def hold_slot(
         self,
         session: AsyncSession,
         conversation: Conversation,
@@ -442,7 +483,8 @@ class ConversationService:
         ctx: Context,
         now: datetime,
     ) -> bool:
-        """Hold the slot with a free rep (round robin); False if it is gone."""
+        """Hold the slot with a free rep (round robin); False if it is gone (taken at this
+        very moment, or no longer offered). ``ctx`` must have been built with ``slots``."""
         free = reps_free_for(
             ctx.calendar, ctx.reps, ctx.busy, now, effect.start, effect.end, self.domain.rules
         )
@@ -497,7 +539,7 @@ class ConversationService:
 
     # -- context and handoff -------------------------------------------------------------
 
-    async def _refresh_handoff(
+    async def refresh_handoff(
         self, session: AsyncSession, conversation: Conversation, now: datetime
     ) -> None:
         """Bring an existing handoff up to date after something outside a turn changed."""
@@ -507,7 +549,7 @@ class ConversationService:
         engine = self.domain.engine(conversation.flow_id)
         lead = await self._lead(session, conversation)
         state = State.from_dict(conversation.state)
-        ctx = await self._context(session, engine, conversation, lead, now)
+        ctx = await self.context(session, engine, conversation, lead, now)
         await self.handoffs.save(
             session, engine, conversation, lead, state, ctx, row.reason, now, row=row
         )
@@ -518,7 +560,7 @@ class ConversationService:
             raise LookupError(f"conversation {conversation.public_id} has no lead")
         return await repos.current_lead(session, lead)
 
-    async def _context(
+    async def context(
         self,
         session: AsyncSession,
         engine: Engine,
@@ -528,7 +570,8 @@ class ConversationService:
         *,
         slots: bool = False,
     ) -> Context:
-        """What a turn may look at; reps and bookings only when ``slots`` (they cost queries)."""
+        """What a turn (or a message about the conversation) may look at; reps and
+        bookings only when ``slots`` (they cost queries)."""
         domain = self.domain
         reps: list[RepAvailability] = []
         busy: list[Busy] = []
@@ -556,7 +599,7 @@ class ConversationService:
             pricing_views=int(source.get("pricing_views", 0)),
             cases_opened=len(source.get("cases_opened", [])),
             requested_document=bool(source.get("document")),
-            links={"cancel_booking": self.cancel_link(conversation.public_id)},
+            links={"cancel_booking": self.links.cancel(conversation.public_id)},
         )
 
 

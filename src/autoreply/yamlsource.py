@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from autoreply.errors import FlowError, FlowProblem
 
@@ -41,6 +43,28 @@ class Located:
         """A problem located at ``path`` in this file."""
         line, column = self.where(path, key=key)
         return FlowProblem(self.file, line, column, message)
+
+    def validation_problems(
+        self,
+        exc: ValidationError,
+        path_of: Callable[[tuple[int | str, ...]], Path_] = tuple,
+        top: str = "file",
+    ) -> list[FlowProblem]:
+        """Pydantic's errors on this file's data, each at its key or value;
+        ``path_of`` turns pydantic's location into a data path (dropping union tags)."""
+        problems: list[FlowProblem] = []
+        for error in exc.errors():
+            path = path_of(error["loc"])
+            kind = error["type"]
+            name = path[-1] if path else ""
+            if kind == "extra_forbidden":
+                problems.append(self.problem(path, f"unknown key {name!r}", key=True))
+            elif kind == "missing":
+                problems.append(self.problem(path[:-1], f"missing required key {name!r}"))
+            else:
+                where = ".".join(str(p) for p in path) or top
+                problems.append(self.problem(path, f"{where}: {error['msg']}"))
+        return problems
 
 
 def _pos(node: yaml.Node) -> tuple[int, int]:

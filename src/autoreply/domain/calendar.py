@@ -310,6 +310,15 @@ class BusinessCalendar:
                 return candidate
         raise ConfigError("calendar never opens")
 
+    def previous_business_day(self, d: date) -> date:
+        """The last business day strictly before ``d``; ``ConfigError`` if none within ~400
+        days."""
+        for offset in range(1, _SEARCH_DAYS + 1):
+            candidate = d - timedelta(days=offset)
+            if self.is_business_day(candidate):
+                return candidate
+        raise ConfigError("calendar never opens")
+
     def _local(self, t: datetime) -> datetime:
         if t.tzinfo is None or t.utcoffset() is None:
             raise ValueError(f"naive datetime {t.isoformat()}: pass an aware datetime")

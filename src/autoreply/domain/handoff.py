@@ -48,6 +48,10 @@ class HandoffRecord:
     opted_out: bool = False
     first_line: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: The pre-meeting email (0.5次商談): {"scheduled_at", "sent_at"} (ISO), if a meeting has one.
+    pre_meeting: Mapping[str, Any] | None = None
+    #: Our mail to the lead bounced for good: {"at", "error"}.
+    email_problem: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (for the database and the JSON API).
@@ -88,6 +92,8 @@ def build_handoff(
     transcript: Sequence[TranscriptLine],
     opted_out: bool = False,
     locale: str = "ja",
+    pre_meeting: Mapping[str, Any] | None = None,
+    email_problem: Mapping[str, Any] | None = None,
 ) -> HandoffRecord:
     """Assemble a handoff record from what the conversation collected.
 
@@ -104,7 +110,7 @@ def build_handoff(
         lead=dict(lead),
         identities=list(identities),
         source=dict(source),
-        asked_for=source.get("document") or source.get("form") or None,
+        asked_for=source.get("document") or source.get("form_title") or None,
         timing=timing_data,
         challenge=challenge,
         topics=list(topic_labels),
@@ -119,4 +125,6 @@ def build_handoff(
         first_response_seconds=first_response,
         transcript=list(transcript),
         opted_out=opted_out,
+        pre_meeting=dict(pre_meeting) if pre_meeting else None,
+        email_problem=dict(email_problem) if email_problem else None,
     )

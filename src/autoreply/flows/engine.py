@@ -109,7 +109,7 @@ class Engine:
 
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
-        self._offer_reach: dict[str, bool] = {}
+        self._offer_reach: dict[tuple[str, frozenset[str]], bool] = {}
         intents = flow.spec.intents
         self.intents = IntentMatcher(
             {
@@ -127,10 +127,14 @@ class Engine:
         ``Inbound("start")`` greets and walks to the first question; text, choice and
         slot events answer the step the conversation waits on; global intents (a person,
         stop, start over) are recognised first, at any step.
+
+        ``start`` begins from ``state`` as the channel prepared it: empty for a new chat,
+        or what a form already told (slots, topics, case studies sent), so that questions
+        with ``skip_if_known`` are not asked again.
         """
         run = _Run(self.flow, ctx, state)
         if event.kind == "start":
-            run.state = self._fresh(ctx)
+            run.state = self._begin(ctx, state)
             self._go(run, self.flow.start)
         elif event.kind == "slot_taken":
             self._slot_taken(run)
@@ -142,11 +146,16 @@ class Engine:
         """Whether this turn could offer or book a meeting slot (so the caller must load
         reps and bookings into the context); False lets most turns skip that work.
 
-        Conservative: it follows every way the flow could go until a question that always
-        waits for the lead.
+        Conservative: it follows every way the flow could go until a question that waits
+        for the lead. A question with ``skip_if_known`` is passed over only if its slot can
+        be known then: filled already (or by this very answer), or, when the state is made
+        anew (start, start over), a lead fact such as the name.
         """
+        lead_slots = frozenset(
+            n for n, spec in self.flow.spec.slots.items() if spec.type in _LEAD_SLOT_TYPES
+        )
         if event.kind == "start":
-            return self._reaches_offer(self.flow.start)
+            return self._reaches_offer(self.flow.start, lead_slots | set(state.slots))
         waiting = self.flow.spec.steps.get(state.step or "")
         if isinstance(waiting, OfferSlotsStep):
             return True
@@ -155,16 +164,19 @@ class Engine:
             if intent is not None:
                 spec = getattr(self.flow.spec.intents, intent)
                 target = spec.goto or (self.flow.start if intent == "restart" else None)
-                return target is not None and self._reaches_offer(target)
+                known = lead_slots if intent == "restart" else frozenset(state.slots)
+                return target is not None and self._reaches_offer(target, known)
         if not isinstance(waiting, AskStep) or state.step is None:
             return False
+        known = frozenset({*state.slots, waiting.ask})
         after = [waiting.next or self.flow.successor.get(state.step), waiting.on_fail]
-        return any(self._reaches_offer(t) for t in after if t)
+        return any(self._reaches_offer(t, known) for t in after if t)
 
-    def _reaches_offer(self, step_id: str) -> bool:
-        """Whether running from ``step_id`` may reach a slot offer before a question that
-        always waits (memoised per step: flows do not change after loading)."""
-        if step_id not in self._offer_reach:
+    def _reaches_offer(self, step_id: str, known: frozenset[str]) -> bool:
+        """Whether running from ``step_id`` with the ``known`` slots filled may reach a slot
+        offer before a question that waits (memoised: flows do not change after loading)."""
+        key = (step_id, known)
+        if key not in self._offer_reach:
             seen: set[str] = set()
             todo = [step_id]
             found = False
@@ -176,10 +188,10 @@ class Engine:
                 step = self.flow.step(current)
                 if isinstance(step, OfferSlotsStep):
                     found = True
-                elif not (isinstance(step, AskStep) and not step.skip_if_known):
+                elif not isinstance(step, AskStep) or (step.skip_if_known and step.ask in known):
                     todo.extend(self._next_steps(current, step))
-            self._offer_reach[step_id] = found
-        return self._offer_reach[step_id]
+            self._offer_reach[key] = found
+        return self._offer_reach[key]
 
     def _next_steps(self, step_id: str, step: Any) -> list[str]:
         targets = [getattr(step, name, None) for name in ("next", "goto", "on_fail", "on_decline")]
@@ -209,6 +221,19 @@ class Engine:
         ):
             return None
         return f"slot {event.value!r} is not on offer"
+
+    def _begin(self, ctx: Context, prepared: State) -> State:
+        """The state a conversation starts from: what is known about the lead, plus what
+        the channel prepared (a form's answers win over older facts)."""
+        return State(
+            slots={**self._fresh(ctx).slots, **prepared.slots},
+            topics=prepared.topics,
+            tags=prepared.tags,
+            points=prepared.points,
+            cases_sent=prepared.cases_sent,
+            booking=prepared.booking,
+            handoff=prepared.handoff,
+        )
 
     def _fresh(self, ctx: Context, before: State | None = None) -> State:
         """A new state, with slots already known about the lead filled in.

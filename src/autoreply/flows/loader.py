@@ -85,22 +85,6 @@ def _strip_tags(loc: tuple[int | str, ...]) -> Path_:
     return tuple(parts)
 
 
-def _validation_problems(src: Located, exc: ValidationError) -> list[FlowProblem]:
-    problems: list[FlowProblem] = []
-    for error in exc.errors():
-        path = _strip_tags(error["loc"])
-        kind = error["type"]
-        name = path[-1] if path else ""
-        if kind == "extra_forbidden":
-            problems.append(src.problem(path, f"unknown key {name!r}", key=True))
-        elif kind == "missing":
-            problems.append(src.problem(path[:-1], f"missing required key {name!r}"))
-        else:
-            where = ".".join(str(p) for p in path) or "flow"
-            problems.append(src.problem(path, f"{where}: {error['msg']}"))
-    return problems
-
-
 class _Checker:
     """Semantic checks on a valid spec; collects problems instead of stopping."""
 
@@ -386,7 +370,7 @@ def parse_flow(text: str, file: str, templates_dir: Path | None = None) -> Flow:
     try:
         spec = FlowSpec.model_validate(src.data)
     except ValidationError as exc:
-        raise FlowError(_validation_problems(src, exc)) from exc
+        raise FlowError(src.validation_problems(exc, _strip_tags, top="flow")) from exc
     checker = _Checker(src, spec, make_environment(templates_dir))
     checker.run()
     if checker.problems:

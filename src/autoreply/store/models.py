@@ -26,6 +26,7 @@ __all__ = [
     "Base",
     "Booking",
     "Conversation",
+    "FormSubmission",
     "HandoffRow",
     "InboundEvent",
     "Lead",
@@ -91,6 +92,8 @@ class Lead(Base):
     industry: Mapped[str | None] = mapped_column(String(100))
     opted_out_at: Mapped[datetime | None]
     unreachable_at: Mapped[datetime | None]
+    email_failed_at: Mapped[datetime | None]  # our mail to them bounced for good (5xx)
+    email_error: Mapped[str | None] = mapped_column(Text)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
     identities: Mapped[list[LeadIdentity]] = relationship(back_populates="lead")
 
@@ -220,8 +223,25 @@ class OutboxRow(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None]  # a worker is sending it; reclaimable after this
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+
+
+class FormSubmission(Base):
+    """One form post as it arrived (duplicates too, so nothing is lost)."""
+
+    __tablename__ = "form_submissions"
+    __table_args__ = (Index("ix_form_submissions_recent", "form_id", "email", "received_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    fields: Mapped[dict[str, Any]]
+    source: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("form_submissions.id"))
 
 
 class InboundEvent(Base):

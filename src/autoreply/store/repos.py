@@ -163,18 +163,18 @@ async def lock_conversation(session: AsyncSession, public_id: str) -> Conversati
 
 
 async def lock_conversation_and_lead(
-    session: AsyncSession, public_id: str
+    session: AsyncSession, public_id: str, *, lock: bool = True
 ) -> tuple[Conversation, Lead]:
-    """A conversation locked for a turn, and its lead, in one query (the lead it was
-    merged into, if it was)."""
-    row = (
-        await session.execute(
-            select(Conversation, Lead)
-            .join(Lead, Lead.id == Conversation.lead_id)
-            .where(Conversation.public_id == public_id)
-            .with_for_update(of=Conversation)
-        )
-    ).first()
+    """A conversation locked for a turn (unless not ``lock``), and its lead, in one query
+    (the lead it was merged into, if it was)."""
+    query = (
+        select(Conversation, Lead)
+        .join(Lead, Lead.id == Conversation.lead_id)
+        .where(Conversation.public_id == public_id)
+    )
+    if lock:
+        query = query.with_for_update(of=Conversation)
+    row = (await session.execute(query)).first()
     if row is None:
         raise NotFoundError(f"no conversation {public_id!r}")
     conversation, lead = row
@@ -280,10 +280,12 @@ async def enqueue(
     payload: Mapping[str, Any],
     dedupe_key: str,
     now: datetime,
+    due: datetime | None = None,
     conversation_id: int | None = None,
     lead_id: int | None = None,
 ) -> bool:
-    """Add an outbox row in the caller's transaction; False if the key was already queued."""
+    """Add an outbox row in the caller's transaction (sent from ``due``, default now);
+    False if the key was already queued."""
     return await _insert_once(
         session,
         OutboxRow(
@@ -294,7 +296,7 @@ async def enqueue(
             dedupe_key=dedupe_key,
             status="pending",
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=due or now,
             created_at=now,
             conversation_id=conversation_id,
             lead_id=lead_id,

@@ -24,7 +24,7 @@ from autoreply.store.db import migration_status, upgrade
 from autoreply.web.auth import install_rep_auth
 from autoreply.web.errors import install_error_handlers
 from autoreply.web.pages import Pages
-from autoreply.web.routes import booking, chat, rep, rep_api, site
+from autoreply.web.routes import booking, chat, forms, links, rep, rep_api, site
 
 __all__ = ["create_app", "serve"]
 
@@ -38,13 +38,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings, clock=clock, migrate=migrate) as runtime:
             app.state.runtime = runtime
-            idle = asyncio.create_task(_idle_handoffs(runtime), name="idle-handoffs")
+            tasks = [asyncio.create_task(_idle_handoffs(runtime), name="idle-handoffs")]
+            if settings.run_worker:
+                tasks.append(asyncio.create_task(runtime.worker.run(), name="outbox"))
             try:
                 yield
             finally:
-                idle.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await idle
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app = FastAPI(title="autoreply", version=__version__, lifespan=lifespan)
     origins = [o.strip() for o in settings.widget_origins.split(",") if o.strip()]
@@ -59,6 +63,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     app.include_router(chat.router)
     app.include_router(site.router)
     app.include_router(booking.router)
+    app.include_router(forms.router)
+    app.include_router(links.router)
     install_rep_auth(app, settings)
     app.include_router(rep.router)
     app.include_router(rep_api.router)

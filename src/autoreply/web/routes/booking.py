@@ -32,7 +32,7 @@ async def _when(runtime: RuntimeDep, conversation_id: str, booking: Booking | No
 
 
 def _check(runtime: RuntimeDep, conversation_id: str, signature: str) -> None:
-    if not runtime.service.cancel_link_valid(conversation_id, signature):
+    if not runtime.service.links.cancel_valid(conversation_id, signature):
         raise NotFoundError("unknown link")
 
 

@@ -46,7 +46,7 @@ def _replies(
     replies: tuple[Reply, ...] | list[Reply],
 ) -> list[ReplyOut]:
     def case_link(case_id: str) -> str:
-        return runtime.service.case_link(conversation_id, case_id)
+        return runtime.service.links.case(conversation_id, case_id)
 
     return [ReplyOut(**r) for r in render_replies(replies, locale, case_link)]
 

@@ -53,7 +53,7 @@ async def open_case(
     conversation_id: str, case_id: str, s: str, runtime: RuntimeDep
 ) -> RedirectResponse:
     """Checks the link's signature, records 'opened', and redirects to the case study."""
-    if not runtime.service.case_link_valid(conversation_id, case_id, s):
+    if not runtime.service.links.case_valid(conversation_id, case_id, s):
         raise NotFoundError("unknown link")
     url = await runtime.service.record_case_opened(conversation_id, case_id)
     if url is None:

@@ -453,6 +453,7 @@
 
   function resetConversation() {
     save(STORE_KEY, null);
+    linked = null;
     state.conversation = null;
     state.ready = null;
     state.rendered = false;
@@ -499,14 +500,31 @@
     }, function (error) {
       if (error.status === 401 || error.status === 403 || error.status === 404) {
         save(STORE_KEY, null); // gone or not ours any more: start fresh
+        linked = null;
         return;
       }
       throw error; // a network failure keeps the stored conversation for the next try
     });
   }
 
+  // A link in an email (/c/...) lands on the page with #autoreply=<conversation>.<token>:
+  // take that conversation over, drop the secret from the address bar, open the chat on it.
+  var linked = null;
+  function takeOverFromLink() {
+    var match = /(?:^#|&)autoreply=([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)/.exec(location.hash);
+    if (!match) return false;
+    linked = { conversation_id: match[1], token: match[2] };
+    save(STORE_KEY, linked);
+    try {
+      history.replaceState(history.state, "", location.pathname + location.search);
+    } catch (e) {
+      location.hash = "";
+    }
+    return true;
+  }
+
   function storedConversation() {
-    var stored = load(STORE_KEY);
+    var stored = load(STORE_KEY) || linked;
     var valid = stored && typeof stored.conversation_id === "string" && typeof stored.token === "string";
     return valid ? stored : null;
   }
@@ -669,7 +687,8 @@
   // ---------------------------------------------------------------------------------------
   function boot() {
     document.body.appendChild(host);
-    if (storedConversation()) ensureConversation();
+    if (takeOverFromLink()) open();
+    else if (storedConversation()) ensureConversation();
   }
 
   window.autoreply = {

@@ -1,0 +1,254 @@
+"""The outbox worker: sends what transactions queued, retrying until it is delivered once.
+
+A row is *claimed* (status ``sending``, ``claimed_until`` a lease) in one short
+transaction, handed to its channel's transport, and marked ``sent`` in another right after
+the far end accepted it. If the process dies in between, the lease runs out and the row is
+sent again: delivery is at least once, and the window for a second copy is the moment
+between the far end's "accepted" and the commit of ``sent`` (milliseconds). Email keeps its
+Message-ID across attempts, so a mail client shows such a copy as the same message.
+
+Temporary failures (connection refused, timeouts, SMTP 4xx, HTTP 429/5xx) are retried with
+exponential backoff (``outbox_retry_seconds``, doubling, at most an hour, or what the far end
+asked for) until the row is ``outbox_max_age_hours`` old; then, or at once on a permanent
+failure (SMTP 5xx, HTTP 4xx), the row is ``failed`` and ``on_failed`` is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from autoreply.clock import Clock
+from autoreply.errors import PermanentDeliveryError, TemporaryDeliveryError
+from autoreply.store.models import OutboxRow
+
+__all__ = ["OutboxItem", "OutboxWorker", "Transport", "backoff"]
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = timedelta(hours=1)
+FAILING_POLL_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One queued message as a transport sees it."""
+
+    id: int
+    channel: str
+    kind: str
+    recipient: str
+    payload: Mapping[str, Any]
+    attempts: int  # including this one
+    created_at: datetime
+    conversation_id: int | None
+    lead_id: int | None
+    dedupe_key: str
+
+
+class Transport(Protocol):
+    """Hands one message to the far end; raises ``TemporaryDeliveryError`` (try again)
+    or ``PermanentDeliveryError`` (give up)."""
+
+    async def send(self, item: OutboxItem, now: datetime) -> None: ...
+
+
+Hook = Callable[[OutboxItem, datetime, str | None], Awaitable[None]]
+
+
+def backoff(attempts: int, base_seconds: float, jitter: float = 0.1) -> timedelta:
+    """The wait after the ``attempts``-th failure: base, 2×base, 4×base... at most an hour,
+    spread by ±``jitter`` so that a backlog does not retry all at once."""
+    seconds = min(base_seconds * 2 ** max(0, attempts - 1), MAX_BACKOFF.total_seconds())
+    return timedelta(seconds=seconds * (1 + random.uniform(-jitter, jitter)))
+
+
+class OutboxWorker:
+    """Delivers due outbox rows of the channels it has transports for."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        transports: Mapping[str, Transport],
+        clock: Clock,
+        *,
+        retry_seconds: float = 30,
+        max_age: timedelta = timedelta(hours=72),
+        lease: timedelta = timedelta(minutes=5),
+        batch: int = 20,
+        poll_seconds: float = 2.0,
+        on_sent: Hook | None = None,
+        on_failed: Hook | None = None,
+        postgres: bool = False,
+    ) -> None:
+        self.sessions = sessions
+        self.transports = dict(transports)
+        self.clock = clock
+        self.retry_seconds = retry_seconds
+        self.max_age = max_age
+        self.lease = lease
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+        self.on_sent = on_sent
+        self.on_failed = on_failed
+        self.postgres = postgres
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something was queued: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until cancelled; a failing database only delays the next round."""
+        failing = False
+        while True:
+            self._wake.clear()
+            try:
+                while await self.run_once() == self.batch:
+                    pass  # a full batch: there may be more right away
+                if failing:
+                    log.info("outbox reachable again")
+                failing = False
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # e.g. the database is down or not migrated yet
+                if not failing:
+                    log.warning("outbox unavailable, retrying: %s: %s", type(exc).__name__, exc)
+                failing = True
+            wait = FAILING_POLL_SECONDS if failing else self.poll_seconds
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def run_once(self) -> int:
+        """Claim and deliver one batch of due rows; returns how many were claimed."""
+        items = await self._claim()
+        for item in items:
+            await self._deliver(item)
+        return len(items)
+
+    async def _claim(self) -> list[OutboxItem]:
+        if not self.transports:
+            return []
+        now = self.clock.now()
+        due = (
+            select(OutboxRow)
+            .where(
+                OutboxRow.channel.in_(sorted(self.transports)),
+                or_(
+                    (OutboxRow.status == "pending") & (OutboxRow.next_attempt_at <= now),
+                    (OutboxRow.status == "sending") & (OutboxRow.claimed_until < now),
+                ),
+            )
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+            .limit(self.batch)
+        )
+        if self.postgres:
+            due = due.with_for_update(skip_locked=True)
+        async with self.sessions() as session, session.begin():
+            rows = list(await session.scalars(due))
+            for row in rows:
+                if row.status == "sending":
+                    log.warning("outbox row %d: its sender did not finish, sending again", row.id)
+                row.status = "sending"
+                row.attempts += 1
+                row.claimed_until = now + self.lease
+            return [
+                OutboxItem(
+                    id=r.id,
+                    channel=r.channel,
+                    kind=r.kind,
+                    recipient=r.recipient,
+                    payload=dict(r.payload),
+                    attempts=r.attempts,
+                    created_at=r.created_at,
+                    conversation_id=r.conversation_id,
+                    lead_id=r.lead_id,
+                    dedupe_key=r.dedupe_key,
+                )
+                for r in rows
+            ]
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        transport = self.transports[item.channel]
+        extra = {"outbox": item.id, "channel": item.channel, "kind": item.kind}
+        try:
+            await transport.send(item, self.clock.now())
+        except TemporaryDeliveryError as exc:
+            now = self.clock.now()
+            due = item.payload.get("due")
+            since = datetime.fromisoformat(due) if isinstance(due, str) else item.created_at
+            if now - since >= self.max_age:
+                log.warning(
+                    "outbox row %d given up after %d attempts: %s",
+                    item.id,
+                    item.attempts,
+                    exc,
+                    extra=extra,
+                )
+                await self._finish(item, "failed", f"gave up: {exc}", now)
+                return
+            wait = backoff(item.attempts, self.retry_seconds)
+            if exc.retry_after is not None:
+                wait = max(wait, timedelta(seconds=exc.retry_after))
+            log.info(
+                "outbox row %d: temporary failure (%s), retry in %ds",
+                item.id,
+                exc,
+                int(wait.total_seconds()),
+                extra=extra,
+            )
+            await self._mark(
+                item,
+                status="pending",
+                next_attempt_at=now + wait,
+                claimed_until=None,
+                last_error=str(exc)[:2000],
+            )
+            return
+        except PermanentDeliveryError as exc:
+            log.warning("outbox row %d failed for good: %s", item.id, exc, extra=extra)
+            await self._finish(item, "failed", str(exc), self.clock.now())
+            return
+        except Exception as exc:  # a bug in a transport must not lose the message
+            log.exception("outbox row %d: unexpected error, will retry", item.id, extra=extra)
+            now = self.clock.now()
+            await self._mark(
+                item,
+                status="pending",
+                next_attempt_at=now + backoff(item.attempts, self.retry_seconds),
+                claimed_until=None,
+                last_error=f"{type(exc).__name__}: {exc}",
+            )
+            return
+        await self._finish(item, "sent", None, self.clock.now())
+        log.info("outbox row %d delivered", item.id, extra=extra)
+
+    async def _finish(
+        self, item: OutboxItem, status: str, error: str | None, now: datetime
+    ) -> None:
+        values: dict[str, Any] = {"status": status, "claimed_until": None, "last_error": error}
+        if status == "sent":
+            values["sent_at"] = now
+        await self._mark(item, **values)
+        hook = self.on_sent if status == "sent" else self.on_failed
+        if hook is not None:
+            try:
+                await hook(item, now, error)
+            except Exception:  # the row is already settled; the note is best effort
+                log.exception("outbox row %d: follow-up after %s failed", item.id, status)
+
+    async def _mark(self, item: OutboxItem, **values: Any) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == item.id, OutboxRow.status == "sending")
+                .values(**values)
+            )

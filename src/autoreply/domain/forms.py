@@ -1,0 +1,287 @@
+"""Web forms (資料請求, 問い合わせ): their declared fields, and checking what was submitted."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from autoreply.domain import leads
+from autoreply.errors import FlowError, FlowProblem
+from autoreply.yamlsource import load_located
+
+__all__ = [
+    "FieldError",
+    "FieldSpec",
+    "FieldType",
+    "FormChoice",
+    "FormSpec",
+    "Forms",
+    "Submission",
+    "load_forms",
+    "parse_forms",
+]
+
+_ID = r"^[a-z0-9][a-z0-9_-]*$"
+_FIELD = r"^[a-z][a-z0-9_]*$"
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class FieldType(StrEnum):
+    """What a field holds; name, company, email and phone also fill in the lead."""
+
+    TEXT = "text"
+    TEXTAREA = "textarea"
+    NAME = "name"
+    COMPANY = "company"
+    EMAIL = "email"
+    PHONE = "phone"
+    CHOICE = "choice"
+
+
+_LEAD_FIELDS = {
+    FieldType.NAME: "name",
+    FieldType.COMPANY: "company",
+    FieldType.EMAIL: "email",
+    FieldType.PHONE: "phone",
+}
+
+
+class FormChoice(BaseModel):
+    """One option of a choice field (e.g. which document is requested)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: Annotated[str, StringConstraints(pattern=_ID)]
+    label: _Text
+    url: str | None = None  # where the requested document can be downloaded
+    topics: tuple[_Text, ...] = ()  # topic ids this choice says the lead cares about
+
+
+class FieldSpec(BaseModel):
+    """One field of a form."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: FieldType
+    label: _Text
+    required: bool = False
+    max_length: int | None = Field(None, ge=1, le=20_000)
+    choices: tuple[FormChoice, ...] = ()
+    slot: str | None = None  # the flow slot this answer fills when the chat continues
+    challenge: bool = False  # the lead's own words about their challenge (課題)
+
+    @property
+    def limit(self) -> int:
+        """Longest accepted answer, in characters."""
+        if self.max_length is not None:
+            return self.max_length
+        return leads.MAX_ANSWER_CHARS if self.type is FieldType.TEXTAREA else 200
+
+
+class FormSpec(BaseModel):
+    """A form whose submitter gets a contextual auto-reply."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = ""  # the key under ``forms:``
+    title: _Text
+    kind: Literal["document_request", "inquiry"] = "inquiry"
+    locale: Literal["ja", "en"] = "ja"
+    flow: str | None = None  # which flow continues the conversation (default: the locale's)
+    reply_template: _Text = "form_reply"  # templates/email/<name>.<locale>.*.j2
+    require_signature: bool = False
+    honeypot: str | None = "website"
+    fields: dict[Annotated[str, StringConstraints(pattern=_FIELD)], FieldSpec]
+
+    @property
+    def email_field(self) -> str:
+        """The name of the (one) email field."""
+        return next(n for n, f in self.fields.items() if f.type is FieldType.EMAIL)
+
+
+class _FormsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    forms: dict[Annotated[str, StringConstraints(pattern=_ID)], FormSpec]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """Why one field was refused: a code for programs, a message for people."""
+
+    code: Literal["required", "too_long", "invalid_email", "invalid_phone", "unknown_choice"]
+    message: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a form submission said, checked and cleaned."""
+
+    form: FormSpec
+    values: Mapping[str, str]
+
+    @property
+    def email(self) -> str:
+        """The submitter's address (normalised)."""
+        return self.values[self.form.email_field]
+
+    def lead_facts(self) -> dict[str, str]:
+        """Name, company, email and phone as the lead record keeps them."""
+        facts = {}
+        for name, spec in self.form.fields.items():
+            target = _LEAD_FIELDS.get(spec.type)
+            if target and self.values.get(name):
+                facts[target] = self.values[name]
+        return facts
+
+    def chosen(self) -> list[tuple[str, FormChoice]]:
+        """(field label, choice) of every choice field answered."""
+        out = []
+        for name, spec in self.form.fields.items():
+            value = self.values.get(name)
+            for choice in spec.choices:
+                if choice.value == value:
+                    out.append((spec.label, choice))
+        return out
+
+    def challenge(self) -> str:
+        """The lead's own words about their challenge (the fields marked ``challenge``)."""
+        fields = self.form.fields
+        return "\n".join(
+            self.values[n] for n in fields if fields[n].challenge and self.values.get(n)
+        )
+
+    def topics(self) -> list[str]:
+        """Topic ids the choices made imply (e.g. a document about lead response)."""
+        return list(dict.fromkeys(t for _, c in self.chosen() for t in c.topics))
+
+    def slots(self) -> dict[str, str]:
+        """Flow slots this submission already answers."""
+        return {
+            spec.slot: self.values[name]
+            for name, spec in self.form.fields.items()
+            if spec.slot and self.values.get(name)
+        }
+
+    def summary(self) -> list[tuple[str, str]]:
+        """(label, answer as the lead sees it) of every answered field, in form order."""
+        out = []
+        for name, spec in self.form.fields.items():
+            value = self.values.get(name)
+            if not value:
+                continue
+            label = next((c.label for c in spec.choices if c.value == value), value)
+            out.append((spec.label, label))
+        return out
+
+
+class Forms:
+    """The declared forms, by id."""
+
+    def __init__(self, forms: Mapping[str, FormSpec], source: str = "forms") -> None:
+        self.by_id = dict(forms)
+        self.source = source
+
+    def get(self, form_id: str) -> FormSpec | None:
+        """The form with this id, or None."""
+        return self.by_id.get(form_id)
+
+    def check(
+        self, form: FormSpec, raw: Mapping[str, str | Sequence[str]]
+    ) -> tuple[Submission | None, dict[str, FieldError]]:
+        """Clean a submission, or say what is wrong with each field (never raises).
+
+        Unknown fields are ignored; a field sent twice counts with its first value.
+        """
+        values: dict[str, str] = {}
+        errors: dict[str, FieldError] = {}
+        for name, spec in form.fields.items():
+            given = raw.get(name, "")
+            text = (given if isinstance(given, str) else (given[0] if given else "")).strip()
+            if not text:
+                if spec.required:
+                    errors[name] = FieldError("required", f"{spec.label} is required")
+                continue
+            if len(text) > spec.limit:
+                errors[name] = FieldError("too_long", f"at most {spec.limit} characters")
+                continue
+            cleaned = _clean(spec, text)
+            if isinstance(cleaned, FieldError):
+                errors[name] = cleaned
+            else:
+                values[name] = cleaned
+        if errors:
+            return None, errors
+        return Submission(form, values), {}
+
+
+def _clean(spec: FieldSpec, text: str) -> str | FieldError:
+    if spec.type is FieldType.EMAIL:
+        email = leads.clean_email(text)
+        return email.lower() if email else FieldError("invalid_email", "not an email address")
+    if spec.type is FieldType.PHONE:
+        phone = leads.clean_phone(text)
+        return phone or FieldError("invalid_phone", "not a phone number")
+    if spec.type is FieldType.CHOICE:
+        if any(c.value == text for c in spec.choices):
+            return text
+        return FieldError("unknown_choice", f"not one of the choices of {spec.label}")
+    if spec.type is FieldType.NAME:
+        return leads.clean_name(text) or text
+    if spec.type is FieldType.COMPANY:
+        return leads.clean_company(text) or text
+    return text
+
+
+def parse_forms(text: str, file: str) -> Forms:
+    """Check and load a forms file; ``FlowError`` lists every problem as file:line:column."""
+    src = load_located(text, file)
+    if not isinstance(src.data, dict):
+        raise FlowError([src.problem((), "a forms file must be a mapping with 'forms:'")])
+    try:
+        spec = _FormsFile.model_validate(src.data)
+    except ValidationError as exc:
+        raise FlowError(src.validation_problems(exc, top="forms")) from exc
+    problems: list[FlowProblem] = []
+    forms: dict[str, FormSpec] = {}
+    for form_id, form in spec.forms.items():
+        base = ("forms", form_id)
+        emails = [n for n, f in form.fields.items() if f.type is FieldType.EMAIL]
+        if len(emails) != 1:
+            problems.append(src.problem((*base, "fields"), "a form needs exactly one email field"))
+        elif not form.fields[emails[0]].required:
+            problems.append(
+                src.problem((*base, "fields", emails[0]), "the email field must be required")
+            )
+        for name, field_spec in form.fields.items():
+            here = (*base, "fields", name)
+            if field_spec.type is FieldType.CHOICE and not field_spec.choices:
+                problems.append(src.problem(here, "a choice field needs choices"))
+            if field_spec.type is not FieldType.CHOICE and field_spec.choices:
+                problems.append(src.problem((*here, "choices"), "only choice fields have choices"))
+        if form.honeypot and form.honeypot in form.fields:
+            problems.append(
+                src.problem((*base, "honeypot"), "the honeypot must not be one of the fields")
+            )
+        forms[form_id] = form.model_copy(update={"id": form_id})
+    if problems:
+        raise FlowError(problems)
+    return Forms(forms, source=file)
+
+
+def load_forms(path: Path) -> Forms:
+    """Read a forms file (a missing file means no forms)."""
+    if not path.exists():
+        return Forms({}, source=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FlowError([FlowProblem(str(path), 1, 1, f"cannot read: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise FlowError([FlowProblem(str(path), 1, 1, "not UTF-8 text")]) from exc
+    return parse_forms(text, str(path))

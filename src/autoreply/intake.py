@@ -1,0 +1,337 @@
+"""Form submissions: one lead, one conversation, a handoff and a contextual auto-reply email.
+
+A submission is stored with everything it said (duplicates too); the lead it belongs to is
+found by email address, so someone who chatted first and submits later is one lead. The
+reply email is queued in the same transaction, so an accepted submission always gets its
+reply, and the same form from the same address within ``form_duplicate_minutes`` gets
+only one.
+
+The submission also opens a conversation (channel ``form``) holding what the form said as
+answered flow slots. The email's "continue in chat" link starts that flow in the web chat
+from there (``ConversationService.continue_in_chat``), skipping what is already known.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from autoreply.channels.email import MailRenderer, serialize
+from autoreply.domain.calendar import format_when
+from autoreply.domain.forms import Submission
+from autoreply.domain.invites import Person
+from autoreply.domain.timing import TimingBucket, timing_from_bucket
+from autoreply.errors import ConfigError
+from autoreply.flows.engine import Engine
+from autoreply.flows.spec import SlotType
+from autoreply.flows.turns import Cards, CaseCard, Reply, State, Text, reply_to_dict
+from autoreply.service import ConversationService, reply_text
+from autoreply.store import repos
+from autoreply.store.models import Conversation, FormSubmission
+
+__all__ = ["Accepted", "FormIntake"]
+
+log = logging.getLogger(__name__)
+QUOTE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What a channel tells the submitter (and a marketing tool) after a submission."""
+
+    submission_id: int
+    lead_id: int
+    conversation_id: str
+    duplicate: bool
+    continue_url: str
+
+
+class FormIntake:
+    """Takes checked submissions in (see ``domain.forms``) and answers them by email."""
+
+    def __init__(
+        self,
+        service: ConversationService,
+        renderer: MailRenderer,
+        *,
+        queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.service = service
+        self.domain = service.domain
+        self.renderer = renderer
+        self.queued = queued  # wakes the outbox worker
+
+    def engine_for(self, submission: Submission) -> Engine:
+        """The flow that continues this form's conversation."""
+        form = submission.form
+        engine = self.domain.flow_for(form.flow, form.locale)
+        if engine is None:
+            raise ConfigError(f"form {form.id!r}: unknown flow {form.flow!r}")
+        return engine
+
+    async def submit(self, submission: Submission, source: Mapping[str, Any]) -> Accepted:
+        """Store a submission and queue its reply (or note it as a duplicate).
+
+        Two first submissions from one new address at the same moment both try to create
+        the lead; the loser of that race simply runs again and finds the lead.
+        """
+        for attempt in range(3):
+            try:
+                return await self._submit(submission, source)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                log.info("form submission raced another for the same lead; again")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _submit(self, submission: Submission, source: Mapping[str, Any]) -> Accepted:
+        form = submission.form
+        service = self.service
+        now = self.domain.clock.now()
+        window = timedelta(minutes=self.domain.settings.form_duplicate_minutes)
+        async with service.sessions() as session, session.begin():
+            lead = await repos.resolve_lead(
+                session, [("email", submission.email)], now, submission.lead_facts()
+            )
+            earlier = await session.scalar(
+                select(FormSubmission)
+                .where(
+                    FormSubmission.form_id == form.id,
+                    FormSubmission.email == submission.email,
+                    FormSubmission.duplicate_of_id.is_(None),
+                    FormSubmission.received_at >= now - window,
+                )
+                .order_by(FormSubmission.id.desc())
+                .limit(1)
+            )
+            row = FormSubmission(
+                form_id=form.id,
+                email=submission.email,
+                lead_id=lead.id,
+                fields=dict(submission.values),
+                source=dict(source),
+                received_at=now,
+                duplicate_of_id=earlier.id if earlier else None,
+                conversation_id=earlier.conversation_id if earlier else None,
+            )
+            session.add(row)
+            if earlier is not None:
+                await session.flush()
+                conversation = await session.get(Conversation, earlier.conversation_id)
+                public_id = conversation.public_id if conversation else ""
+                log.info(
+                    "form submitted again within the window: no second reply",
+                    extra={"lead": lead.id, "form": form.id},
+                )
+                return Accepted(
+                    row.id, lead.id, public_id, True, service.links.continue_chat(public_id, now)
+                )
+            engine = self.engine_for(submission)
+            state, cards = self._prepared(engine, submission, lead.industry, now)
+            conversation = Conversation(
+                public_id=secrets.token_urlsafe(24),
+                lead_id=lead.id,
+                channel="form",
+                flow_id=engine.flow.id,
+                flow_version=engine.flow.spec.version,
+                step=None,
+                status="active",
+                state=state.to_dict(),
+                source=_source(submission, source),
+                contact=submission.email,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(conversation)
+            await session.flush()
+            row.conversation_id = conversation.id
+            await session.flush()
+            ctx = await service.context(session, engine, conversation, lead, now)
+            rendered = self.renderer.render(
+                form.reply_template,
+                engine.flow.locale,
+                to=Person(lead.name or "", submission.email),
+                now=now,
+                variables=self._variables(submission, engine, conversation, cards, ctx.now),
+                auto_submitted="auto-replied",
+            )
+            note = self.renderer.part(
+                "form_note", engine.flow.locale, {"subject": rendered.subject, "form": form}
+            )
+            replies: list[Reply] = [*([cards] if cards.cards else []), Text(note)]
+            await repos.add_messages(
+                session,
+                [
+                    _message(conversation.id, "in", "form", _summary(submission), {}, now),
+                    *(
+                        _message(
+                            conversation.id, "out", r.kind, reply_text(r), reply_to_dict(r), now
+                        )
+                        for r in replies
+                    ),
+                ],
+            )
+            await repos.enqueue(
+                session,
+                channel="email",
+                kind="form_reply",
+                recipient=rendered.recipient,
+                payload={"message": serialize(rendered.message), "subject": rendered.subject},
+                dedupe_key=f"form:{row.id}",
+                now=now,
+                conversation_id=conversation.id,
+                lead_id=lead.id,
+            )
+            conversation.first_response_at = now  # moved to the delivery time when it goes
+            state = state.evolve(handoff="form")
+            conversation.state = state.to_dict()
+            await service.handoffs.save(
+                session, engine, conversation, lead, state, ctx, "form", now, row=None
+            )
+            log.info(
+                "form submission accepted",
+                extra={"lead": lead.id, "conversation": conversation.public_id, "form": form.id},
+            )
+        self.queued()
+        return Accepted(
+            row.id,
+            lead.id,
+            conversation.public_id,
+            False,
+            service.links.continue_chat(conversation.public_id, now),
+        )
+
+    def _prepared(
+        self, engine: Engine, submission: Submission, industry: str | None, now: datetime
+    ) -> tuple[State, Cards]:
+        """The flow state the form's answers make, and the case studies that fit them."""
+        flow = engine.flow
+        slots: dict[str, Any] = {}
+        for name, value in submission.slots().items():
+            spec = flow.spec.slots.get(name)
+            if spec is None:
+                continue
+            if spec.type is SlotType.TIMING:
+                try:
+                    bucket = TimingBucket(value)
+                except ValueError:
+                    continue
+                label = dict((c.value, c.label) for _, c in submission.chosen()).get(value, value)
+                slots[name] = timing_from_bucket(bucket, now, label).to_dict()
+            else:
+                slots[name] = value
+        challenge = submission.challenge()
+        topics = [
+            *submission.topics(),
+            *(h.topic_id for h in self.domain.vocabulary.detect(challenge)),
+        ]
+        topics = [t for t in dict.fromkeys(topics) if self.domain.vocabulary.get(t)]
+        matches = self.domain.library.match(challenge, topics=topics, industry=industry, limit=3)
+        cards = Cards(
+            tuple(
+                CaseCard(
+                    id=m.case.id,
+                    title=m.case.title,
+                    customer=m.case.customer,
+                    industry=m.case.industry,
+                    summary=m.case.summary,
+                    url=m.case.url,
+                    explanation=m.explain(flow.locale),
+                )
+                for m in matches
+            )
+        )
+        state = State(
+            slots=slots,
+            topics=tuple(topics),
+            cases_sent=tuple(c.id for c in cards.cards),
+        )
+        return state, cards
+
+    def _variables(
+        self,
+        submission: Submission,
+        engine: Engine,
+        conversation: Conversation,
+        cards: Cards,
+        now: datetime,
+    ) -> dict[str, Any]:
+        calendar = self.domain.calendar
+        links = self.service.links
+        locale = engine.flow.locale
+        challenge = submission.challenge()
+        quote = challenge if len(challenge) <= QUOTE_CHARS else challenge[:QUOTE_CHARS] + "…"
+        documents = [
+            {"field": label, "label": c.label, "url": c.url}
+            for label, c in submission.chosen()
+            if c.url
+        ]
+        is_open = calendar.is_open(now)
+        return {
+            "form": {
+                "id": submission.form.id,
+                "title": submission.form.title,
+                "kind": submission.form.kind,
+            },
+            "lead": submission.lead_facts(),
+            "answers": submission.summary(),
+            "documents": documents,
+            "quote": quote,
+            "cases": [
+                {
+                    "title": c.title,
+                    "customer": c.customer,
+                    "industry": c.industry,
+                    "summary": c.summary,
+                    "url": links.case(conversation.public_id, c.id),
+                }
+                for c in cards.cards
+            ],
+            "open_now": is_open,
+            "next_opening": calendar.next_opening(now),
+            "next_opening_text": format_when(calendar.next_opening(now), locale),
+            "continue_url": links.continue_chat(conversation.public_id, now),
+            "book_url": links.book(conversation.public_id, now),
+            "link_days": self.domain.settings.link_days,
+        }
+
+
+def _source(submission: Submission, source: Mapping[str, Any]) -> dict[str, Any]:
+    chosen = submission.chosen()
+    document = next((c.label for label, c in chosen if c.url), None)
+    return {
+        **dict(source),
+        "form_id": submission.form.id,
+        "form_title": submission.form.title,
+        "form_kind": submission.form.kind,
+        **({"document": document} if document else {}),
+    }
+
+
+def _summary(submission: Submission) -> str:
+    return "\n".join(f"{label}: {value}" for label, value in submission.summary())
+
+
+def _message(
+    conversation_id: int,
+    direction: str,
+    kind: str,
+    text: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "conversation_id": conversation_id,
+        "direction": direction,
+        "kind": kind,
+        "text": text,
+        "payload": payload,
+        "created_at": now,
+    }

@@ -1,0 +1,71 @@
+"""Every link handed to a lead, built and checked in one place.
+
+Links live under ``AUTOREPLY_PUBLIC_URL`` and carry an HMAC signature over what they are
+for and what they point at, so they can be neither forged nor re-aimed. Links sent by
+email (continue the chat, book a slot) also expire after ``link_days``: the expiry is part
+of what is signed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+from urllib.parse import quote
+
+from autoreply.signing import sign, verify
+
+__all__ = ["Links"]
+
+Purpose = Literal["continue", "book"]
+
+
+class Links:
+    """Builds and verifies the links of one deployment (secret and public URL)."""
+
+    def __init__(self, secret: str, public_url: str, valid_for: timedelta) -> None:
+        self.secret = secret
+        self.base = public_url.rstrip("/")
+        self.valid_for = valid_for
+
+    def _url(self, path: str, *signed: str) -> str:
+        return f"{self.base}/{path}?s={sign(self.secret, *signed)}"
+
+    def cancel(self, conversation_id: str) -> str:
+        """The link a lead uses to cancel this conversation's booking."""
+        return self._url(f"bookings/{quote(conversation_id)}/cancel", "cancel", conversation_id)
+
+    def cancel_valid(self, conversation_id: str, signature: str) -> bool:
+        """Whether a cancel link's signature is ours."""
+        return verify(self.secret, signature, "cancel", conversation_id)
+
+    def case(self, conversation_id: str, case_id: str) -> str:
+        """The tracked link to a case study sent in a conversation (records "opened")."""
+        path = f"r/{quote(conversation_id)}/{quote(case_id)}"
+        return self._url(path, "case", conversation_id, case_id)
+
+    def case_valid(self, conversation_id: str, case_id: str, signature: str) -> bool:
+        """Whether a case-study link's signature is ours."""
+        return verify(self.secret, signature, "case", conversation_id, case_id)
+
+    def token(self, purpose: Purpose, conversation_id: str, now: datetime) -> str:
+        """``<conversation>.<expiry>.<signature>``: a capability for one conversation."""
+        expires = str(int((now + self.valid_for).timestamp()))
+        return f"{conversation_id}.{expires}.{sign(self.secret, purpose, conversation_id, expires)}"
+
+    def opened(self, purpose: Purpose, token: str, now: datetime) -> str | None:
+        """The conversation a token is for, if it is ours, for this purpose, and not expired."""
+        parts = token.split(".")
+        if len(parts) != 3 or not parts[1].isdigit():
+            return None
+        conversation_id, expires, signature = parts
+        if not verify(self.secret, signature, purpose, conversation_id, expires):
+            return None
+        return conversation_id if int(expires) > now.timestamp() else None
+
+    def continue_chat(self, conversation_id: str, now: datetime) -> str:
+        """Continue this conversation in the web chat (from an email), while valid."""
+        return f"{self.base}/c/{self.token('continue', conversation_id, now)}"
+
+    def book(self, conversation_id: str, now: datetime) -> str:
+        """The booking page of this conversation's lead (from an email), while valid."""
+        return f"{self.base}/book/{self.token('book', conversation_id, now)}"
