@@ -62,6 +62,7 @@ def operator_env(**extra: str) -> dict[str, str]:
             "AUTOREPLY_CASESTUDIES": str(ROOT / "flows" / "casestudies.yaml"),
             "AUTOREPLY_TOPICS": str(ROOT / "flows" / "topics.yaml"),
             "AUTOREPLY_TEMPLATES_DIR": str(ROOT / "templates"),
+            "AUTOREPLY_FORMS": str(ROOT / "flows" / "forms.yaml"),
             **extra,
         }
     )

@@ -156,13 +156,13 @@ class Followup:
                 )
             )
             await session.flush()
+            if service.meetings is not None:
+                await service.meetings.sync(session, conversation, lead, state, now)
             row = await service.handoffs.row(session, conversation)
             ctx = await service.context(session, engine, conversation, lead, now)
             await service.handoffs.save(
                 session, engine, conversation, lead, state, ctx, "booked", now, row=row
             )
-            if service.meetings is not None:
-                await service.meetings.sync(session, conversation, lead, state, now)
             log.info(
                 "booked from the booking page",
                 extra={"conversation": conversation_id, "lead": lead.id},

@@ -366,11 +366,11 @@ class ConversationService:
                 state = state.evolve(status="ended", step=None)
                 conversation.updated_at = now
             conversation.state = state.to_dict()
+            if self.meetings is not None and state.booking is not None:
+                await self.meetings.sync(session, conversation, lead, state, now)
             record = await self.handoffs.save(
                 session, engine, conversation, lead, state, ctx, reason, now, row=existing
             )
-            if self.meetings is not None and state.booking is not None:
-                await self.meetings.sync(session, conversation, lead, state, now)
         self.queued()
         return record
 
@@ -432,18 +432,21 @@ class ConversationService:
         # An opted-out lead gets nothing pushed, except the confirmation of opting out.
         if lead.opted_out_at is None or any(isinstance(e, OptOut) for e in turn.effects):
             await self._enqueue(session, conversation, lead, ids[-len(replies) :], replies, now)
-        record = await self.handoffs.after_turn(session, engine, conversation, lead, turn, ctx, now)
-        state = turn.state
-        if record is not None and state.handoff is None:
-            # Remember in the state that a handoff exists, so later turns refresh it.
-            state = state.evolve(handoff=record.reason)
-            conversation.state = state.to_dict()
         if (
             self.meetings is not None
-            and state.booking is not None
+            and turn.state.booking is not None
             and any(isinstance(e, Book | LeadUpdate | Handoff | Ended) for e in turn.effects)
         ):
-            await self.meetings.sync(session, conversation, lead, state, now)
+            # Before the handoff is written, so that it shows the pre-meeting email planned.
+            handing_off = any(isinstance(e, Handoff) for e in turn.effects)
+            known = turn.state.evolve(
+                handoff=turn.state.handoff or ("now" if handing_off else None)
+            )
+            await self.meetings.sync(session, conversation, lead, known, now)
+        record = await self.handoffs.after_turn(session, engine, conversation, lead, turn, ctx, now)
+        if record is not None and turn.state.handoff is None:
+            # Remember in the state that a handoff exists, so later turns refresh it.
+            conversation.state = turn.state.evolve(handoff=record.reason).to_dict()
         return TurnResult(
             locale=engine.flow.locale,
             conversation_id=conversation.public_id,

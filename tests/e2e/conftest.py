@@ -86,6 +86,7 @@ def site(tmp_path: Path) -> Iterator[str]:
         database_url=f"sqlite+aiosqlite:///{tmp_path}/e2e.db",
         secret_key="test-secret",
         public_url=base,  # links in messages (cancel a booking) point at this server
+        mail_dir=tmp_path / "mail",
     )
     app = create_app(settings, clock=FixedClock(SATURDAY_NIGHT))
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")

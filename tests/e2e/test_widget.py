@@ -310,3 +310,31 @@ def test_a_stored_conversation_the_server_does_not_know_is_replaced_by_a_new_one
     expect(widget.get_by_role("alert")).to_be_hidden()
     stored = page.evaluate("JSON.parse(localStorage.getItem('autoreply:conversation:default'))")
     assert stored["conversation_id"] != "gone" and stored["token"] != "stale"
+
+
+def test_a_form_then_continue_in_the_chat_without_being_asked_again(site: str, page: Page) -> None:
+    """The 資料請求 form on the demo site, the thank-you page, and "チャットで続ける": the
+    widget opens on the same conversation, skips what the form said, and offers slots; the
+    secret in the address bar is gone."""
+    page.goto(f"{site}/forms/document-request")
+    page.get_by_label("ご希望の資料").select_option("service-overview")
+    page.get_by_label("会社名").fill("株式会社サンプル")
+    page.get_by_label("お名前").fill("山田太郎")
+    page.get_by_label("メールアドレス").fill("taro@example")
+    page.get_by_label("ご導入の時期").select_option("within_3_months")
+    page.get_by_label("ご相談内容・課題").fill(CHALLENGE)
+    page.get_by_role("button", name="送信する").click()
+    expect(page.get_by_role("alert")).to_contain_text("入力内容をご確認ください")
+    expect(page.locator("#e-email")).to_contain_text("メールアドレスの形式")
+    expect(page.get_by_label("会社名")).to_have_value("株式会社サンプル")  # nothing retyped
+    page.get_by_label("メールアドレス").fill("taro@example.com")
+    page.get_by_role("button", name="送信する").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("資料請求を受け付けました")
+    page.get_by_role("link", name="チャットで続ける").click()
+    widget = _widget(page)
+    expect(widget.get_by_role("dialog", name="チャットでご相談")).to_be_visible()
+    expect(widget.locator(".slots")).to_be_visible()
+    expect(widget.locator(".row.in .bubble").first).to_contain_text("サービス概要資料")
+    expect(widget.locator(".row.out", has_text="いつ頃をお考え")).to_have_count(0)
+    assert "#autoreply" not in page.url and "autoreply=" not in page.url
+    _screenshot(page, "widget-from-form.png")

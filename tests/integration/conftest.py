@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from autoreply import reps
 from autoreply.clock import FixedClock
+from autoreply.store.models import Rep
 from autoreply.web.app import create_app
 from tests.conftest import make_settings, tokyo
 
@@ -35,3 +38,35 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+EMAIL = "sato@example.com"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+async def rep(app: FastAPI) -> Rep:
+    """A rep who can log in (EMAIL / PASSWORD)."""
+    async with app.state.runtime.sessions() as session, session.begin():
+        return await reps.create_rep(
+            session, "佐藤 花子", EMAIL, now=SATURDAY_NIGHT, password=PASSWORD
+        )
+
+
+def _csrf(html: str) -> str:
+    """The CSRF token of a rep page."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+async def _login(
+    client: httpx.AsyncClient, email: str = EMAIL, password: str = PASSWORD
+) -> httpx.Response:
+    """Log in on the rep pages (the client keeps the session cookie)."""
+    page = await client.get("/rep/login")
+    assert page.status_code == 200
+    return await client.post(
+        "/rep/login",
+        data={"email": email, "password": password, "csrf_token": _csrf(page.text)},
+    )

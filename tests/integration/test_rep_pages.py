@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -18,37 +17,10 @@ from autoreply.flows.turns import Inbound, SlotPicker
 from autoreply.store.db import create_engine, session_factory
 from autoreply.store.models import Conversation, HandoffRow, Rep
 from tests.conftest import tokyo
-from tests.integration.conftest import SATURDAY_NIGHT
+from tests.integration.conftest import EMAIL, PASSWORD, _csrf, _login
 from tests.integration.test_cli import run
 
-EMAIL = "sato@example.com"
-PASSWORD = "correct horse battery staple"
 SCRIPT = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-async def rep(app: FastAPI) -> Rep:
-    async with app.state.runtime.sessions() as session, session.begin():
-        return await reps.create_rep(
-            session, "佐藤 花子", EMAIL, now=SATURDAY_NIGHT, password=PASSWORD
-        )
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
-
-
-async def _login(
-    client: httpx.AsyncClient, email: str = EMAIL, password: str = PASSWORD
-) -> httpx.Response:
-    page = await client.get("/rep/login")
-    assert page.status_code == 200
-    return await client.post(
-        "/rep/login",
-        data={"email": email, "password": password, "csrf_token": _csrf(page.text)},
-    )
 
 
 async def _handoff_id(app: FastAPI, conversation_id: str) -> int:

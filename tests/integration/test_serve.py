@@ -98,3 +98,52 @@ def test_a_broken_page_template_stops_the_start(tmp_path: Path) -> None:
         assert f"{templates / 'rep' / 'login.html'}:1: template syntax" in str(exc)
     else:
         raise AssertionError("the broken template was not reported")
+
+
+FORM = {
+    "document": "case-book",
+    "company": "株式会社サンプル",
+    "name": "山田太郎",
+    "email": "taro@example.com",
+    "message": "週末の問い合わせに返信できていません",
+}
+
+
+def test_with_nothing_configured_form_replies_land_in_var_mail(tmp_path: Path) -> None:
+    """The quick start: a form post is answered by an .eml file under ./var/mail within
+    seconds, and the log says where it went."""
+    with served(tmp_path) as base:
+        posted = httpx.post(f"{base}/forms/document-request", data=FORM, timeout=5)
+        assert posted.status_code == 303
+        deadline = time.monotonic() + 10
+        while not list((tmp_path / "var" / "mail").glob("*.eml")):
+            assert time.monotonic() < deadline, "no .eml file was written"
+            time.sleep(0.1)
+    [mail] = list((tmp_path / "var" / "mail").glob("*.eml"))
+    assert b"Auto-Submitted: auto-replied" in mail.read_bytes()
+
+
+def test_the_worker_command_delivers_what_serve_queued(tmp_path: Path) -> None:
+    """`serve` with AUTOREPLY_RUN_WORKER=false only queues; `autoreply worker --once`
+    (another process) delivers to the SMTP server, once, however often it runs."""
+    from tests.integration.test_cli import run
+    from tests.mailserver import mail_server
+
+    with mail_server() as smtp:
+        smtp_env = {
+            "AUTOREPLY_SMTP_HOST": "127.0.0.1",
+            "AUTOREPLY_SMTP_PORT": str(smtp.port),
+            "AUTOREPLY_SMTP_TLS": "none",
+        }
+        with served(tmp_path, AUTOREPLY_RUN_WORKER="false", **smtp_env) as base:
+            posted = httpx.post(f"{base}/forms/document-request", data=FORM, timeout=5)
+            assert posted.status_code == 303
+            time.sleep(0.5)
+            assert smtp.recorder.received == []
+        outputs = []
+        for _ in range(2):
+            result = run("worker", "--once", cwd=tmp_path, env=smtp_env)
+            assert result.returncode == 0, result.stderr
+            outputs.append(result.stdout.strip())
+        assert outputs == ["outbox: 1 handled", "outbox: 0 handled"]
+        assert [r.rcpt_tos for r in smtp.recorder.received] == [["taro@example.com"]]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import logging
 import re
 from datetime import datetime
-from email.utils import format_datetime, parseaddr
+from email.parser import BytesHeaderParser
+from email.utils import format_datetime
 from pathlib import Path
 
 import aiosmtplib
@@ -30,9 +32,10 @@ def message_bytes(item: OutboxItem, now: datetime) -> bytes:
 
 
 def _sender(raw: bytes) -> str:
-    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
-    found = re.search(r"^From: (.*(?:\r\n[ \t].*)*)", head, re.MULTILINE)
-    return parseaddr(found.group(1).replace("\r\n", "") if found else "")[1]
+    """The envelope sender: the address of the message's From."""
+    headers = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+    addresses = getattr(headers["From"], "addresses", ())
+    return str(addresses[0].addr_spec) if addresses else ""
 
 
 class SmtpTransport:

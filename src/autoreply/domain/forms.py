@@ -253,7 +253,9 @@ def parse_forms(text: str, file: str) -> Forms:
         base = ("forms", form_id)
         emails = [n for n, f in form.fields.items() if f.type is FieldType.EMAIL]
         if len(emails) != 1:
-            problems.append(src.problem((*base, "fields"), "a form needs exactly one email field"))
+            problems.append(
+                src.problem((*base, "fields"), "a form needs exactly one email field", key=True)
+            )
         elif not form.fields[emails[0]].required:
             problems.append(
                 src.problem((*base, "fields", emails[0]), "the email field must be required")
