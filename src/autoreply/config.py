@@ -141,7 +141,21 @@ class Settings(BaseSettings):
     meeting_url: str | None = Field(
         None, description="Online meeting link put into invites (LOCATION)."
     )
-    run_worker: bool = Field(True, description="`serve` also delivers the outbox.")
+    run_worker: bool = Field(
+        True, description="`serve` also delivers the outbox and handles LINE events."
+    )
+    line_channel_secret: str | None = Field(
+        None, description="LINE channel secret (webhook signatures); unset: LINE is off."
+    )
+    line_channel_access_token: str | None = Field(
+        None, description="LINE channel access token (Messaging API)."
+    )
+    line_api_url: str = Field(
+        "https://api.line.me", description="LINE Messaging API host (tests: a loopback server)."
+    )
+    line_reply_token_seconds: int = Field(
+        50, ge=1, le=600, description="Use a reply token this long after receipt, then push."
+    )
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
     workers: int = Field(1, ge=1, le=32, description="Worker processes of `serve`.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AlreadyHandledError",
     "AutoreplyError",
     "BadRequestError",
     "ConfigError",
@@ -59,6 +60,10 @@ class NotFoundError(AutoreplyError, LookupError):
 
 class ConflictError(AutoreplyError):
     """A concurrent change won (e.g. the slot was just booked by someone else)."""
+
+
+class AlreadyHandledError(ConflictError):
+    """An inbound event was handled by another transaction (a redelivery, a second worker)."""
 
 
 class BadRequestError(AutoreplyError, ValueError):

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,13 @@ from autoreply import reps
 from autoreply.bootstrap import Domain, build_domain, resolve_secret
 from autoreply.clock import Clock, SystemClock
 from autoreply.config import Settings
-from autoreply.delivery.outbox import OutboxWorker
+from autoreply.delivery.outbox import OutboxWorker, Transport
 from autoreply.domain.forms import Forms
 from autoreply.errors import ConflictError
 from autoreply.followup import Followup
 from autoreply.intake import FormIntake
+from autoreply.line import line_api, line_outgoing
+from autoreply.lineinbox import LineInbox
 from autoreply.links import Links
 from autoreply.mail import load_checked_forms, mail_renderer, mail_transport, outbox_worker
 from autoreply.meetings import MeetingMail
@@ -67,6 +69,8 @@ class Runtime:
     intake: FormIntake
     followup: Followup
     worker: OutboxWorker
+    line: LineInbox | None = None  # None: no LINE channel configured
+    line_secret: str | None = field(default=None, repr=False)
 
 
 @asynccontextmanager
@@ -83,39 +87,48 @@ async def open_runtime(
     renderer = mail_renderer(domain)
     forms = load_checked_forms(domain, renderer)
     postgres = not is_sqlite(settings.database_url)
-    worker = outbox_worker(domain, sessions, {"email": mail_transport(domain)}, postgres=postgres)
     links = Links(domain.secret, settings.public_url, timedelta(days=settings.link_days))
-    service = ConversationService(
-        domain,
-        sessions,
-        readers=read_session_factory(reader),
-        links=links,
-        meetings=MeetingMail(domain, renderer, links),
-        queued=worker.wake,
-    )
-    followup = Followup(service)
-    worker.on_sent = followup.delivered
-    worker.on_failed = followup.undeliverable
     try:
-        current, head = await migration_status(engine)
-        if current != head:
-            log.warning(
-                "database schema is %s, code expects %s: run `autoreply db upgrade`", current, head
+        async with line_api(domain) as line:
+            transports: dict[str, Transport] = {"email": mail_transport(domain)}
+            if line is not None:
+                transports["line"] = line.transport
+            worker = outbox_worker(domain, sessions, transports, postgres=postgres)
+            service = ConversationService(
+                domain,
+                sessions,
+                readers=read_session_factory(reader),
+                outgoing={"line": line_outgoing(domain, links)} if line else None,
+                links=links,
+                meetings=MeetingMail(domain, renderer, links),
+                queued=worker.wake,
             )
-        elif settings.demo:
-            await seed_demo(sessions, domain)
-        yield Runtime(
-            settings,
-            domain,
-            engine,
-            sessions,
-            service,
-            reader,
-            forms,
-            FormIntake(service, renderer, queued=worker.wake),
-            followup,
-            worker,
-        )
+            followup = Followup(service)
+            worker.on_sent = followup.delivered
+            worker.on_failed = followup.undeliverable
+            current, head = await migration_status(engine)
+            if current != head:
+                log.warning(
+                    "database schema is %s, code expects %s: run `autoreply db upgrade`",
+                    current,
+                    head,
+                )
+            elif settings.demo:
+                await seed_demo(sessions, domain)
+            yield Runtime(
+                settings,
+                domain,
+                engine,
+                sessions,
+                service,
+                reader,
+                forms,
+                FormIntake(service, renderer, queued=worker.wake),
+                followup,
+                worker,
+                LineInbox(service, profile=line.display_name) if line else None,
+                line.channel_secret if line else None,
+            )
     finally:
         await engine.dispose()
         if reader is not engine:
@@ -123,17 +136,24 @@ async def open_runtime(
 
 
 async def run_worker(settings: Settings, *, once: bool = False, migrate: bool = True) -> int:
-    """``autoreply worker``: deliver the outbox without serving HTTP (until interrupted, or
-    only what is due now with ``once``). Returns how many rows it handled with ``once``."""
+    """``autoreply worker``: the background work without HTTP: deliver the outbox and
+    handle stored LINE events (until interrupted, or only what is due now with ``once``).
+    Returns how many rows and events it handled with ``once``."""
     async with open_runtime(settings, migrate=migrate) as runtime:
         if once:
             total = 0
-            while (count := await runtime.worker.run_once()) > 0:
+            while True:
+                count = await runtime.line.process_pending() if runtime.line else 0
+                count += await runtime.worker.run_once()
+                if not count:
+                    return total
                 total += count
-            return total
-        log.info("outbox worker running (Ctrl+C stops it)")
-        await runtime.worker.run()
-    return 0  # pragma: no cover - run() ends only by cancellation
+        log.info(
+            "worker running: outbox%s (Ctrl+C stops it)", " and LINE events" * bool(runtime.line)
+        )
+        jobs = [runtime.worker.run(), *([runtime.line.run()] if runtime.line else [])]
+        await asyncio.gather(*jobs)
+    return 0  # pragma: no cover - the jobs end only by cancellation
 
 
 async def seed_demo(sessions: async_sessionmaker[AsyncSession], domain: Domain) -> None:

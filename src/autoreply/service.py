@@ -43,7 +43,7 @@ from autoreply.signing import new_token, token_hash, verify_token
 from autoreply.store import repos
 from autoreply.store.models import Booking, Conversation, HandoffRow, Lead
 
-__all__ = ["ConversationService", "TurnResult", "reply_text"]
+__all__ = ["ConversationService", "Outgoing", "TurnResult", "reply_text"]
 
 log = logging.getLogger(__name__)
 BUSY_WINDOW = timedelta(days=90)
@@ -63,6 +63,11 @@ class TurnResult:
     locale: str = "ja"  # the language of the conversation's flow
 
 
+Outgoing = Callable[[Conversation, Sequence[Reply], str], list[dict[str, Any]]]
+"""Renders a turn's replies (conversation, replies, locale) into outbox payloads, one per
+request the channel will make."""
+
+
 def reply_text(reply: Reply) -> str:
     """A plain-text rendering of a reply, for transcripts and logs."""
     if isinstance(reply, Cards):
@@ -78,7 +83,7 @@ class ConversationService:
         domain: Domain,
         sessions: async_sessionmaker[AsyncSession],
         *,
-        push_channels: frozenset[str] = frozenset({"line"}),
+        outgoing: Mapping[str, Outgoing] | None = None,
         readers: async_sessionmaker[AsyncSession] | None = None,
         links: Links | None = None,
         meetings: MeetingMail | None = None,
@@ -87,7 +92,7 @@ class ConversationService:
         self.domain = domain
         self.sessions = sessions
         self.readers = readers or sessions
-        self.push_channels = push_channels
+        self.outgoing = dict(outgoing or {})  # channels that push their replies (LINE)
         self.handoffs = HandoffWriter(domain)
         self.links = links or Links(
             domain.secret,
@@ -108,19 +113,25 @@ class ConversationService:
         source: Mapping[str, Any] | None = None,
         flow_id: str | None = None,
         occurred_at: datetime | None = None,
+        reply_context: Mapping[str, Any] | None = None,
+        inbound_event: int | None = None,
     ) -> TurnResult:
         """Start a conversation for the lead these identities belong to, and greet them.
 
         The first identity on ``channel`` is where this conversation's replies go (a lead
         merged across several LINE accounts still gets each reply where they wrote).
         ``occurred_at`` is when the lead acted (an event's timestamp), the start of the
-        speed-to-lead clock; it defaults to now.
+        speed-to-lead clock; it defaults to now. ``reply_context`` travels with the pushed
+        replies (LINE's reply token); ``inbound_event`` is the stored event this turn
+        answers, marked handled in the same transaction (``AlreadyHandledError`` if it was).
         """
         engine = self.domain.engine(flow_id)
         now = self.domain.clock.now()
         contact = next((ext for ch, ext in identities if ch == channel), None)
         token = new_token()
         async with self.sessions() as session, session.begin():
+            if inbound_event is not None:
+                await repos.claim_inbound(session, inbound_event, now)
             lead = await repos.resolve_lead(session, identities, now, facts)
             conversation = Conversation(
                 public_id=secrets.token_urlsafe(24),
@@ -142,7 +153,9 @@ class ConversationService:
                 "conversation started",
                 extra={"conversation": conversation.public_id, "lead": lead.id, "channel": channel},
             )
-            result = await self._turn(session, engine, conversation, lead, Inbound("start"), now)
+            result = await self._turn(
+                session, engine, conversation, lead, Inbound("start"), now, reply_context
+            )
         self.queued()
         return replace(result, token=token)
 
@@ -153,15 +166,20 @@ class ConversationService:
         *,
         token: str | None = None,
         strict_taps: bool = False,
+        reply_context: Mapping[str, Any] | None = None,
+        inbound_event: int | None = None,
     ) -> TurnResult:
         """Apply one thing the lead did (text, choice, slot pick) and return the replies.
 
         With ``token``, the caller must hold the conversation's secret (the web chat).
         With ``strict_taps``, a tap on a choice or slot that is not on offer is refused
         (``BadRequestError``) instead of being treated as an unreadable answer.
+        ``reply_context`` and ``inbound_event`` are as for ``start``.
         """
         now = self.domain.clock.now()
         async with self.sessions() as session, session.begin():
+            if inbound_event is not None:
+                await repos.claim_inbound(session, inbound_event, now)
             conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
             if token is not None and not verify_token(token, conversation.token_hash):
                 raise ForbiddenError("wrong conversation token")
@@ -170,7 +188,9 @@ class ConversationService:
                 refusal = engine.refusal(State.from_dict(conversation.state), event)
                 if refusal:
                     raise BadRequestError(refusal)
-            result = await self._turn(session, engine, conversation, lead, event, now)
+            result = await self._turn(
+                session, engine, conversation, lead, event, now, reply_context
+            )
         self.queued()
         return result
 
@@ -404,6 +424,7 @@ class ConversationService:
         lead: Lead,
         event: Inbound,
         now: datetime,
+        reply_context: Mapping[str, Any] | None = None,
     ) -> TurnResult:
         state = State.from_dict(conversation.state) if conversation.state else State()
         slots = engine.may_need_slots(state, event)
@@ -429,9 +450,14 @@ class ConversationService:
         ids = await repos.add_messages(
             session, _message_rows(conversation.id, event, turn.replies, replies, now)
         )
-        # An opted-out lead gets nothing pushed, except the confirmation of opting out.
-        if lead.opted_out_at is None or any(isinstance(e, OptOut) for e in turn.effects):
-            await self._enqueue(session, conversation, lead, ids[-len(replies) :], replies, now)
+        # An opted-out lead gets nothing pushed, except the confirmation of opting out;
+        # one who is unreachable (blocked us on LINE) gets nothing at all.
+        opting_out = any(isinstance(e, OptOut) for e in turn.effects)
+        if lead.unreachable_at is None and (lead.opted_out_at is None or opting_out):
+            outgoing_ids = ids[len(ids) - len(replies) :]
+            await self._enqueue(
+                session, engine, conversation, lead, outgoing_ids, turn.replies, now, reply_context
+            )
         if (
             self.meetings is not None
             and turn.state.booking is not None
@@ -517,24 +543,28 @@ class ConversationService:
     async def _enqueue(
         self,
         session: AsyncSession,
+        engine: Engine,
         conversation: Conversation,
         lead: Lead,
         message_ids: Sequence[int],
-        replies: Sequence[dict[str, Any]],
+        replies: Sequence[Reply],
         now: datetime,
+        reply_context: Mapping[str, Any] | None,
     ) -> None:
-        """Channels that push (LINE) send from the outbox, written in this transaction."""
-        if conversation.channel not in self.push_channels or not conversation.contact:
+        """Channels that push (LINE) send from the outbox, written in this transaction:
+        one row per request the channel will make, the first with the reply context."""
+        render = self.outgoing.get(conversation.channel)
+        if render is None or not conversation.contact or not replies:
             return
-        recipient = conversation.contact
-        for message_id, payload in zip(message_ids, replies, strict=True):
+        for index, payload in enumerate(render(conversation, replies, engine.flow.locale)):
+            extra = dict(reply_context or {}) if index == 0 else {}
             await repos.enqueue(
                 session,
                 channel=conversation.channel,
                 kind="reply",
-                recipient=recipient,
-                payload=payload,
-                dedupe_key=f"message:{message_id}",
+                recipient=conversation.contact,
+                payload={**payload, **extra, "message_ids": list(message_ids)},
+                dedupe_key=f"turn:{message_ids[0]}:{index}",
                 now=now,
                 conversation_id=conversation.id,
                 lead_id=lead.id,

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from autoreply.bootstrap import Domain
 from autoreply.clock import FixedClock
 from autoreply.errors import NotFoundError
-from autoreply.flows.turns import Inbound, SlotPicker
+from autoreply.flows.turns import Inbound, SlotPicker, reply_to_dict
 from autoreply.runtime import seed_demo
 from autoreply.service import ConversationService
 from autoreply.store import repos
@@ -31,8 +31,13 @@ async def service(migrated: str, domain: Domain) -> AsyncIterator[ConversationSe
     sessions = session_factory(engine)
     own = dataclasses.replace(domain, clock=FixedClock(SATURDAY_NIGHT))
     await seed_demo(sessions, own)
-    yield ConversationService(own, sessions)
+    yield ConversationService(own, sessions, outgoing={"line": _one_request_per_turn})
     await engine.dispose()
+
+
+def _one_request_per_turn(conversation: Any, replies: Any, locale: str) -> list[dict[str, Any]]:
+    """A pushing channel's renderer: all of a turn's replies in one request."""
+    return [{"messages": [reply_to_dict(r) for r in replies]}]
 
 
 async def _count(service: ConversationService, model: Any, *where: Any) -> int:
@@ -141,21 +146,39 @@ async def test_two_leads_picking_one_slot_at_once_get_one_booking(
 
 
 async def test_push_channel_replies_go_through_the_outbox(service: ConversationService) -> None:
-    """On LINE every reply is queued once in the turn's transaction; after opting out, none."""
-    started = await service.start(channel="line", identities=[("line", "U42")])
-    queued = await _count(service, OutboxRow)
-    assert queued == len(started.replies) >= 2
-    await service.handle(started.conversation_id, Inbound("text", text="配信停止"))
+    """On a pushing channel each turn's replies are queued in the turn's transaction, as
+    the channel renders them (here: two per request), the first request with the reply
+    context; after opting out, only the confirmation; nothing for an empty channel."""
+
+    def two_per_request(conversation: Any, replies: Any, locale: str) -> list[dict[str, Any]]:
+        texts = [reply_to_dict(r) for r in replies]
+        return [{"messages": texts[i : i + 2], "locale": locale} for i in range(0, len(texts), 2)]
+
+    pushing = ConversationService(
+        service.domain, service.sessions, outgoing={"line": two_per_request}
+    )
+    started = await pushing.start(
+        channel="line", identities=[("line", "U42")], reply_context={"reply_token": "t1"}
+    )
+    async with service.sessions() as s:
+        rows = list(await s.scalars(select(OutboxRow).order_by(OutboxRow.id)))
+    assert len(started.replies) == 2 and len(rows) == 1
+    assert rows[0].payload["reply_token"] == "t1" and len(rows[0].payload["messages"]) == 2
+    await pushing.handle(started.conversation_id, Inbound("text", text="配信停止"))
     after_stop = await _count(service, OutboxRow)
-    assert after_stop == queued + 1  # the confirmation of the opt-out itself
-    await service.handle(started.conversation_id, Inbound("text", text="やっぱり質問です"))
+    assert after_stop == 2  # the confirmation of the opt-out itself
+    await pushing.handle(started.conversation_id, Inbound("text", text="やっぱり質問です"))
     assert await _count(service, OutboxRow) == after_stop
     async with service.sessions() as s:
         rows = list(await s.scalars(select(OutboxRow)))
         lead = await s.scalar(select(Lead).where(Lead.id == started.lead_id))
     assert {r.recipient for r in rows} == {"U42"}
     assert len({r.dedupe_key for r in rows}) == len(rows)
+    assert "reply_token" not in rows[1].payload
     assert lead is not None and lead.opted_out_at is not None
+    quiet = ConversationService(service.domain, service.sessions)  # no pushing channel
+    other = await quiet.start(channel="line", identities=[("line", "U43")])
+    assert other.replies and await _count(service, OutboxRow) == after_stop
 
 
 async def test_a_lead_who_leaves_halfway_still_reaches_a_rep(

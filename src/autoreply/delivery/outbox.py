@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from autoreply.clock import Clock
 from autoreply.errors import PermanentDeliveryError, TemporaryDeliveryError
@@ -88,6 +89,7 @@ class OutboxWorker:
         on_sent: Hook | None = None,
         on_failed: Hook | None = None,
         postgres: bool = False,
+        ordered: frozenset[str] = frozenset({"line"}),
     ) -> None:
         self.sessions = sessions
         self.transports = dict(transports)
@@ -100,6 +102,7 @@ class OutboxWorker:
         self.on_sent = on_sent
         self.on_failed = on_failed
         self.postgres = postgres
+        self.ordered = ordered  # channels whose messages to one recipient keep their order
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -112,8 +115,8 @@ class OutboxWorker:
         while True:
             self._wake.clear()
             try:
-                while await self.run_once() == self.batch:
-                    pass  # a full batch: there may be more right away
+                while await self.run_once():
+                    pass  # more may be due now (the next message of an ordered queue)
                 if failing:
                     log.info("outbox reachable again")
                 failing = False
@@ -138,6 +141,17 @@ class OutboxWorker:
         if not self.transports:
             return []
         now = self.clock.now()
+        earlier = aliased(OutboxRow)
+        waits_its_turn = (
+            select(earlier.id)
+            .where(
+                earlier.channel == OutboxRow.channel,
+                earlier.recipient == OutboxRow.recipient,
+                earlier.status.in_(("pending", "sending")),
+                earlier.id < OutboxRow.id,
+            )
+            .exists()
+        )
         due = (
             select(OutboxRow)
             .where(
@@ -146,6 +160,9 @@ class OutboxWorker:
                     (OutboxRow.status == "pending") & (OutboxRow.next_attempt_at <= now),
                     (OutboxRow.status == "sending") & (OutboxRow.claimed_until < now),
                 ),
+                # A chat's messages go in order: one waits while an earlier one to the
+                # same person is still on its way (or waiting for a retry).
+                ~(OutboxRow.channel.in_(sorted(self.ordered)) & waits_its_turn),
             )
             .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
             .limit(self.batch)

@@ -248,7 +248,10 @@ class InboundEvent(Base):
     """An inbound event id already seen (LINE redeliveries, form resubmissions)."""
 
     __tablename__ = "inbound_events"
-    __table_args__ = (UniqueConstraint("source", "event_id", name="uq_inbound_event"),)
+    __table_args__ = (
+        UniqueConstraint("source", "event_id", name="uq_inbound_event"),
+        Index("ix_inbound_events_pending", "source", "processed_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(20))
     event_id: Mapped[str] = mapped_column(String(200))
@@ -256,3 +259,5 @@ class InboundEvent(Base):
     occurred_at: Mapped[datetime | None]
     payload: Mapped[dict[str, Any]]
     processed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autoreply.errors import NotFoundError
+from autoreply.errors import AlreadyHandledError, NotFoundError
 from autoreply.store.models import (
     Base,
     Booking,
@@ -29,6 +29,7 @@ __all__ = [
     "add_identity",
     "add_messages",
     "bookings_between",
+    "claim_inbound",
     "current_lead",
     "enqueue",
     "lock_conversation",
@@ -269,6 +270,18 @@ async def record_inbound(
             payload=dict(payload),
         ),
     )
+
+
+async def claim_inbound(session: AsyncSession, event_id: int, now: datetime) -> None:
+    """Mark a stored inbound event handled, in the transaction that handles it; raises
+    ``AlreadyHandledError`` if another transaction did (so its effects happen once)."""
+    result = await session.execute(
+        update(InboundEvent)
+        .where(InboundEvent.id == event_id, InboundEvent.processed_at.is_(None))
+        .values(processed_at=now)
+    )
+    if not getattr(result, "rowcount", 0):
+        raise AlreadyHandledError(f"inbound event {event_id} was handled already")
 
 
 async def enqueue(

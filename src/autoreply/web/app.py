@@ -24,7 +24,7 @@ from autoreply.store.db import migration_status, upgrade
 from autoreply.web.auth import install_rep_auth
 from autoreply.web.errors import install_error_handlers
 from autoreply.web.pages import Pages
-from autoreply.web.routes import booking, chat, forms, links, rep, rep_api, site
+from autoreply.web.routes import booking, chat, forms, line, links, rep, rep_api, site
 
 __all__ = ["create_app", "serve"]
 
@@ -41,6 +41,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
             tasks = [asyncio.create_task(_idle_handoffs(runtime), name="idle-handoffs")]
             if settings.run_worker:
                 tasks.append(asyncio.create_task(runtime.worker.run(), name="outbox"))
+                if runtime.line is not None:
+                    tasks.append(asyncio.create_task(runtime.line.run(), name="line-events"))
             try:
                 yield
             finally:
@@ -65,6 +67,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     app.include_router(booking.router)
     app.include_router(forms.router)
     app.include_router(links.router)
+    app.include_router(line.router)
     install_rep_auth(app, settings)
     app.include_router(rep.router)
     app.include_router(rep_api.router)

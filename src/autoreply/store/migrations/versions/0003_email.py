@@ -1,4 +1,4 @@
-"""form submissions, outbox claims, undeliverable email on leads
+"""form submissions, outbox claims, undeliverable email on leads, inbound event attempts
 
 Revision ID: 0003
 Revises: 0002
@@ -57,9 +57,19 @@ def upgrade() -> None:
     with op.batch_alter_table("leads") as batch:
         batch.add_column(sa.Column("email_failed_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("email_error", sa.Text(), nullable=True))
+    with op.batch_alter_table("inbound_events") as batch:
+        batch.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
+        batch.add_column(sa.Column("last_error", sa.Text(), nullable=True))
+    op.create_index(
+        "ix_inbound_events_pending", "inbound_events", ["source", "processed_at"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_inbound_events_pending", table_name="inbound_events")
+    with op.batch_alter_table("inbound_events") as batch:
+        batch.drop_column("last_error")
+        batch.drop_column("attempts")
     with op.batch_alter_table("leads") as batch:
         batch.drop_column("email_error")
         batch.drop_column("email_failed_at")

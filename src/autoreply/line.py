@@ -1,0 +1,81 @@
+"""The LINE side of a running product, built from the settings (off without a channel)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from linebot.v3.messaging import AsyncApiClient, AsyncMessagingApi, Configuration
+
+from autoreply.bootstrap import Domain
+from autoreply.channels import line as wire
+from autoreply.delivery.line import REQUEST_TIMEOUT, LineTransport
+from autoreply.flows.turns import Reply
+from autoreply.links import Links
+from autoreply.service import Outgoing
+from autoreply.store.models import Conversation
+
+__all__ = ["LineApi", "line_api", "line_outgoing"]
+
+
+@dataclass
+class LineApi:
+    """The Messaging API client and what is built on it."""
+
+    api: AsyncMessagingApi
+    transport: LineTransport
+    channel_secret: str
+
+    async def display_name(self, user_id: str) -> str | None:
+        """The user's LINE display name (the profile API)."""
+        profile = await self.api.get_profile(user_id, _request_timeout=REQUEST_TIMEOUT)
+        name = getattr(profile, "display_name", None)
+        return str(name) if name else None
+
+
+@asynccontextmanager
+async def line_api(domain: Domain) -> AsyncIterator[LineApi | None]:
+    """The client (inside the running loop: it opens an aiohttp session), closed after;
+    None when no channel is configured."""
+    settings = domain.settings
+    if not (settings.line_channel_secret and settings.line_channel_access_token):
+        yield None
+        return
+    configuration = Configuration(
+        access_token=settings.line_channel_access_token,
+        host=settings.line_api_url.rstrip("/"),
+    )
+    client = AsyncApiClient(configuration)
+    try:
+        api = AsyncMessagingApi(client)
+        yield LineApi(
+            api,
+            LineTransport(api, reply_token_seconds=settings.line_reply_token_seconds),
+            settings.line_channel_secret,
+        )
+    finally:
+        await client.close()
+
+
+def line_outgoing(domain: Domain, links: Links) -> Outgoing:
+    """Renders a turn's replies as LINE messages, five to a request (one outbox row each)."""
+    texts = domain.texts
+
+    def render(
+        conversation: Conversation, replies: Sequence[Reply], locale: str
+    ) -> list[dict[str, Any]]:
+        labels = wire.Labels(
+            read_story=texts.render("line/read_story", locale),
+            cases_alt=texts.render("line/cases_alt", locale),
+        )
+        messages = wire.render(
+            replies,
+            case_link=lambda case_id: links.case(conversation.public_id, case_id),
+            labels=labels,
+        )
+        step = wire.MAX_MESSAGES
+        return [{"messages": messages[i : i + step]} for i in range(0, len(messages), step)]
+
+    return render
