@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoreply.channels.line import LineEvent, inbound_of
+from autoreply.delivery.outbox import wait_or_wake
 from autoreply.errors import AlreadyHandledError, BadRequestError
 from autoreply.service import ConversationService
 from autoreply.store import repos
@@ -85,8 +86,7 @@ class LineInbox:
                 raise
             except Exception as exc:  # the database may be down: try again later
                 log.warning("LINE events could not be handled now: %s: %s", type(exc).__name__, exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            await wait_or_wake(self._wake, self.poll_seconds)
 
     async def process_pending(self, limit: int = 50) -> int:
         """Handle the oldest stored events (by LINE's timestamp); how many were handled."""

@@ -89,6 +89,7 @@ def outbox_worker(
     transports: dict[str, Transport],
     *,
     postgres: bool,
+    readers: async_sessionmaker[AsyncSession] | None = None,
 ) -> OutboxWorker:
     """The worker for these transports with the settings' retry policy."""
     settings = domain.settings
@@ -100,4 +101,5 @@ def outbox_worker(
         max_age=timedelta(hours=settings.outbox_max_age_hours),
         lease=timedelta(seconds=max(300.0, settings.smtp_timeout_seconds * 6)),
         postgres=postgres,
+        readers=readers,
     )

@@ -93,11 +93,12 @@ async def open_runtime(
             transports: dict[str, Transport] = {"email": mail_transport(domain)}
             if line is not None:
                 transports["line"] = line.transport
-            worker = outbox_worker(domain, sessions, transports, postgres=postgres)
+            readers = read_session_factory(reader)
+            worker = outbox_worker(domain, sessions, transports, postgres=postgres, readers=readers)
             service = ConversationService(
                 domain,
                 sessions,
-                readers=read_session_factory(reader),
+                readers=readers,
                 outgoing={"line": line_outgoing(domain, links)} if line else None,
                 links=links,
                 meetings=MeetingMail(domain, renderer, links),

@@ -345,7 +345,7 @@ class ConversationService:
         """
         now = self.domain.clock.now()
         cutoff = now - timedelta(minutes=self.domain.settings.idle_handoff_minutes)
-        async with self.sessions() as session:
+        async with self.readers() as session:
             ids = list(
                 await session.scalars(
                     select(Conversation.public_id)

@@ -32,7 +32,7 @@ from autoreply.clock import Clock
 from autoreply.errors import PermanentDeliveryError, TemporaryDeliveryError
 from autoreply.store.models import OutboxRow
 
-__all__ = ["OutboxItem", "OutboxWorker", "Transport", "backoff"]
+__all__ = ["OutboxItem", "OutboxWorker", "Transport", "backoff", "wait_or_wake"]
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
@@ -65,6 +65,18 @@ class Transport(Protocol):
 Hook = Callable[[OutboxItem, datetime, str | None], Awaitable[None]]
 
 
+async def wait_or_wake(event: asyncio.Event, seconds: float) -> None:
+    """Wait until ``event`` is set or ``seconds`` pass, whichever is first.
+
+    ``asyncio.timeout`` rather than ``asyncio.wait_for``: on Python 3.11, a task cancelled
+    inside ``wait_for(event.wait(), ...)`` can be left waiting for ever (seen as a hung
+    shutdown), because ``wait_for`` waits on an inner task; this waits in the task itself.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+
+
 def backoff(attempts: int, base_seconds: float, jitter: float = 0.1) -> timedelta:
     """The wait after the ``attempts``-th failure: base, 2×base, 4×base... at most an hour,
     spread by ±``jitter`` so that a backlog does not retry all at once."""
@@ -90,8 +102,10 @@ class OutboxWorker:
         on_failed: Hook | None = None,
         postgres: bool = False,
         ordered: frozenset[str] = frozenset({"line"}),
+        readers: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.readers = readers or sessions
         self.transports = dict(transports)
         self.clock = clock
         self.retry_seconds = retry_seconds
@@ -127,8 +141,7 @@ class OutboxWorker:
                     log.warning("outbox unavailable, retrying: %s: %s", type(exc).__name__, exc)
                 failing = True
             wait = FAILING_POLL_SECONDS if failing else self.poll_seconds
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            await wait_or_wake(self._wake, wait)
 
     async def run_once(self) -> int:
         """Claim and deliver one batch of due rows; returns how many were claimed."""
@@ -167,6 +180,9 @@ class OutboxWorker:
             .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
             .limit(self.batch)
         )
+        async with self.readers() as session:  # most rounds find nothing: no write lock
+            if await session.scalar(due.with_only_columns(OutboxRow.id)) is None:
+                return []
         if self.postgres:
             due = due.with_for_update(skip_locked=True)
         async with self.sessions() as session, session.begin():

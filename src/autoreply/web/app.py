@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -48,9 +47,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
             finally:
                 for task in tasks:
                     task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_SECONDS)
+                for task in stuck:  # never hold the shutdown hostage
+                    log.error("background task %s did not stop in time", task.get_name())
 
     app = FastAPI(title="autoreply", version=__version__, lifespan=lifespan)
     origins = [o.strip() for o in settings.widget_origins.split(",") if o.strip()]
@@ -106,6 +105,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
 
 
 IDLE_CHECK_SECONDS = 60.0
+SHUTDOWN_SECONDS = 10.0
 
 
 async def _idle_handoffs(runtime: Runtime) -> None:
