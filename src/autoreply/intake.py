@@ -82,14 +82,15 @@ class FormIntake:
         Two first submissions from one new address at the same moment both try to create
         the lead; the loser of that race simply runs again and finds the lead.
         """
-        for attempt in range(3):
+        tries = 3
+        while True:
+            tries -= 1
             try:
                 return await self._submit(submission, source)
             except IntegrityError:
-                if attempt == 2:
+                if not tries:
                     raise
                 log.info("form submission raced another for the same lead; again")
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _submit(self, submission: Submission, source: Mapping[str, Any]) -> Accepted:
         form = submission.form

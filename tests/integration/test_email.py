@@ -234,6 +234,18 @@ async def test_a_second_submission_within_the_window_sends_one_reply(
     assert len(smtp.recorder.received) == 2
 
 
+async def test_the_same_form_twice_at_the_same_moment_sends_one_reply(
+    client: httpx.AsyncClient, app: FastAPI, smtp: MailServer
+) -> None:
+    """A double click from a new address: both posts race to create the lead; one lead,
+    two stored submissions, one reply."""
+    first, second = await asyncio.gather(submit(client), submit(client))
+    assert first.status_code == second.status_code == 303
+    assert await count(app, Lead) == 1 and await count(app, FormSubmission) == 2
+    await deliver(app)
+    assert len(smtp.recorder.received) == 1
+
+
 async def test_bad_input_gets_a_clear_answer_and_stores_nothing(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
