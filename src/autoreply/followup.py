@@ -167,7 +167,7 @@ class Followup:
                 "booked from the booking page",
                 extra={"conversation": conversation_id, "lead": lead.id},
             )
-        service.queued()
+        service.wake_if_queued(session)
         return "booked"
 
     # -- delivery outcomes (the outbox worker's hooks) ---------------------------------------

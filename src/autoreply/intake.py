@@ -200,7 +200,8 @@ class FormIntake:
                 "form submission accepted",
                 extra={"lead": lead.id, "conversation": conversation.public_id, "form": form.id},
             )
-        self.queued()
+        if repos.queued_in(session):
+            self.queued()
         return Accepted(
             row.id,
             lead.id,

@@ -2,14 +2,16 @@
 
 Everything is queued in the outbox inside the caller's transaction, once per booking
 (the outbox's de-duplication keys), so calling ``sync`` on every turn that might need it
-is safe. A booking made in the chat before the lead gave an email address gets its invite
-when the address arrives; the rep's copy waits until the conversation has told what it
-will tell (an address, or a handoff), so the rep's invite names the lead.
+is safe, and cheap: nothing is written until the row is sent. A booking made in the chat
+before the lead gave an email address gets its invite when the address arrives; the rep's
+copy waits until the conversation has told what it will tell (an address, or a handoff),
+so the rep's invite names the lead.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, time
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -18,9 +20,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.bootstrap import Domain
-from autoreply.channels.email import Calendar, MailRenderer, Rendered, serialize
+from autoreply.channels.email import Calendar, MailRenderer, serialize
+from autoreply.delivery.outbox import OutboxItem
 from autoreply.domain.calendar import BusinessCalendar, format_when
 from autoreply.domain.invites import Invite, Person, invite_ics
+from autoreply.errors import PermanentDeliveryError
 from autoreply.flows.engine import timing_of
 from autoreply.flows.turns import State
 from autoreply.links import Links
@@ -43,14 +47,20 @@ def pre_meeting_at(
 
 
 class MeetingMail:
-    """Queues the emails of a booking's life: confirmed, reminded (0.5次商談), cancelled."""
+    """Queues the emails of a booking's life (confirmed, 0.5次商談, cancelled), and writes
+    them when the outbox sends them.
+
+    A turn only queues (a row naming what to write and for whom): writing a message with
+    its invite costs more than the rest of a turn, and a message written when it goes
+    holds what is known then (the pre-meeting email days later, the name given after the
+    booking). Its Message-ID comes from the row, so every attempt sends the same one.
+    """
 
     def __init__(self, domain: Domain, renderer: MailRenderer, links: Links) -> None:
         self.domain = domain
         self.renderer = renderer
         self.links = links
-        host = urlsplit(domain.settings.public_url).hostname or "autoreply"
-        self.uid_domain = host
+        self.host = urlsplit(domain.settings.public_url).hostname or "autoreply"
 
     async def sync(
         self,
@@ -66,10 +76,31 @@ class MeetingMail:
             return
         booking, rep = found
         if lead.email:
-            await self._invite(session, conversation, lead, state, booking, rep, now, "lead")
-            await self._pre_meeting(session, conversation, lead, state, booking, rep, now)
+            await self._queue(
+                session, conversation, lead, booking, "booking_confirmed", "lead", lead.email, now
+            )
+            settings, calendar = self.domain.settings, self.domain.calendar
+            due = pre_meeting_at(
+                calendar, booking.start_at, now, time.fromisoformat(settings.pre_meeting_time)
+            )
+            if await self._queue(
+                session,
+                conversation,
+                lead,
+                booking,
+                "pre_meeting",
+                "lead",
+                lead.email,
+                now,
+                due=due,
+            ):
+                source = dict(conversation.source or {})
+                source["pre_meeting"] = {"scheduled_at": due.isoformat(), "sent_at": None}
+                conversation.source = source
         if lead.email or state.handoff:
-            await self._invite(session, conversation, lead, state, booking, rep, now, "rep")
+            await self._queue(
+                session, conversation, lead, booking, "booking_confirmed", "rep", rep.email, now
+            )
 
     async def cancelled(
         self,
@@ -80,36 +111,26 @@ class MeetingMail:
         now: datetime,
     ) -> None:
         """Queue the cancellation to whoever got the invite; stop the pre-meeting email."""
-        rep = await session.get(Rep, booking.rep_id)
-        if rep is None:  # pragma: no cover - foreign keys forbid it
-            return
-        invited = set(
-            await session.scalars(
-                select(OutboxRow.dedupe_key).where(
+        invited = {
+            key: recipient
+            for key, recipient in await session.execute(
+                select(OutboxRow.dedupe_key, OutboxRow.recipient).where(
                     OutboxRow.dedupe_key.in_(
-                        [f"invite:{booking.id}:lead", f"invite:{booking.id}:rep"]
+                        [_key("booking_confirmed", booking.id, w) for w in ("lead", "rep")]
                     )
                 )
             )
-        )
-        state = State.from_dict(conversation.state)
+        }
         for who in ("lead", "rep"):
-            if f"invite:{booking.id}:{who}" in invited:
-                await self._send(
-                    session,
-                    conversation,
-                    lead,
-                    self._meeting_mail(
-                        "booking_cancelled", conversation, lead, state, booking, rep, now, who
-                    ),
-                    f"cancel:{booking.id}:{who}",
-                    "booking_cancelled",
-                    now,
+            recipient = invited.get(_key("booking_confirmed", booking.id, who))
+            if recipient:
+                await self._queue(
+                    session, conversation, lead, booking, "booking_cancelled", who, recipient, now
                 )
         stopped = await session.execute(
             update(OutboxRow)
             .where(
-                OutboxRow.dedupe_key == f"premeeting:{booking.id}",
+                OutboxRow.dedupe_key == _key("pre_meeting", booking.id, "lead"),
                 OutboxRow.status == "pending",
             )
             .values(status="cancelled", last_error="the meeting was cancelled")
@@ -119,106 +140,101 @@ class MeetingMail:
             source.pop("pre_meeting", None)
             conversation.source = source
 
-    # -- the messages --------------------------------------------------------------------
-
-    async def _invite(
+    async def _queue(
         self,
         session: AsyncSession,
         conversation: Conversation,
         lead: Lead,
-        state: State,
         booking: Booking,
-        rep: Rep,
+        kind: str,
+        who: str,
+        recipient: str,
         now: datetime,
-        who: Literal["lead", "rep"],
-    ) -> None:
-        rendered = self._meeting_mail(
-            "booking_confirmed", conversation, lead, state, booking, rep, now, who
-        )
-        key = f"invite:{booking.id}:{who}"
-        await self._send(session, conversation, lead, rendered, key, "booking_confirmed", now)
-
-    async def _pre_meeting(
-        self,
-        session: AsyncSession,
-        conversation: Conversation,
-        lead: Lead,
-        state: State,
-        booking: Booking,
-        rep: Rep,
-        now: datetime,
-    ) -> None:
-        settings = self.domain.settings
-        calendar = self.domain.calendar
-        due = pre_meeting_at(
-            calendar, booking.start_at, now, time.fromisoformat(settings.pre_meeting_time)
-        )
-        variables = self._variables(conversation, lead, state, booking, rep, now, "lead")
-        variables["sent_on"] = format_when(due.astimezone(calendar.tz), variables["locale"])
-        rendered = self.renderer.render(
-            "pre_meeting",
-            variables["locale"],
-            to=Person(lead.name or "", lead.email or ""),
-            now=due,
-            variables=variables,
-            reply_to=self._reply_to(rep),
-        )
-        queued = await self._send(
+        *,
+        due: datetime | None = None,
+    ) -> bool:
+        queued = await repos.enqueue(
             session,
-            conversation,
-            lead,
-            rendered,
-            f"premeeting:{booking.id}",
-            "pre_meeting",
-            now,
+            channel="email",
+            kind=kind,
+            recipient=recipient,
+            payload={
+                "compose": kind,
+                "who": who,
+                "booking": booking.id,
+                "scheduled": due is not None,
+                "due": due.isoformat() if due else None,
+            },
+            dedupe_key=_key(kind, booking.id, who),
+            now=now,
             due=due,
-            scheduled=True,
+            conversation_id=conversation.id,
+            lead_id=lead.id,
         )
         if queued:
-            source = dict(conversation.source or {})
-            source["pre_meeting"] = {"scheduled_at": due.isoformat(), "sent_at": None}
-            conversation.source = source
+            log.info(
+                "email queued",
+                extra={"conversation": conversation.public_id, "lead": lead.id, "kind": kind},
+            )
+        return queued
 
-    def _meeting_mail(
-        self,
-        name: str,
-        conversation: Conversation,
-        lead: Lead,
-        state: State,
-        booking: Booking,
-        rep: Rep,
-        now: datetime,
-        who: Literal["lead", "rep"],
-    ) -> Rendered:
-        variables = self._variables(conversation, lead, state, booking, rep, now, who)
-        cancel = name == "booking_cancelled"
-        invite = Invite(
-            uid=f"booking-{booking.id}-{conversation.public_id}@{self.uid_domain}",
-            start=booking.start_at.astimezone(self.domain.calendar.tz),
-            end=booking.end_at.astimezone(self.domain.calendar.tz),
-            summary=variables["summary"],
-            description=variables["description"],
-            organizer=Person(rep.name, rep.email),
-            attendees=(Person(lead.name or "", lead.email),) if lead.email else (),
-            stamp=now,
-            location=self.domain.settings.meeting_url,
-            sequence=1 if cancel else 0,
-        )
-        method: Literal["REQUEST", "CANCEL"] = "CANCEL" if cancel else "REQUEST"
+    # -- writing them (the outbox worker, when a row is sent) --------------------------------
+
+    async def compose(self, session: AsyncSession, item: OutboxItem, now: datetime) -> str:
+        """The message of a queued meeting email, written now (``PermanentDeliveryError``
+        when what it is about is gone)."""
+        row = (
+            await session.execute(
+                select(Booking, Rep, Conversation, Lead)
+                .join(Rep, Rep.id == Booking.rep_id)
+                .join(Conversation, Conversation.id == Booking.conversation_id)
+                .join(Lead, Lead.id == Conversation.lead_id)
+                .where(Booking.id == int(item.payload["booking"]))
+            )
+        ).first()
+        if row is None:
+            raise PermanentDeliveryError(f"booking {item.payload['booking']} is gone")
+        booking, rep, conversation, lead = row
+        lead = await repos.current_lead(session, lead)
+        state = State.from_dict(conversation.state)
+        kind, who = str(item.payload["compose"]), str(item.payload["who"])
+        variables = self._variables(conversation, lead, state, booking, rep, who)
         to = (
-            Person(rep.name, rep.email)
-            if who == "rep"
-            else Person(lead.name or "", lead.email or "")
+            Person(rep.name, rep.email) if who == "rep" else Person(lead.name or "", item.recipient)
         )
-        return self.renderer.render(
-            name,
+        calendar = None
+        if kind != "pre_meeting":
+            method: Literal["REQUEST", "CANCEL"] = (
+                "CANCEL" if kind == "booking_cancelled" else "REQUEST"
+            )
+            invite = Invite(
+                uid=f"booking-{booking.id}-{conversation.public_id}@{self.host}",
+                start=booking.start_at.astimezone(self.domain.calendar.tz),
+                end=booking.end_at.astimezone(self.domain.calendar.tz),
+                summary=variables["summary"],
+                description=variables["description"],
+                organizer=Person(rep.name, rep.email),
+                attendees=(Person(lead.name or "", lead.email),) if lead.email else (),
+                stamp=now,
+                location=self.domain.settings.meeting_url,
+                sequence=1 if method == "CANCEL" else 0,
+            )
+            calendar = Calendar(invite_ics(invite, method), method)
+        if kind == "pre_meeting":
+            variables["sent_on"] = format_when(
+                now.astimezone(self.domain.calendar.tz), variables["locale"]
+            )
+        rendered = self.renderer.render(
+            kind,
             variables["locale"],
             to=to,
             now=now,
             variables=variables,
             reply_to=None if who == "rep" else self._reply_to(rep),
-            calendar=Calendar(invite_ics(invite, method), method),
+            calendar=calendar,
+            message_id=f"<{uuid.uuid5(uuid.NAMESPACE_URL, item.dedupe_key)}@{self.host}>",
         )
+        return serialize(rendered.message)
 
     def _reply_to(self, rep: Rep) -> Person | None:
         if self.domain.settings.mail_reply_to == "rep":
@@ -232,7 +248,6 @@ class MeetingMail:
         state: State,
         booking: Booking,
         rep: Rep,
-        now: datetime,
         who: str,
     ) -> dict[str, Any]:
         engine = self.domain.engine(conversation.flow_id)
@@ -282,42 +297,9 @@ class MeetingMail:
         variables["description"] = self.renderer.part("meeting_description", locale, variables)
         return variables
 
-    async def _send(
-        self,
-        session: AsyncSession,
-        conversation: Conversation,
-        lead: Lead,
-        rendered: Rendered,
-        key: str,
-        kind: str,
-        now: datetime,
-        *,
-        due: datetime | None = None,
-        scheduled: bool = False,
-    ) -> bool:
-        queued = await repos.enqueue(
-            session,
-            channel="email",
-            kind=kind,
-            recipient=rendered.recipient,
-            payload={
-                "message": serialize(rendered.message),
-                "subject": rendered.subject,
-                "scheduled": scheduled,
-                "due": due.isoformat() if due else None,
-            },
-            dedupe_key=key,
-            now=now,
-            due=due,
-            conversation_id=conversation.id,
-            lead_id=lead.id,
-        )
-        if queued:
-            log.info(
-                "email queued",
-                extra={"conversation": conversation.public_id, "lead": lead.id, "kind": kind},
-            )
-        return queued
+
+def _key(kind: str, booking_id: int, who: str) -> str:
+    return f"{kind}:{booking_id}:{who}"
 
 
 async def _booking(session: AsyncSession, conversation: Conversation) -> tuple[Booking, Rep] | None:

@@ -95,13 +95,15 @@ async def open_runtime(
                 transports["line"] = line.transport
             readers = read_session_factory(reader)
             worker = outbox_worker(domain, sessions, transports, postgres=postgres, readers=readers)
+            meetings = MeetingMail(domain, renderer, links)
+            worker.composers["email"] = meetings.compose
             service = ConversationService(
                 domain,
                 sessions,
                 readers=readers,
                 outgoing={"line": line_outgoing(domain, links)} if line else None,
                 links=links,
-                meetings=MeetingMail(domain, renderer, links),
+                meetings=meetings,
                 queued=worker.wake,
             )
             followup = Followup(service)

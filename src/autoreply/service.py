@@ -104,6 +104,11 @@ class ConversationService:
 
     # -- public API ------------------------------------------------------------------
 
+    def wake_if_queued(self, session: AsyncSession) -> None:
+        """After a commit: wake the outbox worker if the transaction queued something."""
+        if repos.queued_in(session):
+            self.queued()
+
     async def start(
         self,
         *,
@@ -156,7 +161,7 @@ class ConversationService:
             result = await self._turn(
                 session, engine, conversation, lead, Inbound("start"), now, reply_context
             )
-        self.queued()
+        self.wake_if_queued(session)
         return replace(result, token=token)
 
     async def handle(
@@ -191,7 +196,7 @@ class ConversationService:
             result = await self._turn(
                 session, engine, conversation, lead, event, now, reply_context
             )
-        self.queued()
+        self.wake_if_queued(session)
         return result
 
     async def continue_in_chat(self, conversation_id: str) -> TurnResult:
@@ -224,7 +229,7 @@ class ConversationService:
                     "conversation continued in the chat",
                     extra={"conversation": conversation_id, "lead": lead.id},
                 )
-        self.queued()
+        self.wake_if_queued(session)
         return replace(result, token=token)
 
     async def locale_of(self, conversation_id: str) -> str:
@@ -334,7 +339,7 @@ class ConversationService:
                 await self.meetings.cancelled(session, conversation, lead, booking, now)
             await self.refresh_handoff(session, conversation, now)
             log.info("booking cancelled", extra={"conversation": conversation_id})
-        self.queued()
+        self.wake_if_queued(session)
         return booking
 
     async def handoff_idle(self) -> int:
@@ -391,7 +396,7 @@ class ConversationService:
             record = await self.handoffs.save(
                 session, engine, conversation, lead, state, ctx, reason, now, row=existing
             )
-        self.queued()
+        self.wake_if_queued(session)
         return record
 
     async def handoff_record(self, conversation_id: str) -> dict[str, Any] | None:

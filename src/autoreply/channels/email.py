@@ -121,8 +121,10 @@ class MailRenderer:
         auto_submitted: AutoSubmitted = "auto-generated",
         reply_to: Person | None = None,
         calendar: Calendar | None = None,
+        message_id: str | None = None,
     ) -> Rendered:
-        """One message from the templates named ``name``, addressed to ``to``."""
+        """One message from the templates named ``name``, addressed to ``to``; a stable
+        ``message_id`` keeps the same Message-ID for a message written again."""
         subject = " ".join(self._render(name, locale, "subject", variables).split())
         message = EmailMessage()
         message["Subject"] = subject
@@ -131,7 +133,9 @@ class MailRenderer:
         if reply_to is not None and reply_to.email != self.sender.email:
             message["Reply-To"] = _address(reply_to)
         message["Date"] = format_datetime(now)
-        message["Message-ID"] = make_msgid(domain=self.sender.email.rpartition("@")[2])
+        message["Message-ID"] = message_id or make_msgid(
+            domain=self.sender.email.rpartition("@")[2]
+        )
         message["Auto-Submitted"] = auto_submitted
         message["X-Auto-Response-Suppress"] = "All"  # Exchange: no out-of-office replies
         message.set_content(

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -32,7 +32,7 @@ from autoreply.clock import Clock
 from autoreply.errors import PermanentDeliveryError, TemporaryDeliveryError
 from autoreply.store.models import OutboxRow
 
-__all__ = ["OutboxItem", "OutboxWorker", "Transport", "backoff", "wait_or_wake"]
+__all__ = ["Composer", "OutboxItem", "OutboxWorker", "Transport", "backoff", "wait_or_wake"]
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
@@ -63,6 +63,8 @@ class Transport(Protocol):
 
 
 Hook = Callable[[OutboxItem, datetime, str | None], Awaitable[None]]
+Composer = Callable[[AsyncSession, OutboxItem, datetime], Awaitable[str]]
+"""Writes the message of a row queued as ``{"compose": ...}`` (read-only session, now)."""
 
 
 async def wait_or_wake(event: asyncio.Event, seconds: float) -> None:
@@ -103,9 +105,11 @@ class OutboxWorker:
         postgres: bool = False,
         ordered: frozenset[str] = frozenset({"line"}),
         readers: async_sessionmaker[AsyncSession] | None = None,
+        composers: Mapping[str, Composer] | None = None,
     ) -> None:
         self.sessions = sessions
         self.readers = readers or sessions
+        self.composers = dict(composers or {})  # per channel: rows written when sent
         self.transports = dict(transports)
         self.clock = clock
         self.retry_seconds = retry_seconds
@@ -213,6 +217,7 @@ class OutboxWorker:
         transport = self.transports[item.channel]
         extra = {"outbox": item.id, "channel": item.channel, "kind": item.kind}
         try:
+            item = await self._composed(item)
             await transport.send(item, self.clock.now())
         except TemporaryDeliveryError as exc:
             now = self.clock.now()
@@ -263,6 +268,15 @@ class OutboxWorker:
             return
         await self._finish(item, "sent", None, self.clock.now())
         log.info("outbox row %d delivered", item.id, extra=extra)
+
+    async def _composed(self, item: OutboxItem) -> OutboxItem:
+        """The row with its message written, if it was queued to be written when sent."""
+        composer = self.composers.get(item.channel)
+        if composer is None or "compose" not in item.payload:
+            return item
+        async with self.readers() as session:
+            message = await composer(session, item, self.clock.now())
+        return replace(item, payload={**item.payload, "message": message})
 
     async def _finish(
         self, item: OutboxItem, status: str, error: str | None, now: datetime

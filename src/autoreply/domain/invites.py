@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
+from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vCalAddress, vText
+from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
 __all__ = ["Invite", "Person", "invite_ics"]
 
@@ -80,7 +82,16 @@ def invite_ics(invite: Invite, method: Literal["REQUEST", "CANCEL"]) -> bytes:
     event.add("sequence", invite.sequence)
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     event.add("transp", "OPAQUE")
+    zone = invite.start.tzinfo
+    if isinstance(zone, ZoneInfo):
+        calendar.subcomponents.insert(0, _vtimezone(zone.key))
     calendar.add_component(event)
-    calendar.add_missing_timezones()
+    calendar.add_missing_timezones()  # any other zone (none when given business times)
     ics: bytes = calendar.to_ical()
     return ics
+
+
+@lru_cache(maxsize=8)
+def _vtimezone(key: str) -> Timezone:
+    """The VTIMEZONE of a zone, built once (icalendar walks every transition: slow)."""
+    return Timezone.from_tzinfo(ZoneInfo(key), tzid=key)

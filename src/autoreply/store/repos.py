@@ -35,6 +35,7 @@ __all__ = [
     "lock_conversation",
     "lock_conversation_and_lead",
     "messages_of",
+    "queued_in",
     "record_inbound",
     "rep_loads",
     "resolve_lead",
@@ -272,6 +273,14 @@ async def record_inbound(
     )
 
 
+_QUEUED = "autoreply.queued"
+
+
+def queued_in(session: AsyncSession) -> bool:
+    """Whether this session queued something for the outbox (so the worker can be woken)."""
+    return bool(session.info.get(_QUEUED))
+
+
 async def claim_inbound(session: AsyncSession, event_id: int, now: datetime) -> None:
     """Mark a stored inbound event handled, in the transaction that handles it; raises
     ``AlreadyHandledError`` if another transaction did (so its effects happen once)."""
@@ -298,7 +307,8 @@ async def enqueue(
     lead_id: int | None = None,
 ) -> bool:
     """Add an outbox row in the caller's transaction (sent from ``due``, default now);
-    False if the key was already queued."""
+    False if the key was already queued. ``queued_in(session)`` tells afterwards."""
+    session.info[_QUEUED] = True
     return await _insert_once(
         session,
         OutboxRow(
