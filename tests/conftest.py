@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -29,6 +30,8 @@ PG_URL = os.environ.get(
     "AUTOREPLY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_PG = os.environ.get("AUTOREPLY_TEST_REQUIRE_POSTGRES", "") not in ("", "0", "false")
+
+TEST_MAIL = Path(tempfile.mkdtemp(prefix="autoreply-test-mail-"))
 
 _real_connect = socket.socket.connect
 
@@ -78,6 +81,7 @@ def make_settings(**overrides: object) -> Settings:
         "templates_dir": ROOT / "templates",
         "database_url": "sqlite+aiosqlite:///:memory:",
         "secret_key": "test-secret",
+        "mail_dir": TEST_MAIL,  # never the checkout's var/mail
     }
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]

@@ -534,7 +534,7 @@ async def test_without_an_smtp_server_mail_is_written_to_a_folder(
             await submit(client)
         await application.state.runtime.worker.run_once()
     [file] = list(folder.glob("*.eml"))
-    assert file.name == "000001-form_reply.eml"
+    assert file.name == "20261121-141000-000001-form_reply.eml"  # queued at, in UTC
     assert str(folder) in caplog.text
     from email import message_from_bytes, policy
 

@@ -95,17 +95,18 @@ class SmtpTransport:
 
 
 class FolderTransport:
-    """Writes each message to ``<folder>/<id>-<kind>.eml`` (no SMTP server configured).
+    """Writes each message to ``<folder>/<queued at>-<id>-<kind>.eml`` (no SMTP server).
 
-    The file name comes from the outbox row, so writing again after a crash replaces
-    the same file instead of adding a copy.
+    The file name comes from the outbox row, so writing again after a crash replaces the
+    same file instead of adding a copy (and a fresh database never overwrites old mail).
     """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
     async def send(self, item: OutboxItem, now: datetime) -> None:
-        path = self.folder / f"{item.id:06d}-{item.kind}.eml"
+        queued = item.created_at.strftime("%Y%m%d-%H%M%S")
+        path = self.folder / f"{queued}-{item.id:06d}-{item.kind}.eml"
         try:
             await asyncio.to_thread(self._write, path, message_bytes(item, now))
         except OSError as exc:
