@@ -4,7 +4,7 @@ outbox learns about deliveries (sent, bounced) written back onto the lead and th
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -85,20 +85,8 @@ class Followup:
                     (),
                 )
             ctx = await service.context(session, engine, conversation, lead, now, slots=True)
-        rules = self.domain.rules
         offered = slots_of.offer_slots(
-            ctx.calendar,
-            ctx.reps,
-            ctx.busy,
-            ctx.now,
-            slots_of.SlotRules(
-                duration=rules.duration,
-                days_ahead=rules.days_ahead,
-                count=PAGE_SLOTS,
-                min_lead=rules.min_lead,
-                prep_buffer=rules.prep_buffer,
-                step=rules.step,
-            ),
+            ctx.calendar, ctx.reps, ctx.busy, ctx.now, replace(self.domain.rules, count=PAGE_SLOTS)
         )
         days: dict[str, list[PageSlot]] = {}
         for slot in offered:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from autoreply.bootstrap import Domain
 from autoreply.domain.calendar import format_when
 from autoreply.domain.handoff import HandoffRecord, TranscriptLine, build_handoff
-from autoreply.flows.engine import Engine, lead_score, timing_of
+from autoreply.flows.engine import Engine, challenge_of, lead_score, timing_of
 from autoreply.flows.turns import Context, Ended, Handoff, OptOut, State, Turn
 from autoreply.store import repos
 from autoreply.store.models import (
@@ -112,8 +112,7 @@ class HandoffWriter:
                 "rep": rep.name if rep else None,
                 "rep_email": rep.email if rep else None,
             }
-        challenge_slots = [n for n, s in flow.spec.slots.items() if s.topics]
-        challenge = next((str(state.slots[n]) for n in challenge_slots if state.slots.get(n)), None)
+        challenge = challenge_of(flow, state)
         labels = {name: spec.label or name for name, spec in flow.spec.slots.items()}
         record = build_handoff(
             reason=reason,

@@ -31,7 +31,7 @@ from autoreply.domain.timing import TimingBucket, timing_from_bucket
 from autoreply.errors import ConfigError
 from autoreply.flows.engine import Engine
 from autoreply.flows.spec import SlotType
-from autoreply.flows.turns import Cards, CaseCard, Reply, State, Text, reply_to_dict
+from autoreply.flows.turns import Cards, Reply, State, Text, cards_of, reply_to_dict
 from autoreply.service import ConversationService, reply_text
 from autoreply.store import repos
 from autoreply.store.models import Conversation, FormSubmission
@@ -236,20 +236,7 @@ class FormIntake:
         ]
         topics = [t for t in dict.fromkeys(topics) if self.domain.vocabulary.get(t)]
         matches = self.domain.library.match(challenge, topics=topics, industry=industry, limit=3)
-        cards = Cards(
-            tuple(
-                CaseCard(
-                    id=m.case.id,
-                    title=m.case.title,
-                    customer=m.case.customer,
-                    industry=m.case.industry,
-                    summary=m.case.summary,
-                    url=m.case.url,
-                    explanation=m.explain(flow.locale),
-                )
-                for m in matches
-            )
-        )
+        cards = cards_of(matches, flow.locale)
         state = State(
             slots=slots,
             topics=tuple(topics),

@@ -25,7 +25,7 @@ from autoreply.delivery.outbox import OutboxItem
 from autoreply.domain.calendar import BusinessCalendar, format_when
 from autoreply.domain.invites import Invite, Person, invite_ics
 from autoreply.errors import PermanentDeliveryError
-from autoreply.flows.engine import timing_of
+from autoreply.flows.engine import challenge_of, timing_of
 from autoreply.flows.turns import State
 from autoreply.links import Links
 from autoreply.store import repos
@@ -256,14 +256,7 @@ class MeetingMail:
         tz = self.domain.calendar.tz
         start = booking.start_at.astimezone(tz)
         minutes = int((booking.end_at - booking.start_at).total_seconds() // 60)
-        challenge = next(
-            (
-                str(state.slots[n])
-                for n, spec in flow.spec.slots.items()
-                if spec.topics and state.slots.get(n)
-            ),
-            None,
-        )
+        challenge = challenge_of(flow, state)
         timing = timing_of(flow, state)
         vocabulary = self.domain.vocabulary
         cases = [c for c in (self.domain.library.get(i) for i in state.cases_sent) if c]

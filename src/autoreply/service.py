@@ -568,7 +568,7 @@ class ConversationService:
                 channel=conversation.channel,
                 kind="reply",
                 recipient=conversation.contact,
-                payload={**payload, **extra, "message_ids": list(message_ids)},
+                payload={**payload, **extra},
                 dedupe_key=f"turn:{message_ids[0]}:{index}",
                 now=now,
                 conversation_id=conversation.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 
 from autoreply.errors import FlowError, FlowProblem
 
-__all__ = ["Located", "Path_", "load_located"]
+__all__ = ["Located", "Path_", "load_located", "read_source"]
 
 Path_ = tuple[str | int, ...]
 
@@ -103,6 +104,16 @@ def _convert(node: yaml.Node, path: Path_, out: Located, problems: list[FlowProb
 
 
 _SCALAR_LOADER = yaml.SafeLoader("")
+
+
+def read_source(path: Path) -> str:
+    """An operator file's text; ``FlowError`` (at line 1) when it cannot be read as UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FlowError([FlowProblem(str(path), 1, 1, f"cannot read: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise FlowError([FlowProblem(str(path), 1, 1, "not UTF-8 text")]) from exc
 
 
 def load_located(text: str, file: str) -> Located:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from autoreply.domain import leads
 from autoreply.errors import FlowError, FlowProblem
-from autoreply.yamlsource import load_located
+from autoreply.yamlsource import load_located, read_source
 
 __all__ = [
     "FieldError",
@@ -280,10 +280,4 @@ def load_forms(path: Path) -> Forms:
     """Read a forms file (a missing file means no forms)."""
     if not path.exists():
         return Forms({}, source=str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FlowError([FlowProblem(str(path), 1, 1, f"cannot read: {exc.strerror}")]) from exc
-    except UnicodeDecodeError as exc:
-        raise FlowError([FlowProblem(str(path), 1, 1, "not UTF-8 text")]) from exc
-    return parse_forms(text, str(path))
+    return parse_forms(read_source(path), str(path))

@@ -33,8 +33,6 @@ from autoreply.flows.spec import (
 )
 from autoreply.flows.turns import (
     Book,
-    Cards,
-    CaseCard,
     CasesSent,
     Choices,
     Context,
@@ -52,9 +50,10 @@ from autoreply.flows.turns import (
     State,
     Text,
     Turn,
+    cards_of,
 )
 
-__all__ = ["DECLINE", "Engine", "FlowRuntimeError", "lead_score", "timing_of"]
+__all__ = ["DECLINE", "Engine", "FlowRuntimeError", "challenge_of", "lead_score", "timing_of"]
 
 DECLINE = "decline"
 MAX_STEPS_PER_TURN = 200
@@ -397,23 +396,7 @@ class Engine:
             return
         run.last_cases = matches
         self._say(run, (*base, "say"))
-        locale = self.flow.locale
-        run.replies.append(
-            Cards(
-                tuple(
-                    CaseCard(
-                        id=m.case.id,
-                        title=m.case.title,
-                        customer=m.case.customer,
-                        industry=m.case.industry,
-                        summary=m.case.summary,
-                        url=m.case.url,
-                        explanation=m.explain(locale),
-                    )
-                    for m in matches
-                )
-            )
-        )
+        run.replies.append(cards_of(matches, self.flow.locale))
         ids = tuple(m.case.id for m in matches)
         run.state = run.state.evolve(cases_sent=(*run.state.cases_sent, *ids))
         run.effects.append(CasesSent(ids))
@@ -687,6 +670,18 @@ def _booking_vars(state: State, ctx: Context) -> dict[str, Any] | None:
         return None
     start, end = booking.Slot.parse_id(state.booking["slot_id"], ctx.calendar.tz)
     return {"start": start, "end": end, "id": state.booking["slot_id"]}
+
+
+def challenge_of(flow: Flow, state: State) -> str | None:
+    """The lead's challenge in their own words (the first topics slot filled), if any."""
+    return next(
+        (
+            str(state.slots[n])
+            for n, s in flow.spec.slots.items()
+            if s.topics and state.slots.get(n)
+        ),
+        None,
+    )
 
 
 def timing_of(flow: Flow, state: State) -> Timing | None:

@@ -32,7 +32,7 @@ from autoreply.flows.templating import (
     referenced_slots,
     referenced_tests,
 )
-from autoreply.yamlsource import Located, Path_, load_located
+from autoreply.yamlsource import Located, Path_, load_located, read_source
 
 __all__ = ["Flow", "check_flow_file", "load_flow", "parse_flow"]
 
@@ -387,13 +387,7 @@ def parse_flow(text: str, file: str, templates_dir: Path | None = None) -> Flow:
 
 def load_flow(path: Path, templates_dir: Path | None = None) -> Flow:
     """Read and compile one flow file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FlowError([FlowProblem(str(path), 1, 1, f"cannot read: {exc.strerror}")]) from exc
-    except UnicodeDecodeError as exc:
-        raise FlowError([FlowProblem(str(path), 1, 1, "not UTF-8 text")]) from exc
-    return parse_flow(text, str(path), templates_dir)
+    return parse_flow(read_source(path), str(path), templates_dir)
 
 
 def check_flow_file(path: Path, templates_dir: Path | None = None) -> list[FlowProblem]:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from autoreply.domain.booking import Busy, RepAvailability, SlotRules
 from autoreply.domain.calendar import BusinessCalendar
-from autoreply.domain.casestudies import CaseLibrary
+from autoreply.domain.casestudies import CaseLibrary, CaseMatch
 from autoreply.domain.topics import TopicVocabulary
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "State",
     "Text",
     "Turn",
+    "cards_of",
     "reply_from_dict",
     "reply_to_dict",
 ]
@@ -121,6 +122,24 @@ class SlotPicker:
 
 
 Reply = Text | Choices | Cards | SlotPicker
+
+
+def cards_of(matches: Sequence[CaseMatch], locale: str) -> Cards:
+    """Case-study cards for matched cases, each with why it matched (for the rep)."""
+    return Cards(
+        tuple(
+            CaseCard(
+                id=m.case.id,
+                title=m.case.title,
+                customer=m.case.customer,
+                industry=m.case.industry,
+                summary=m.case.summary,
+                url=m.case.url,
+                explanation=m.explain(locale),
+            )
+            for m in matches
+        )
+    )
 
 
 def reply_to_dict(reply: Reply) -> dict[str, Any]:
