@@ -127,7 +127,7 @@ def _safe_url(url: str) -> str:
 
 def _password(args: argparse.Namespace) -> tuple[str, bool]:
     """The password from stdin (``--password-stdin``: first line), else a generated one."""
-    from autoreply.reps import new_password
+    from autoreply.service.reps import new_password
 
     if not args.password_stdin:
         return new_password(), True
@@ -149,7 +149,7 @@ def _reps_add(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _reps_password(args: argparse.Namespace, out: TextIO) -> int:
-    from autoreply.reps import open_session, set_password
+    from autoreply.service.reps import open_session, set_password
 
     password, generated = _password(args)
 
@@ -165,7 +165,7 @@ def _reps_password(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _reps_token(args: argparse.Namespace, out: TextIO) -> int:
-    from autoreply.reps import issue_token, open_session
+    from autoreply.service.reps import issue_token, open_session
 
     async def run() -> str:
         async with open_session(_settings()) as session:
@@ -181,7 +181,7 @@ def _reps_token(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _reps_hours(args: argparse.Namespace, out: TextIO) -> int:
-    from autoreply.reps import open_session, set_hours
+    from autoreply.service.reps import open_session, set_hours
 
     async def run() -> str | None:
         async with open_session(_settings()) as session:
@@ -206,7 +206,7 @@ def _reps_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _chat(args: argparse.Namespace, out: TextIO) -> int:
-    from autoreply.chat import run_chat
+    from autoreply.channels.terminal import run_chat
 
     overrides: dict[str, Any] = {}
     if args.flow:

@@ -8,11 +8,11 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoreply.bootstrap import Domain
-from autoreply.channels.email import MailRenderer, parse_sender
-from autoreply.delivery.mail import FolderTransport, SmtpTransport
-from autoreply.delivery.outbox import OutboxWorker, Transport
+from autoreply.channels.email.render import MailRenderer, parse_sender
+from autoreply.channels.email.transport import FolderTransport, SmtpTransport
 from autoreply.domain.forms import Forms, load_forms
 from autoreply.errors import ConfigError, FlowError
+from autoreply.store.outbox import OutboxWorker, Transport
 
 __all__ = ["check_forms", "load_checked_forms", "mail_renderer", "mail_transport", "outbox_worker"]
 

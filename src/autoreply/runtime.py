@@ -14,21 +14,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from autoreply import reps
 from autoreply.bootstrap import Domain, build_domain, resolve_secret
+from autoreply.channels.line.client import line_api, line_outgoing
+from autoreply.channels.line.inbox import LineInbox
 from autoreply.clock import Clock, SystemClock
 from autoreply.config import Settings
-from autoreply.delivery.outbox import OutboxWorker, Transport
 from autoreply.domain.forms import Forms
 from autoreply.errors import ConflictError
-from autoreply.followup import Followup
-from autoreply.intake import FormIntake
-from autoreply.line import line_api, line_outgoing
-from autoreply.lineinbox import LineInbox
 from autoreply.links import Links
 from autoreply.mail import load_checked_forms, mail_renderer, mail_transport, outbox_worker
-from autoreply.meetings import MeetingMail
-from autoreply.service import ConversationService
+from autoreply.service import reps
+from autoreply.service.conversations import ConversationService
+from autoreply.service.deliveries import Followup
+from autoreply.service.intake import FormIntake
+from autoreply.service.meetings import MeetingMail
 from autoreply.store.db import (
     create_engine,
     create_read_engine,
@@ -39,6 +38,7 @@ from autoreply.store.db import (
     upgrade,
 )
 from autoreply.store.models import Rep
+from autoreply.store.outbox import OutboxWorker, Transport
 
 __all__ = [
     "Runtime",

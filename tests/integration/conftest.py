@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from autoreply import reps
 from autoreply.clock import FixedClock
+from autoreply.service import reps
 from autoreply.store.models import Rep
 from autoreply.web.app import create_app
 from tests.conftest import make_settings, tokyo

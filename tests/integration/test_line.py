@@ -16,9 +16,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from autoreply.channels.line import inbound_of, postback_data
+from autoreply.channels.line.transport import retry_key
+from autoreply.channels.line.wire import inbound_of, postback_data
 from autoreply.clock import FixedClock
-from autoreply.delivery.line import retry_key
 from autoreply.flows.turns import Inbound
 from autoreply.store.models import Conversation, InboundEvent, Lead, OutboxRow
 from autoreply.web.app import create_app

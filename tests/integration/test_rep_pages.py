@@ -11,9 +11,9 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from autoreply import reps
 from autoreply.clock import FixedClock
 from autoreply.flows.turns import Inbound, SlotPicker
+from autoreply.service import reps
 from autoreply.store.db import create_engine, session_factory
 from autoreply.store.models import Conversation, HandoffRow, Rep
 from tests.conftest import tokyo

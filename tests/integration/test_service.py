@@ -16,7 +16,7 @@ from autoreply.clock import FixedClock
 from autoreply.errors import NotFoundError
 from autoreply.flows.turns import Inbound, SlotPicker, reply_to_dict
 from autoreply.runtime import seed_demo
-from autoreply.service import ConversationService
+from autoreply.service.conversations import ConversationService
 from autoreply.store import repos
 from autoreply.store.db import create_engine, session_factory
 from autoreply.store.models import Booking, Conversation, HandoffRow, Lead, Message, OutboxRow

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from autoreply.channels.line import (
+from autoreply.channels.line.wire import (
     MAX_TEXT_UNITS,
     Labels,
     WebhookError,

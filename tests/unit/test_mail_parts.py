@@ -8,12 +8,12 @@ import pytest
 from icalendar import Calendar
 
 from autoreply.bootstrap import Domain
-from autoreply.channels.email import MailRenderer, parse_sender, serialize
-from autoreply.delivery.outbox import MAX_BACKOFF, backoff
+from autoreply.channels.email.render import MailRenderer, parse_sender, serialize
 from autoreply.domain.forms import parse_forms
 from autoreply.domain.invites import Invite, Person, invite_ics
 from autoreply.errors import ConfigError, FlowError
-from autoreply.meetings import pre_meeting_at
+from autoreply.service.meetings import pre_meeting_at
+from autoreply.store.outbox import MAX_BACKOFF, backoff
 from tests.conftest import ROOT, tokyo
 
 GOOD = """\

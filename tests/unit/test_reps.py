@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from autoreply import reps
 from autoreply.errors import BadRequestError, ConfigError
+from autoreply.service import reps
 from autoreply.signing import new_token, token_hash, verify_token
 from autoreply.web.auth import LoginThrottle
 from autoreply.web.routes.rep import elapsed

@@ -1,0 +1,1 @@
+"""Channel adapters: each turns its wire format into neutral events and renders replies."""

@@ -12,9 +12,9 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.middleware.sessions import SessionMiddleware
 
-from autoreply import reps
 from autoreply.config import Settings
 from autoreply.runtime import resolve_secret
+from autoreply.service import reps
 from autoreply.signing import sign
 from autoreply.store.models import Rep
 from autoreply.web.deps import RuntimeDep

@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from autoreply.channels.line import WebhookError, parse_webhook, valid_signature
+from autoreply.channels.line.wire import WebhookError, parse_webhook, valid_signature
 from autoreply.web.deps import RuntimeDep
 
 __all__ = ["MAX_BODY", "router"]

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from autoreply.followup import BookingPage
 from autoreply.links import Purpose
 from autoreply.runtime import Runtime
+from autoreply.service.deliveries import BookingPage
 from autoreply.web.deps import RuntimeDep
 from autoreply.web.pages import Pages
 

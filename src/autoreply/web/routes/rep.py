@@ -10,8 +10,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 
-from autoreply import reps
 from autoreply.errors import NotFoundError
+from autoreply.service import reps
 from autoreply.store.models import HandoffRow, Rep
 from autoreply.web.auth import (
     csrf_ok,

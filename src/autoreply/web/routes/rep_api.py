@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from autoreply import reps
+from autoreply.service import reps
 from autoreply.store.models import HandoffRow
 from autoreply.web.auth import ApiRepDep
 from autoreply.web.deps import RuntimeDep

@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from autoreply.channels.line import LineEvent, inbound_of
-from autoreply.delivery.outbox import wait_or_wake
+from autoreply.channels.line.wire import LineEvent, inbound_of
 from autoreply.errors import AlreadyHandledError, BadRequestError
-from autoreply.service import ConversationService
+from autoreply.service.conversations import ConversationService
 from autoreply.store import repos
 from autoreply.store.models import Conversation, InboundEvent, Lead, LeadIdentity, OutboxRow
+from autoreply.store.outbox import wait_or_wake
 
 __all__ = ["SOURCE", "LineInbox"]
 

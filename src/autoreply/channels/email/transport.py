@@ -13,8 +13,8 @@ from pathlib import Path
 
 import aiosmtplib
 
-from autoreply.delivery.outbox import OutboxItem
 from autoreply.errors import PermanentDeliveryError, TemporaryDeliveryError
+from autoreply.store.outbox import OutboxItem
 
 __all__ = ["FolderTransport", "SmtpTransport", "message_bytes"]
 

@@ -36,9 +36,9 @@ from autoreply.flows.turns import (
     Turn,
     reply_to_dict,
 )
-from autoreply.handoffs import HandoffWriter, collected, facts, transcript_of
 from autoreply.links import Links
-from autoreply.meetings import MeetingMail
+from autoreply.service.handoffs import HandoffWriter, collected, facts, transcript_of
+from autoreply.service.meetings import MeetingMail
 from autoreply.signing import new_token, token_hash, verify_token
 from autoreply.store import repos
 from autoreply.store.models import Booking, Conversation, HandoffRow, Lead

@@ -10,11 +10,11 @@ from typing import Any
 from linebot.v3.messaging import AsyncApiClient, AsyncMessagingApi, Configuration
 
 from autoreply.bootstrap import Domain
-from autoreply.channels import line as wire
-from autoreply.delivery.line import REQUEST_TIMEOUT, LineTransport
+from autoreply.channels.line import wire
+from autoreply.channels.line.transport import REQUEST_TIMEOUT, LineTransport
 from autoreply.flows.turns import Reply
 from autoreply.links import Links
-from autoreply.service import Outgoing
+from autoreply.service.conversations import Outgoing
 from autoreply.store.models import Conversation
 
 __all__ = ["LineApi", "line_api", "line_outgoing"]

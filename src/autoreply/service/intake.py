@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from autoreply.channels.email import MailRenderer, serialize
+from autoreply.channels.email.render import MailRenderer, serialize
 from autoreply.domain.calendar import format_when
 from autoreply.domain.forms import Submission
 from autoreply.domain.invites import Person
@@ -32,7 +32,7 @@ from autoreply.errors import ConfigError
 from autoreply.flows.engine import Engine
 from autoreply.flows.spec import SlotType
 from autoreply.flows.turns import Cards, Reply, State, Text, cards_of, reply_to_dict
-from autoreply.service import ConversationService, reply_text
+from autoreply.service.conversations import ConversationService, reply_text
 from autoreply.store import repos
 from autoreply.store.models import Conversation, FormSubmission
 

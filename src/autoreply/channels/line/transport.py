@@ -25,8 +25,8 @@ from linebot.v3.messaging import (
     ReplyMessageRequest,
 )
 
-from autoreply.delivery.outbox import OutboxItem
 from autoreply.errors import PermanentDeliveryError, TemporaryDeliveryError
+from autoreply.store.outbox import OutboxItem
 
 __all__ = ["LineTransport", "retry_key"]
 

@@ -11,14 +11,14 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autoreply.delivery.outbox import OutboxItem
 from autoreply.domain import booking as slots_of
 from autoreply.domain.calendar import format_date, format_when
 from autoreply.errors import BadRequestError
 from autoreply.flows.turns import Book, State
-from autoreply.service import ConversationService
+from autoreply.service.conversations import ConversationService
 from autoreply.store import repos
 from autoreply.store.models import Booking, Conversation, Lead, Message
+from autoreply.store.outbox import OutboxItem
 
 __all__ = ["BookingPage", "DayOfSlots", "Followup", "PageSlot"]
 

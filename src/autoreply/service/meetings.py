@@ -20,8 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.bootstrap import Domain
-from autoreply.channels.email import Calendar, MailRenderer, serialize
-from autoreply.delivery.outbox import OutboxItem
+from autoreply.channels.email.render import Calendar, MailRenderer, serialize
 from autoreply.domain.calendar import BusinessCalendar, format_when
 from autoreply.domain.invites import Invite, Person, invite_ics
 from autoreply.errors import PermanentDeliveryError
@@ -30,6 +29,7 @@ from autoreply.flows.turns import State
 from autoreply.links import Links
 from autoreply.store import repos
 from autoreply.store.models import Booking, Conversation, Lead, OutboxRow, Rep
+from autoreply.store.outbox import OutboxItem
 
 __all__ = ["MeetingMail", "pre_meeting_at"]
 

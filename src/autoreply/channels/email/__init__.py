@@ -1,0 +1,1 @@
+"""The email channel: form wire format, message rendering and SMTP or folder transport."""

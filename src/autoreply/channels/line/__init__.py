@@ -1,0 +1,1 @@
+"""The LINE channel: webhook wire format, stored inbound events, Messaging API transport."""

@@ -1,1 +1,0 @@
-"""Delivery from the outbox: the worker, and the transports it hands messages to."""
