@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import make_url
 
-from autoreply.bootstrap import Domain, build_domain
+from autoreply.bootstrap import add_flow, build_content
 from autoreply.clock import FixedClock
 from autoreply.config import Settings
+from autoreply.service.content import Content
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -88,10 +89,10 @@ def make_settings(**overrides: object) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def domain() -> Domain:
+def content() -> Content:
     """The shipped demo content, loaded once (the clock is replaced per test where needed)."""
-    built = build_domain(make_settings(), FixedClock(tokyo(2026, 11, 21, 23, 10)))
-    built.add_flow(ROOT / "flows" / "demo.en.yaml")
+    built = build_content(make_settings(), FixedClock(tokyo(2026, 11, 21, 23, 10)))
+    add_flow(built, ROOT / "flows" / "demo.en.yaml")
     built.default_flow = "demo-ja"
     return built
 

@@ -1,28 +1,80 @@
-"""The composition root: builds everything from one ``Settings`` object."""
+"""The composition root: builds the running product from one ``Settings`` object.
+
+Only entry points import this module (the command line, the web app factory): everything
+else receives what it needs from here, so that a test can build its own.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoreply.channels.email.render import MailRenderer, parse_sender
+from autoreply.channels.email.transport import FolderTransport, SmtpTransport
+from autoreply.channels.line.client import line_api, line_outgoing
+from autoreply.channels.line.inbox import LineInbox
 from autoreply.clock import Clock, SystemClock
 from autoreply.config import Settings, project_path
 from autoreply.domain.booking import SlotRules
 from autoreply.domain.calendar import BusinessCalendar, Closure, WeeklyHours
 from autoreply.domain.casestudies import CaseLibrary
+from autoreply.domain.forms import Forms, load_forms
 from autoreply.domain.topics import TopicVocabulary
-from autoreply.errors import ConfigError
+from autoreply.errors import ConfigError, FlowError
 from autoreply.flows.engine import Engine
 from autoreply.flows.loader import load_flow
+from autoreply.links import Links
+from autoreply.service import reps
+from autoreply.service.content import Content
+from autoreply.service.conversations import ConversationService
+from autoreply.service.deliveries import Followup
+from autoreply.service.intake import FormIntake
+from autoreply.service.meetings import MeetingMail
+from autoreply.service.runtime import Runtime
+from autoreply.store.db import (
+    create_engine,
+    create_read_engine,
+    is_sqlite,
+    migration_status,
+    read_session_factory,
+    session_factory,
+    upgrade,
+)
+from autoreply.store.outbox import OutboxWorker, RetryPolicy, Transport
 from autoreply.texts import Texts
 
-__all__ = ["Domain", "build_domain", "load_content", "read_yaml", "resolve_secret"]
+__all__ = [
+    "add_flow",
+    "build_calendar",
+    "build_content",
+    "check_forms",
+    "load_checked_forms",
+    "load_library",
+    "mail_renderer",
+    "mail_transport",
+    "open_runtime",
+    "open_session",
+    "read_yaml",
+    "resolve_secret",
+    "run_worker",
+    "slot_rules",
+]
+
+log = logging.getLogger(__name__)
+DEMO_PASSWORD_FILE = Path("var") / "demo-rep-password.txt"
+
+
+# -- what the operator wrote ----------------------------------------------------------------
 
 
 def read_yaml(path: Path) -> Any:
@@ -51,7 +103,7 @@ def resolve_secret(settings: Settings) -> str:
     return secret
 
 
-def load_content(settings: Settings) -> tuple[TopicVocabulary, CaseLibrary]:
+def load_library(settings: Settings) -> tuple[TopicVocabulary, CaseLibrary]:
     """The topic vocabulary and case-study library named by the settings."""
     topics_path = settings.path("topics")
     vocabulary = TopicVocabulary.from_data(read_yaml(topics_path), source=str(topics_path))
@@ -92,52 +144,16 @@ def slot_rules(settings: Settings) -> SlotRules:
     )
 
 
-@dataclass
-class Domain:
-    """Everything pure the service needs, loaded and checked once at start."""
-
-    settings: Settings
-    calendar: BusinessCalendar
-    vocabulary: TopicVocabulary
-    library: CaseLibrary
-    texts: Texts
-    rules: SlotRules
-    engines: dict[str, Engine] = field(default_factory=dict)
-    default_flow: str = ""
-    clock: Clock = field(default_factory=SystemClock)
-    secret: str = field(default="", repr=False)
-
-    def engine(self, flow_id: str | None = None) -> Engine:
-        """The engine of a flow by id (the default flow when None)."""
-        key = flow_id or self.default_flow
-        try:
-            return self.engines[key]
-        except KeyError:
-            raise ConfigError(f"unknown flow {key!r}") from None
-
-    def flow_for(self, flow_id: str | None, locale: str | None = None) -> Engine | None:
-        """The engine a channel asked for: by id, else the default flow if its language
-        matches, else any flow in that language, else the default; None for an unknown id."""
-        if flow_id:
-            return self.engines.get(flow_id)
-        default = self.engines[self.default_flow]
-        if locale is None or default.flow.locale == locale:
-            return default
-        return next((e for e in self.engines.values() if e.flow.locale == locale), default)
-
-    def add_flow(self, path: Path, *, default: bool = False) -> Engine:
-        """Load, check and register one more flow file."""
-        engine = Engine(load_flow(project_path(path), self.texts.dir))
-        self.engines[engine.flow.id] = engine
-        if default or not self.default_flow:
-            self.default_flow = engine.flow.id
-        return engine
+def add_flow(content: Content, path: Path, *, default: bool = False) -> Engine:
+    """Load, check and serve one more flow file."""
+    engine = Engine(load_flow(project_path(path), content.texts.dir))
+    return content.register(engine, default=default)
 
 
-def build_domain(settings: Settings, clock: Clock | None = None) -> Domain:
-    """Load the flow, content and calendar named by the settings (raises on any problem)."""
-    vocabulary, library = load_content(settings)
-    domain = Domain(
+def build_content(settings: Settings, clock: Clock | None = None) -> Content:
+    """Load the flows, content and calendar named by the settings (raises on any problem)."""
+    vocabulary, library = load_library(settings)
+    content = Content(
         settings=settings,
         calendar=build_calendar(settings),
         vocabulary=vocabulary,
@@ -147,9 +163,203 @@ def build_domain(settings: Settings, clock: Clock | None = None) -> Domain:
         clock=clock or SystemClock(),
         secret=resolve_secret(settings),
     )
-    domain.texts.check()
-    domain.add_flow(settings.flow, default=True)
+    content.texts.check()
+    add_flow(content, settings.flow, default=True)
     for extra in (p.strip() for p in settings.extra_flows.split(",")):
         if extra:
-            domain.add_flow(Path(extra))
-    return domain
+            add_flow(content, Path(extra))
+    return content
+
+
+# -- email -----------------------------------------------------------------------------------
+
+
+def mail_renderer(settings: Settings) -> MailRenderer:
+    """The email templates, compiled now (a broken one stops the start)."""
+    renderer = MailRenderer(settings.path("templates_dir"), parse_sender(settings.mail_from))
+    renderer.check()
+    return renderer
+
+
+def check_forms(forms: Forms, content: Content, renderer: MailRenderer) -> list[str]:
+    """What in the forms file does not fit the rest of the configuration."""
+    problems = []
+    for form in forms.by_id.values():
+        where = f"{forms.source}: form {form.id!r}"
+        engine = content.flow_for(form.flow, form.locale)
+        if engine is None:
+            problems.append(f"{where}: unknown flow {form.flow!r}")
+        if form.require_signature and not content.settings.form_signing_secret:
+            problems.append(
+                f"{where}: require_signature is set but AUTOREPLY_FORM_SIGNING_SECRET is not"
+            )
+        if not renderer.has(form.reply_template):
+            problems.append(f"{where}: no template email/{form.reply_template}.ja.txt.j2")
+        for name, spec in form.fields.items():
+            if spec.slot and engine is not None and spec.slot not in engine.flow.spec.slots:
+                problems.append(
+                    f"{where}: field {name!r} fills slot {spec.slot!r}, "
+                    f"which flow {engine.flow.id!r} does not have"
+                )
+            for choice in spec.choices:
+                for topic in choice.topics:
+                    if content.vocabulary.get(topic) is None:
+                        problems.append(f"{where}: field {name!r}: unknown topic {topic!r}")
+    return problems
+
+
+def load_checked_forms(content: Content, renderer: MailRenderer) -> Forms:
+    """The forms of ``AUTOREPLY_FORMS``, checked against flows, topics and templates."""
+    try:
+        forms = load_forms(content.settings.path("forms"))
+    except FlowError as exc:
+        raise ConfigError(str(exc)) from exc
+    problems = check_forms(forms, content, renderer)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return forms
+
+
+def mail_transport(settings: Settings) -> Transport:
+    """SMTP when a host is set, else a folder of .eml files (the embedded default)."""
+    if settings.smtp_host:
+        return SmtpTransport(
+            settings.smtp_host,
+            settings.smtp_port,
+            tls=settings.smtp_tls,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    folder = settings.mail_dir if settings.mail_dir.is_absolute() else settings.mail_dir.resolve()
+    log.info("no SMTP server set (AUTOREPLY_SMTP_HOST): emails are written to %s", folder)
+    return FolderTransport(folder)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """How the outbox retries: the settings' backoff, age limit and claim lease."""
+    return RetryPolicy(
+        first_retry_seconds=settings.outbox_retry_seconds,
+        max_age=timedelta(hours=settings.outbox_max_age_hours),
+        lease=timedelta(seconds=max(300.0, settings.smtp_timeout_seconds * 6)),
+    )
+
+
+# -- the running product -------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
+) -> AsyncIterator[Runtime]:
+    """Load and check everything, migrate the database, seed the demo, and clean up after."""
+    content = build_content(settings, clock or SystemClock())
+    if migrate:
+        await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    reader = create_read_engine(settings.database_url, engine)
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(engine.dispose)
+        if reader is not engine:
+            stack.push_async_callback(reader.dispose)
+        sessions = session_factory(engine)
+        readers = read_session_factory(reader)
+        renderer = mail_renderer(settings)
+        forms = load_checked_forms(content, renderer)
+        links = Links(content.secret, settings.public_url, timedelta(days=settings.link_days))
+        line = await stack.enter_async_context(line_api(settings))
+        transports: dict[str, Transport] = {"email": mail_transport(settings)}
+        if line is not None:
+            transports["line"] = line.transport
+        worker = OutboxWorker(
+            sessions,
+            transports,
+            content.clock,
+            retry_policy(settings),
+            postgres=not is_sqlite(settings.database_url),
+            readers=readers,
+        )
+        meetings = MeetingMail(content, renderer, links)
+        worker.composers["email"] = meetings.compose
+        service = ConversationService(
+            content,
+            sessions,
+            readers=readers,
+            outgoing={"line": line_outgoing(content.texts, links)} if line else None,
+            links=links,
+            meetings=meetings,
+            queued=worker.wake,
+        )
+        followup = Followup(service)
+        worker.on_sent = followup.delivered
+        worker.on_failed = followup.undeliverable
+        current, head = await migration_status(engine)
+        if current != head:
+            log.warning(
+                "database schema is %s, code expects %s: run `autoreply db upgrade`",
+                current,
+                head,
+            )
+        elif settings.demo:
+            await seed_demo(sessions, content.clock)
+        yield Runtime(
+            settings,
+            content,
+            engine,
+            sessions,
+            service,
+            reader,
+            forms,
+            FormIntake(service, renderer, queued=worker.wake),
+            followup,
+            worker,
+            LineInbox(service, profile=line.display_name) if line else None,
+            line.channel_secret if line else None,
+        )
+
+
+async def run_worker(settings: Settings, *, once: bool = False, migrate: bool = True) -> int:
+    """``autoreply worker``: the background work without HTTP: deliver the outbox and
+    handle stored LINE events (until interrupted, or only what is due now with ``once``).
+    Returns how many rows and events it handled with ``once``."""
+    async with open_runtime(settings, migrate=migrate) as runtime:
+        if once:
+            total = 0
+            while True:
+                count = await runtime.line.process_pending() if runtime.line else 0
+                count += await runtime.worker.run_once()
+                if not count:
+                    return total
+                total += count
+        log.info(
+            "worker running: outbox%s (Ctrl+C stops it)", " and LINE events" * bool(runtime.line)
+        )
+        jobs = [runtime.worker.run(), *([runtime.line.run()] if runtime.line else [])]
+        await asyncio.gather(*jobs)
+    return 0  # pragma: no cover - the jobs end only by cancellation
+
+
+async def seed_demo(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    """With no reps at all, add one demo rep so meetings can be offered right away.
+
+    The demo rep can log in to the rep pages: its password is generated once into
+    ``var/demo-rep-password.txt`` (owner-only) and reused for later fresh databases.
+    """
+    password, hashed = await asyncio.to_thread(reps.demo_password, DEMO_PASSWORD_FILE)
+    async with sessions() as session, session.begin():
+        seeded = await reps.seed_demo_rep(session, hashed, clock.now())
+    if seeded:
+        # Demo only: the operator needs this login to try the rep pages.
+        log.info("demo rep login: %s / %s, also in %s", seeded.email, password, DEMO_PASSWORD_FILE)
+
+
+@asynccontextmanager
+async def open_session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A migrated database and one transaction on it, for the command line."""
+    await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            yield session
+    finally:
+        await engine.dispose()

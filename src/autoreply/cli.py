@@ -65,9 +65,9 @@ def _flow_graph(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _casestudies_match(args: argparse.Namespace, out: TextIO) -> int:
-    from autoreply.bootstrap import load_content
+    from autoreply.bootstrap import load_library
 
-    vocabulary, library = load_content(_settings())
+    vocabulary, library = load_library(_settings())
     hits = vocabulary.detect(args.text)
     print("topics: " + (", ".join(f"{h.label} ({h.matched})" for h in hits) or "-"), file=out)
     matches = library.match(
@@ -138,10 +138,25 @@ def _password(args: argparse.Namespace) -> tuple[str, bool]:
 
 
 def _reps_add(args: argparse.Namespace, out: TextIO) -> int:
-    from autoreply.runtime import add_rep
+    from autoreply.bootstrap import open_session
+    from autoreply.service.reps import create_rep
 
     password, generated = _password(args)
-    rep_id = asyncio.run(add_rep(_settings(), args.name, args.email, args.hours, password))
+
+    async def run() -> int:
+        async with open_session(_settings()) as session:
+            rep = await create_rep(
+                session,
+                args.name,
+                args.email,
+                now=SystemClock().now(),
+                hours=args.hours,
+                password=password,
+            )
+            await session.flush()
+            return rep.id
+
+    rep_id = asyncio.run(run())
     print(f"rep {rep_id} added: {args.name} <{args.email}>", file=out)
     if generated:
         print(f"password (shown only now): {password}", file=out)
@@ -149,7 +164,8 @@ def _reps_add(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _reps_password(args: argparse.Namespace, out: TextIO) -> int:
-    from autoreply.service.reps import open_session, set_password
+    from autoreply.bootstrap import open_session
+    from autoreply.service.reps import set_password
 
     password, generated = _password(args)
 
@@ -165,7 +181,8 @@ def _reps_password(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _reps_token(args: argparse.Namespace, out: TextIO) -> int:
-    from autoreply.service.reps import issue_token, open_session
+    from autoreply.bootstrap import open_session
+    from autoreply.service.reps import issue_token
 
     async def run() -> str:
         async with open_session(_settings()) as session:
@@ -181,7 +198,8 @@ def _reps_token(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _reps_hours(args: argparse.Namespace, out: TextIO) -> int:
-    from autoreply.service.reps import open_session, set_hours
+    from autoreply.bootstrap import open_session
+    from autoreply.service.reps import set_hours
 
     async def run() -> str | None:
         async with open_session(_settings()) as session:
@@ -192,13 +210,15 @@ def _reps_hours(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _reps_list(args: argparse.Namespace, out: TextIO) -> int:
-    from autoreply.runtime import list_reps
+    from autoreply.bootstrap import open_session
+    from autoreply.service.reps import all_reps
 
-    for rep in asyncio.run(list_reps(_settings())):
-        print(
-            f"{rep['id']}\t{rep['name']}\t{rep['email']}\t{rep['hours'] or '(business hours)'}",
-            file=out,
-        )
+    async def run() -> list[tuple[int, str, str, str | None]]:
+        async with open_session(_settings()) as session:
+            return [(r.id, r.name, r.email, r.hours) for r in await all_reps(session)]
+
+    for rep_id, name, email, hours in asyncio.run(run()):
+        print(f"{rep_id}\t{name}\t{email}\t{hours or '(business hours)'}", file=out)
     return 0
 
 
@@ -206,6 +226,7 @@ def _reps_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _chat(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.bootstrap import open_runtime
     from autoreply.channels.terminal import run_chat
 
     overrides: dict[str, Any] = {}
@@ -213,7 +234,12 @@ def _chat(args: argparse.Namespace, out: TextIO) -> int:
         overrides["flow"] = Path(args.flow)
     settings = Settings(**overrides)
     at = _moment(args.at, settings)
-    return asyncio.run(run_chat(settings, sys.stdin, out, clock=FixedClock(at) if at else None))
+
+    async def run() -> int:
+        async with open_runtime(settings, clock=FixedClock(at) if at else None) as runtime:
+            return await run_chat(runtime, sys.stdin, out)
+
+    return asyncio.run(run())
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -223,8 +249,8 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _worker(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.bootstrap import run_worker
     from autoreply.logs import configure_logging
-    from autoreply.runtime import run_worker
 
     settings = _settings()
     configure_logging(settings.log_level)

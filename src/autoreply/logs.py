@@ -11,7 +11,7 @@ FIELDS = ("conversation", "lead", "channel", "tier", "rep", "outbox", "event")
 
 
 class KeyValueFormatter(logging.Formatter):
-    """``2026-11-21T23:10:00 INFO autoreply.service.conversations handoff created conversation=… tier=A``."""
+    """``2026-11-21T23:10:00 INFO autoreply.service handoff created conversation=… tier=A``."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")

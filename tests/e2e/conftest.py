@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
     "--disable-default-apps",
-    "--disable-domain-reliability",
+    "--disable-content-reliability",
     "--no-pings",
     # Belt and braces: no host name resolves, so nothing can be reached by name.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",

@@ -63,10 +63,11 @@ def _screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
 
 async def _set_password(tmp_path: Path, email: str, password: str) -> None:
     """Give the demo rep a known password in this test's database (as `reps password` does)."""
+    from autoreply.bootstrap import open_session
     from autoreply.service import reps
 
     settings = make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/e2e.db")
-    async with reps.open_session(settings) as session:
+    async with open_session(settings) as session:
         await reps.set_password(session, email, password)
 
 

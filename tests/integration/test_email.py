@@ -405,7 +405,7 @@ async def test_a_worker_that_died_mid_send_is_taken_over(
     claimed = await worker._claim()
     assert len(claimed) == 1
     assert await deliver(app) == 0  # claimed by someone else: left alone
-    clock.advance(worker.lease + timedelta(seconds=1))
+    clock.advance(worker.policy.lease + timedelta(seconds=1))
     assert await deliver(app) == 1
     assert len(smtp.recorder.received) == 1
 

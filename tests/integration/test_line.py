@@ -255,7 +255,7 @@ async def test_a_push_accepted_before_a_timeout_is_not_sent_again(
     worker = app.state.runtime.worker
     [first] = await worker._claim()  # claimed (the turns queue in order), then the worker dies
     stub.retry_keys.add(retry_key(first))  # ...after LINE had accepted the push
-    clock.advance(worker.lease + timedelta(seconds=1))
+    clock.advance(worker.policy.lease + timedelta(seconds=1))
     await work(app)
     async with app.state.runtime.sessions() as session:
         statuses = list(await session.scalars(select(OutboxRow.status)))

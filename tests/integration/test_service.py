@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from autoreply.bootstrap import Domain
+from autoreply.bootstrap import seed_demo
 from autoreply.clock import FixedClock
 from autoreply.errors import NotFoundError
 from autoreply.flows.turns import Inbound, SlotPicker, reply_to_dict
-from autoreply.runtime import seed_demo
+from autoreply.service.content import Content
 from autoreply.service.conversations import ConversationService
 from autoreply.store import repos
 from autoreply.store.db import create_engine, session_factory
@@ -26,11 +26,11 @@ SATURDAY_NIGHT = tokyo(2026, 11, 21, 23, 10)
 
 
 @pytest.fixture
-async def service(migrated: str, domain: Domain) -> AsyncIterator[ConversationService]:
+async def service(migrated: str, content: Content) -> AsyncIterator[ConversationService]:
     engine = create_engine(migrated)
     sessions = session_factory(engine)
-    own = dataclasses.replace(domain, clock=FixedClock(SATURDAY_NIGHT))
-    await seed_demo(sessions, own)
+    own = dataclasses.replace(content, clock=FixedClock(SATURDAY_NIGHT))
+    await seed_demo(sessions, own.clock)
     yield ConversationService(own, sessions, outgoing={"line": _one_request_per_turn})
     await engine.dispose()
 
@@ -119,7 +119,7 @@ async def other_worker(
     """A second service on the same database with its own engine, as a second worker
     process of ``serve`` has (on SQLite the two meet at the file lock)."""
     engine = create_engine(migrated)
-    yield ConversationService(service.domain, session_factory(engine))
+    yield ConversationService(service.content, session_factory(engine))
     await engine.dispose()
 
 
@@ -155,7 +155,7 @@ async def test_push_channel_replies_go_through_the_outbox(service: ConversationS
         return [{"messages": texts[i : i + 2], "locale": locale} for i in range(0, len(texts), 2)]
 
     pushing = ConversationService(
-        service.domain, service.sessions, outgoing={"line": two_per_request}
+        service.content, service.sessions, outgoing={"line": two_per_request}
     )
     started = await pushing.start(
         channel="line", identities=[("line", "U42")], reply_context={"reply_token": "t1"}
@@ -176,7 +176,7 @@ async def test_push_channel_replies_go_through_the_outbox(service: ConversationS
     assert len({r.dedupe_key for r in rows}) == len(rows)
     assert "reply_token" not in rows[1].payload
     assert lead is not None and lead.opted_out_at is not None
-    quiet = ConversationService(service.domain, service.sessions)  # no pushing channel
+    quiet = ConversationService(service.content, service.sessions)  # no pushing channel
     other = await quiet.start(channel="line", identities=[("line", "U43")])
     assert other.replies and await _count(service, OutboxRow) == after_stop
 
@@ -278,7 +278,7 @@ async def test_idle_conversations_are_handed_off_once_and_stay_open(
     said = await service.start(channel="web", identities=[("web", "sess-idle-1")])
     await service.handle(said.conversation_id, Inbound("text", text="来月"))
     await service.start(channel="web", identities=[("web", "sess-idle-2")])  # said nothing
-    clock = service.domain.clock
+    clock = service.content.clock
     assert isinstance(clock, FixedClock)
     clock.advance(timedelta(minutes=29))
     assert await service.handoff_idle() == 0

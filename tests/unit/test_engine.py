@@ -6,7 +6,6 @@ import dataclasses
 
 import pytest
 
-from autoreply.bootstrap import Domain
 from autoreply.domain.booking import RepAvailability
 from autoreply.flows.engine import Engine, lead_score
 from autoreply.flows.intents import IntentMatcher
@@ -23,20 +22,21 @@ from autoreply.flows.turns import (
     State,
     Text,
 )
+from autoreply.service.content import Content
 from tests.conftest import tokyo
 
 SATURDAY_NIGHT = tokyo(2026, 11, 21, 23, 10)
 WEDNESDAY_MORNING = tokyo(2026, 11, 25, 10, 30)
 
 
-def _ctx(domain: Domain, **changes: object) -> Context:
+def _ctx(content: Content, **changes: object) -> Context:
     ctx = Context(
         now=SATURDAY_NIGHT,
-        calendar=domain.calendar,
-        library=domain.library,
-        vocabulary=domain.vocabulary,
+        calendar=content.calendar,
+        library=content.library,
+        vocabulary=content.vocabulary,
         reps=[RepAvailability("1")],
-        slot_rules=domain.rules,
+        slot_rules=content.rules,
     )
     return dataclasses.replace(ctx, **changes)  # type: ignore[arg-type]
 
@@ -76,30 +76,30 @@ def test_flows_can_add_their_own_intent_phrases() -> None:
     assert IntentMatcher({"human": ["営業さんを呼んで"]}).match("営業さんを呼んで") == "human"
 
 
-def test_the_same_turn_gives_the_same_result(domain: Domain) -> None:
+def test_the_same_turn_gives_the_same_result(content: Content) -> None:
     """The engine is deterministic: same flow, state, event and context, same output."""
-    engine = domain.engine("demo-ja")
-    ctx = _ctx(domain)
+    engine = content.engine("demo-ja")
+    ctx = _ctx(content)
     first = engine.turn(State(), Inbound("start"), ctx)
     second = engine.turn(State(), Inbound("start"), ctx)
     assert first == second
 
 
-def test_greeting_depends_on_now_not_on_the_clock(domain: Domain) -> None:
+def test_greeting_depends_on_now_not_on_the_clock(content: Content) -> None:
     """Open hours come from the context's now: the same flow greets differently by day."""
-    engine = domain.engine("demo-ja")
-    night = engine.turn(State(), Inbound("start"), _ctx(domain))
-    morning = engine.turn(State(), Inbound("start"), _ctx(domain, now=WEDNESDAY_MORNING))
+    engine = content.engine("demo-ja")
+    night = engine.turn(State(), Inbound("start"), _ctx(content))
+    morning = engine.turn(State(), Inbound("start"), _ctx(content, now=WEDNESDAY_MORNING))
     assert isinstance(night.replies[0], Text) and "営業時間外" in night.replies[0].text
     assert isinstance(morning.replies[0], Text)
     assert "営業時間外" not in morning.replies[0].text
     assert "折り返しご連絡" in morning.replies[0].text
 
 
-def test_an_unknown_choice_value_is_asked_again(domain: Domain) -> None:
+def test_an_unknown_choice_value_is_asked_again(content: Content) -> None:
     """A tap on a value the step does not offer is not stored; the question comes again."""
-    engine = domain.engine("demo-ja")
-    ctx = _ctx(domain)
+    engine = content.engine("demo-ja")
+    ctx = _ctx(content)
     started = engine.turn(State(), Inbound("start"), ctx)
     result = engine.turn(started.state, Inbound("choice", value="tomorrow"), ctx)
     assert "timing" not in result.state.slots
@@ -107,10 +107,10 @@ def test_an_unknown_choice_value_is_asked_again(domain: Domain) -> None:
     assert isinstance(result.replies[-1], Choices)
 
 
-def test_a_slot_that_was_not_offered_cannot_be_booked(domain: Domain) -> None:
+def test_a_slot_that_was_not_offered_cannot_be_booked(content: Content) -> None:
     """Picking a slot id that was never offered re-offers instead of booking it."""
-    engine = domain.engine("demo-ja")
-    ctx = _ctx(domain)
+    engine = content.engine("demo-ja")
+    ctx = _ctx(content)
     state = engine.turn(State(), Inbound("start"), ctx).state
     state = engine.turn(state, Inbound("choice", value="within_1_month"), ctx).state
     state = engine.turn(state, Inbound("text", text="人手不足です"), ctx).state
@@ -179,20 +179,20 @@ BRANCHY = (
     ],
 )
 def test_branches_read_channel_open_now_tags_and_tier(
-    domain: Domain, channel: str, now: object, first: str
+    content: Content, channel: str, now: object, first: str
 ) -> None:
     """Conditions see the channel, whether the business is open, tags, score and tier."""
     engine = Engine(parse_flow(BRANCHY, "b.yaml"))
-    result = engine.turn(State(), Inbound("start"), _ctx(domain, channel=channel, now=now))
+    result = engine.turn(State(), Inbound("start"), _ctx(content, channel=channel, now=now))
     texts = [r.text for r in result.replies if isinstance(r, Text)]
     assert texts == [first, "A: 60"]
     assert result.state.tags == ("vip",) and result.state.points == (("大口", 60),)
 
 
-def test_recommend_never_sends_the_same_case_twice(domain: Domain) -> None:
+def test_recommend_never_sends_the_same_case_twice(content: Content) -> None:
     """After a restart the same challenge gets cases not sent before in this conversation."""
-    engine = domain.engine("demo-ja")
-    ctx = _ctx(domain)
+    engine = content.engine("demo-ja")
+    ctx = _ctx(content)
     state = engine.turn(State(), Inbound("start"), ctx).state
     state = engine.turn(state, Inbound("choice", value="within_1_month"), ctx).state
     first = engine.turn(state, Inbound("text", text="夜間の問い合わせ対応が遅れている"), ctx)
@@ -230,12 +230,12 @@ RECOMMEND = (
     ],
 )
 def test_recommend_says_its_intro_with_the_cases_or_empty_without(
-    domain: Domain, answer: str, texts: list[str], cards: int
+    content: Content, answer: str, texts: list[str], cards: int
 ) -> None:
     """The intro sees the cases being sent; with none, only the 'empty' message is said."""
     engine = Engine(parse_flow(RECOMMEND, "r.yaml"))
-    state = engine.turn(State(), Inbound("start"), _ctx(domain)).state
-    result = engine.turn(state, Inbound("text", text=answer), _ctx(domain))
+    state = engine.turn(State(), Inbound("start"), _ctx(content)).state
+    result = engine.turn(state, Inbound("text", text=answer), _ctx(content))
     assert [r.text for r in result.replies if isinstance(r, Text)] == texts
     assert sum(len(getattr(r, "cards", ())) for r in result.replies) == cards
 
@@ -257,10 +257,12 @@ def _at_offer(engine: Engine, ctx: Context) -> State:
         ("１１月２４日(火) １０:００", True),
     ],
 )
-def test_a_typed_time_books_only_an_offered_slot(domain: Domain, typed: str, booked: bool) -> None:
+def test_a_typed_time_books_only_an_offered_slot(
+    content: Content, typed: str, booked: bool
+) -> None:
     """Typing a time books it only if it is exactly an offered one; otherwise re-offer."""
-    engine = domain.engine("demo-ja")
-    ctx = _ctx(domain)
+    engine = content.engine("demo-ja")
+    ctx = _ctx(content)
     result = engine.turn(_at_offer(engine, ctx), Inbound("text", text=typed), ctx)
     assert (result.state.booking is not None) == booked
     if booked:
@@ -270,10 +272,10 @@ def test_a_typed_time_books_only_an_offered_slot(domain: Domain, typed: str, boo
         assert isinstance(result.replies[-1], SlotPicker)
 
 
-def test_starting_over_keeps_the_booking_and_sent_cases(domain: Domain) -> None:
+def test_starting_over_keeps_the_booking_and_sent_cases(content: Content) -> None:
     """最初から forgets the answers but not the booking: no second booking, no resent cases."""
-    engine = domain.engine("demo-ja")
-    ctx = _ctx(domain)
+    engine = content.engine("demo-ja")
+    ctx = _ctx(content)
     state = _at_offer(engine, ctx)
     slot = state.offered[0]
     state = engine.turn(state, Inbound("slot", value=slot), ctx).state
@@ -287,28 +289,28 @@ def test_starting_over_keeps_the_booking_and_sent_cases(domain: Domain) -> None:
     assert result.state.step == "ask_name"
 
 
-def test_a_reask_with_no_slots_left_goes_on(domain: Domain) -> None:
+def test_a_reask_with_no_slots_left_goes_on(content: Content) -> None:
     """If the re-offer finds nothing free, the flow goes to on_decline instead of stalling."""
-    engine = domain.engine("demo-ja")
-    state = _at_offer(engine, _ctx(domain))
-    result = engine.turn(state, Inbound("text", text="よくわからない"), _ctx(domain, reps=[]))
+    engine = content.engine("demo-ja")
+    state = _at_offer(engine, _ctx(content))
+    result = engine.turn(state, Inbound("text", text="よくわからない"), _ctx(content, reps=[]))
     assert result.state.status == "ended"
     assert Handoff("no_booking") in result.effects
 
 
-def test_a_conversation_whose_step_was_removed_is_handed_off(domain: Domain) -> None:
+def test_a_conversation_whose_step_was_removed_is_handed_off(content: Content) -> None:
     """After a flow is republished without the awaited step, what was said reaches a rep."""
-    engine = domain.engine("demo-ja")
+    engine = content.engine("demo-ja")
     state = State(step="no_longer_here", slots={"challenge": "夜間対応"})
-    result = engine.turn(state, Inbound("text", text="こんにちは"), _ctx(domain))
+    result = engine.turn(state, Inbound("text", text="こんにちは"), _ctx(content))
     assert result.state.status == "ended"
     assert Handoff("flow_changed") in result.effects and Ended() in result.effects
 
 
-def test_an_opted_out_lead_is_not_answered_unless_they_come_back(domain: Domain) -> None:
+def test_an_opted_out_lead_is_not_answered_unless_they_come_back(content: Content) -> None:
     """After 配信停止 plain messages get no reply; asking for a person re-engages them."""
-    engine = domain.engine("demo-ja")
-    ctx = _ctx(domain)
+    engine = content.engine("demo-ja")
+    ctx = _ctx(content)
     state = engine.turn(State(), Inbound("start"), ctx).state
     state = engine.turn(state, Inbound("text", text="配信停止"), ctx).state
     silent = engine.turn(state, Inbound("text", text="まだ届いていますか"), ctx)
@@ -318,15 +320,15 @@ def test_an_opted_out_lead_is_not_answered_unless_they_come_back(domain: Domain)
     assert back.replies
 
 
-def test_an_opted_out_lead_is_tier_c_in_any_conversation(domain: Domain) -> None:
+def test_an_opted_out_lead_is_tier_c_in_any_conversation(content: Content) -> None:
     """Opting out is a fact about the lead: a new conversation scores them C too."""
-    engine = domain.engine("demo-ja")
+    engine = content.engine("demo-ja")
     state = State(
         slots={"timing": {"text": "来月", "start": None, "end": None, "bucket": "within_1_month"}},
         booking={"slot_id": "x"},
     )
-    assert lead_score(engine.flow, state, _ctx(domain)).tier == "A"
-    assert lead_score(engine.flow, state, _ctx(domain, lead={"opted_out": True})).tier == "C"
+    assert lead_score(engine.flow, state, _ctx(content)).tier == "A"
+    assert lead_score(engine.flow, state, _ctx(content, lead={"opted_out": True})).tier == "C"
 
 
 @pytest.mark.parametrize(
@@ -339,20 +341,20 @@ def test_an_opted_out_lead_is_tier_c_in_any_conversation(domain: Domain) -> None
     ],
 )
 def test_typed_timing_is_read_not_fuzzy_matched_to_buttons(
-    domain: Domain, text: str, bucket: str
+    content: Content, text: str, bucket: str
 ) -> None:
     """「10か月以内」 is ten months, not the 「1か月以内」 button it resembles."""
-    engine = domain.engine("demo-ja")
-    ctx = _ctx(domain)
+    engine = content.engine("demo-ja")
+    ctx = _ctx(content)
     state = engine.turn(State(), Inbound("start"), ctx).state
     result = engine.turn(state, Inbound("text", text=text), ctx)
     assert result.state.slots["timing"]["bucket"] == bucket
 
 
-def test_only_turns_that_can_reach_a_slot_offer_need_availability(domain: Domain) -> None:
+def test_only_turns_that_can_reach_a_slot_offer_need_availability(content: Content) -> None:
     """Reps and bookings are loaded only for turns that may offer or book a slot."""
-    engine = domain.engine("demo-ja")
-    ctx = _ctx(domain)
+    engine = content.engine("demo-ja")
+    ctx = _ctx(content)
     start = engine.turn(State(), Inbound("start"), ctx).state
     assert not engine.may_need_slots(State(), Inbound("start"))  # greet -> ask timing
     assert not engine.may_need_slots(start, Inbound("text", text="来月"))  # -> ask challenge
@@ -362,5 +364,5 @@ def test_only_turns_that_can_reach_a_slot_offer_need_availability(domain: Domain
     assert engine.may_need_slots(at_offer, Inbound("slot", value=at_offer.offered[0]))
     assert not engine.may_need_slots(at_challenge, Inbound("text", text="配信停止"))
     # Without the reps, the turn that offers would have had nothing to offer:
-    bare = engine.turn(at_challenge, Inbound("text", text="人手不足"), _ctx(domain, reps=[]))
+    bare = engine.turn(at_challenge, Inbound("text", text="人手不足"), _ctx(content, reps=[]))
     assert not any(isinstance(r, SlotPicker) for r in bare.replies)

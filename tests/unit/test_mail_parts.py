@@ -7,11 +7,11 @@ from datetime import time, timedelta
 import pytest
 from icalendar import Calendar
 
-from autoreply.bootstrap import Domain
 from autoreply.channels.email.render import MailRenderer, parse_sender, serialize
 from autoreply.domain.forms import parse_forms
 from autoreply.domain.invites import Invite, Person, invite_ics
 from autoreply.errors import ConfigError, FlowError
+from autoreply.service.content import Content
 from autoreply.service.meetings import pre_meeting_at
 from autoreply.store.outbox import MAX_BACKOFF, backoff
 from tests.conftest import ROOT, tokyo
@@ -88,15 +88,15 @@ def test_submissions_are_cleaned_or_refused_field_by_field() -> None:
     }
 
 
-def test_the_shipped_forms_fit_the_shipped_flows(domain: Domain) -> None:
+def test_the_shipped_forms_fit_the_shipped_flows(content: Content) -> None:
     """flows/forms.yaml passes the checks against flows, topics and templates."""
-    from autoreply.mail import check_forms, load_checked_forms
+    from autoreply.bootstrap import check_forms, load_checked_forms
 
     renderer = MailRenderer(ROOT / "templates", parse_sender("A <a@example.com>"))
-    forms = load_checked_forms(domain, renderer)
+    forms = load_checked_forms(content, renderer)
     assert {"document-request", "inquiry"} <= set(forms.by_id)
     broken = parse_forms(GOOD.replace("title: 資料請求", "title: x\n    flow: nope"), "f.yaml")
-    assert check_forms(broken, domain, renderer) == ["f.yaml: form 'demo': unknown flow 'nope'"]
+    assert check_forms(broken, content, renderer) == ["f.yaml: form 'demo': unknown flow 'nope'"]
 
 
 def test_a_bad_sender_names_the_setting() -> None:
@@ -106,10 +106,10 @@ def test_a_bad_sender_names_the_setting() -> None:
         parse_sender("営業部")
 
 
-def test_the_pre_meeting_email_goes_the_business_day_before_or_now(domain: Domain) -> None:
+def test_the_pre_meeting_email_goes_the_business_day_before_or_now(content: Content) -> None:
     """Wednesday's meeting: Tuesday 17:00. Tuesday's (after the 11/23 holiday): Friday
     17:00, which on Saturday night has passed, so now. Over the year end: 12/28."""
-    calendar = domain.calendar
+    calendar = content.calendar
     at = time(17, 0)
     saturday_night = tokyo(2026, 11, 21, 23, 10)
     wednesday = tokyo(2026, 11, 25, 10, 0)

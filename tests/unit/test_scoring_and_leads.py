@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from autoreply.bootstrap import Domain
 from autoreply.domain.leads import clean_company, clean_email, clean_name, clean_phone
 from autoreply.domain.scoring import Signals, score_lead
+from autoreply.service.content import Content
 
 
 @pytest.mark.parametrize(
@@ -163,9 +163,9 @@ def _record(**changes: object) -> dict[str, object]:
     ],
 )
 def test_first_line_uses_what_is_known(
-    domain: Domain, changes: dict[str, object], locale: str, parts: list[str]
+    content: Content, changes: dict[str, object], locale: str, parts: list[str]
 ) -> None:
     """The rep's opening line reflects the document, case study, challenge and booking."""
-    line = domain.texts.render("handoff/first_line", locale, r=_record(**changes))
+    line = content.texts.render("handoff/first_line", locale, r=_record(**changes))
     for part in parts:
         assert part in line

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import yaml
 
-from autoreply.bootstrap import Domain
 from autoreply.domain.booking import Busy, RepAvailability
 from autoreply.flows.engine import DECLINE, lead_score
 from autoreply.flows.turns import (
@@ -32,6 +31,7 @@ from autoreply.flows.turns import (
     SlotPicker,
     State,
 )
+from autoreply.service.content import Content
 from tests.conftest import TOKYO
 
 HERE = Path(__file__).resolve().parents[1] / "transcripts"
@@ -110,22 +110,22 @@ def _moment(value: Any) -> datetime:
 
 
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
-def test_transcript(path: Path, domain: Domain) -> None:
+def test_transcript(path: Path, content: Content) -> None:
     """The bot answers each line of the transcript exactly as written down."""
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    engine = domain.engine(spec["flow"])
+    engine = content.engine(spec["flow"])
     at = _moment(spec["at"])
     busy = [Busy("1", _moment(b[0]), _moment(b[1])) for b in spec.get("busy", [])]
     ctx = Context(
         now=at,
-        calendar=domain.calendar,
-        library=domain.library,
-        vocabulary=domain.vocabulary,
+        calendar=content.calendar,
+        library=content.library,
+        vocabulary=content.vocabulary,
         channel=spec.get("channel", "web"),
         lead=spec.get("lead", {}),
         reps=[RepAvailability("1")],
         busy=busy,
-        slot_rules=domain.rules,
+        slot_rules=content.rules,
         source=spec.get("source", {}),
     )
     state = State()

@@ -6,10 +6,8 @@ import asyncio
 import secrets
 from typing import TextIO
 
-from autoreply.clock import Clock
-from autoreply.config import Settings
 from autoreply.flows.turns import Cards, Choices, Inbound, Reply, SlotPicker, Text
-from autoreply.runtime import open_runtime
+from autoreply.service.runtime import Runtime
 
 __all__ = ["render_reply", "run_chat"]
 
@@ -59,43 +57,38 @@ def _event(line: str, options: list[Option]) -> Inbound:
     return Inbound("text", text=line)
 
 
-async def run_chat(
-    settings: Settings, stdin: TextIO, out: TextIO, *, clock: Clock | None = None
-) -> int:
+async def run_chat(runtime: Runtime, stdin: TextIO, out: TextIO) -> int:
     """Run a conversation until it ends or input runs out; print the handoff at the end."""
-    async with open_runtime(settings, clock=clock) as runtime:
-        engine = runtime.domain.engine()
-        locale = engine.flow.locale
-        print(
-            f"# {engine.flow.spec.title or engine.flow.id} (v{engine.flow.spec.version}) "
-            f"- type a number or text; /quit to leave",
-            file=out,
-        )
-        result = await runtime.service.start(
-            channel="cli", identities=[("cli", secrets.token_hex(8))], source={"via": "cli"}
-        )
-        while True:
-            options: list[Option] = []
-            for reply in result.replies:
-                text, reply_options = render_reply(reply)
-                print(f"bot> {text}", file=out)
-                options = reply_options or options
-            if result.status != "active":
-                break
-            line: str | None = ""
-            while line is not None and not line.strip():
-                line = await asyncio.to_thread(_read_line, stdin, out)
-            if line is None or line.strip() in QUIT:
-                await runtime.service.close(result.conversation_id)
-                break
-            result = await runtime.service.handle(
-                result.conversation_id, _event(line.strip(), options)
-            )
-        record = await runtime.service.handoff_record(result.conversation_id)
-        if record is None:
-            print("(no handoff: nothing was collected)", file=out)
-        else:
-            print(runtime.domain.texts.render("handoff/summary", locale, r=record), file=out)
+    engine = runtime.content.engine()
+    locale = engine.flow.locale
+    print(
+        f"# {engine.flow.spec.title or engine.flow.id} (v{engine.flow.spec.version}) "
+        f"- type a number or text; /quit to leave",
+        file=out,
+    )
+    result = await runtime.service.start(
+        channel="cli", identities=[("cli", secrets.token_hex(8))], source={"via": "cli"}
+    )
+    while True:
+        options: list[Option] = []
+        for reply in result.replies:
+            text, reply_options = render_reply(reply)
+            print(f"bot> {text}", file=out)
+            options = reply_options or options
+        if result.status != "active":
+            break
+        line: str | None = ""
+        while line is not None and not line.strip():
+            line = await asyncio.to_thread(_read_line, stdin, out)
+        if line is None or line.strip() in QUIT:
+            await runtime.service.close(result.conversation_id)
+            break
+        result = await runtime.service.handle(result.conversation_id, _event(line.strip(), options))
+    record = await runtime.service.handoff_record(result.conversation_id)
+    if record is None:
+        print("(no handoff: nothing was collected)", file=out)
+    else:
+        print(runtime.content.texts.render("handoff/summary", locale, r=record), file=out)
     return 0
 
 

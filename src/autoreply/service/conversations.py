@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from autoreply.bootstrap import Domain
 from autoreply.domain.booking import Busy, RepAvailability, Slot, pick_rep, reps_free_for
 from autoreply.domain.calendar import WeeklyHours
 from autoreply.domain.handoff import HandoffRecord, TranscriptLine
@@ -37,6 +36,7 @@ from autoreply.flows.turns import (
     reply_to_dict,
 )
 from autoreply.links import Links
+from autoreply.service.content import Content
 from autoreply.service.handoffs import HandoffWriter, collected, facts, transcript_of
 from autoreply.service.meetings import MeetingMail
 from autoreply.signing import new_token, token_hash, verify_token
@@ -80,7 +80,7 @@ class ConversationService:
 
     def __init__(
         self,
-        domain: Domain,
+        content: Content,
         sessions: async_sessionmaker[AsyncSession],
         *,
         outgoing: Mapping[str, Outgoing] | None = None,
@@ -89,15 +89,15 @@ class ConversationService:
         meetings: MeetingMail | None = None,
         queued: Callable[[], None] = lambda: None,
     ) -> None:
-        self.domain = domain
+        self.content = content
         self.sessions = sessions
         self.readers = readers or sessions
         self.outgoing = dict(outgoing or {})  # channels that push their replies (LINE)
-        self.handoffs = HandoffWriter(domain)
+        self.handoffs = HandoffWriter(content)
         self.links = links or Links(
-            domain.secret,
-            domain.settings.public_url,
-            timedelta(days=domain.settings.link_days),
+            content.secret,
+            content.settings.public_url,
+            timedelta(days=content.settings.link_days),
         )
         self.meetings = meetings  # None: no email (a deployment without mail templates)
         self.queued = queued  # wakes the outbox worker after a commit that queued something
@@ -130,8 +130,8 @@ class ConversationService:
         replies (LINE's reply token); ``inbound_event`` is the stored event this turn
         answers, marked handled in the same transaction (``AlreadyHandledError`` if it was).
         """
-        engine = self.domain.engine(flow_id)
-        now = self.domain.clock.now()
+        engine = self.content.engine(flow_id)
+        now = self.content.clock.now()
         contact = next((ext for ch, ext in identities if ch == channel), None)
         token = new_token()
         async with self.sessions() as session, session.begin():
@@ -181,14 +181,14 @@ class ConversationService:
         (``BadRequestError``) instead of being treated as an unreadable answer.
         ``reply_context`` and ``inbound_event`` are as for ``start``.
         """
-        now = self.domain.clock.now()
+        now = self.content.clock.now()
         async with self.sessions() as session, session.begin():
             if inbound_event is not None:
                 await repos.claim_inbound(session, inbound_event, now)
             conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
             if token is not None and not verify_token(token, conversation.token_hash):
                 raise ForbiddenError("wrong conversation token")
-            engine = self.domain.engine(conversation.flow_id)
+            engine = self.content.engine(conversation.flow_id)
             if strict_taps:
                 refusal = engine.refusal(State.from_dict(conversation.state), event)
                 if refusal:
@@ -206,11 +206,11 @@ class ConversationService:
         first time, the flow starts from what the form already said, and its replies are
         waiting in the transcript when the widget opens it.
         """
-        now = self.domain.clock.now()
+        now = self.content.clock.now()
         token = new_token()
         async with self.sessions() as session, session.begin():
             conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
-            engine = self.domain.engine(conversation.flow_id)
+            engine = self.content.engine(conversation.flow_id)
             conversation.token_hash = token_hash(token)
             source = dict(conversation.source or {})
             if "chat_started_at" in source or conversation.status != "active":
@@ -240,7 +240,7 @@ class ConversationService:
             )
         if flow_id is None:
             raise NotFoundError(f"no conversation {conversation_id!r}")
-        return self.domain.engine(flow_id).flow.locale
+        return self.content.engine(flow_id).flow.locale
 
     async def messages(
         self, conversation_id: str
@@ -253,7 +253,7 @@ class ConversationService:
             if conversation is None:
                 raise NotFoundError(f"no conversation {conversation_id!r}")
             rows = await repos.messages_of(session, conversation.id)
-        locale = self.domain.engine(conversation.flow_id).flow.locale
+        locale = self.content.engine(conversation.flow_id).flow.locale
         return (
             conversation.status,
             locale,
@@ -276,13 +276,13 @@ class ConversationService:
 
         Returns how many scored pages the lead has viewed so far.
         """
-        now = self.domain.clock.now()
+        now = self.content.clock.now()
         async with self.sessions() as session, session.begin():
             conversation = await repos.lock_conversation(session, conversation_id)
             source = dict(conversation.source or {})
             pages = [*source.get("pages", []), {"url": url, "title": title, "at": now.isoformat()}]
             source["pages"] = pages[-MAX_PAGES:]
-            if _scored(url, self.domain.settings.score_pages):
+            if _scored(url, self.content.settings.score_pages):
                 source["pricing_views"] = int(source.get("pricing_views", 0)) + 1
             conversation.source = source
             await self.refresh_handoff(session, conversation, now)
@@ -290,10 +290,10 @@ class ConversationService:
 
     async def record_case_opened(self, conversation_id: str, case_id: str) -> str | None:
         """Note that the lead opened a case study we sent; returns its URL (None if unknown)."""
-        case = self.domain.library.get(case_id)
+        case = self.content.library.get(case_id)
         if case is None:
             return None
-        now = self.domain.clock.now()
+        now = self.content.clock.now()
         async with self.sessions() as session, session.begin():
             conversation = await repos.lock_conversation(session, conversation_id)
             source = dict(conversation.source or {})
@@ -318,7 +318,7 @@ class ConversationService:
 
         The handoff is refreshed so the rep sees that the meeting is off.
         """
-        now = self.domain.clock.now()
+        now = self.content.clock.now()
         async with self.sessions() as session, session.begin():
             conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
             booking = await session.scalar(
@@ -348,8 +348,8 @@ class ConversationService:
         The conversation stays open: a lead who comes back simply continues, and the
         handoff is refreshed. Returns how many were handed off.
         """
-        now = self.domain.clock.now()
-        cutoff = now - timedelta(minutes=self.domain.settings.idle_handoff_minutes)
+        now = self.content.clock.now()
+        cutoff = now - timedelta(minutes=self.content.settings.idle_handoff_minutes)
         async with self.readers() as session:
             ids = list(
                 await session.scalars(
@@ -374,10 +374,10 @@ class ConversationService:
         self, conversation_id: str, reason: str = "abandoned", *, end: bool = True
     ) -> HandoffRecord | None:
         """Hand off whatever a lead who left told us (if anything); ``end`` closes it too."""
-        now = self.domain.clock.now()
+        now = self.content.clock.now()
         async with self.sessions() as session, session.begin():
             conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
-            engine = self.domain.engine(conversation.flow_id)
+            engine = self.content.engine(conversation.flow_id)
             state = State.from_dict(conversation.state)
             existing = await self.handoffs.row(session, conversation)
             if existing is None and not collected(state):
@@ -445,7 +445,7 @@ class ConversationService:
         lead = await self._apply(session, conversation, lead, turn, now)
         if turn.replies and conversation.first_response_at is None:
             # Read the clock again: the figure includes the time this turn took.
-            conversation.first_response_at = self.domain.clock.now()
+            conversation.first_response_at = self.content.clock.now()
         conversation.state = turn.state.to_dict()
         conversation.step = turn.state.step
         conversation.status = turn.state.status
@@ -520,7 +520,7 @@ class ConversationService:
         """Hold the slot with a free rep (round robin); False if it is gone (taken at this
         very moment, or no longer offered). ``ctx`` must have been built with ``slots``."""
         free = reps_free_for(
-            ctx.calendar, ctx.reps, ctx.busy, now, effect.start, effect.end, self.domain.rules
+            ctx.calendar, ctx.reps, ctx.busy, now, effect.start, effect.end, self.content.rules
         )
         if not free:
             return False
@@ -584,7 +584,7 @@ class ConversationService:
         row = await self.handoffs.row(session, conversation)
         if row is None:
             return
-        engine = self.domain.engine(conversation.flow_id)
+        engine = self.content.engine(conversation.flow_id)
         lead = await self._lead(session, conversation)
         state = State.from_dict(conversation.state)
         ctx = await self.context(session, engine, conversation, lead, now)
@@ -610,7 +610,7 @@ class ConversationService:
     ) -> Context:
         """What a turn (or a message about the conversation) may look at; reps and
         bookings only when ``slots`` (they cost queries)."""
-        domain = self.domain
+        content = self.content
         reps: list[RepAvailability] = []
         busy: list[Busy] = []
         if slots:
@@ -623,17 +623,17 @@ class ConversationService:
             ]
         source = conversation.source or {}
         return Context(
-            now=now.astimezone(domain.calendar.tz),
-            calendar=domain.calendar,
-            library=domain.library,
-            vocabulary=domain.vocabulary,
+            now=now.astimezone(content.calendar.tz),
+            calendar=content.calendar,
+            library=content.library,
+            vocabulary=content.vocabulary,
             channel=conversation.channel,
             lead=facts(lead),
             source=source,
             reps=reps,
             busy=busy,
-            slot_rules=domain.rules,
-            fiscal_year_start_month=domain.settings.fiscal_year_start_month,
+            slot_rules=content.rules,
+            fiscal_year_start_month=content.settings.fiscal_year_start_month,
             pricing_views=int(source.get("pricing_views", 0)),
             cases_opened=len(source.get("cases_opened", [])),
             requested_document=bool(source.get("document")),

@@ -62,21 +62,21 @@ class Followup:
 
     def __init__(self, service: ConversationService) -> None:
         self.service = service
-        self.domain = service.domain
+        self.content = service.content
 
     async def booking_page(self, conversation_id: str) -> BookingPage:
         """The lead's booking, or the slots free now (spread over the next days)."""
         service = self.service
-        now = self.domain.clock.now()
+        now = self.content.clock.now()
         async with service.readers() as session:
             conversation, lead = await repos.lock_conversation_and_lead(
                 session, conversation_id, lock=False
             )
-            engine = self.domain.engine(conversation.flow_id)
+            engine = self.content.engine(conversation.flow_id)
             locale = engine.flow.locale
             booked = await _confirmed(session, conversation)
             if booked is not None:
-                start = booked.start_at.astimezone(self.domain.calendar.tz)
+                start = booked.start_at.astimezone(self.content.calendar.tz)
                 return BookingPage(
                     locale,
                     lead.name,
@@ -86,11 +86,11 @@ class Followup:
                 )
             ctx = await service.context(session, engine, conversation, lead, now, slots=True)
         offered = slots_of.offer_slots(
-            ctx.calendar, ctx.reps, ctx.busy, ctx.now, replace(self.domain.rules, count=PAGE_SLOTS)
+            ctx.calendar, ctx.reps, ctx.busy, ctx.now, replace(self.content.rules, count=PAGE_SLOTS)
         )
         days: dict[str, list[PageSlot]] = {}
         for slot in offered:
-            start = slot.start.astimezone(self.domain.calendar.tz)
+            start = slot.start.astimezone(self.content.calendar.tz)
             day = format_date(start.date(), locale)
             days.setdefault(day, []).append(
                 PageSlot(slot.id, f"{start.hour}:{start.minute:02d}", format_when(start, locale))
@@ -107,23 +107,23 @@ class Followup:
         """Book a slot picked on the booking page: one transaction, a free rep (round
         robin), the handoff and the invites, like a pick in the chat."""
         service = self.service
-        now = self.domain.clock.now()
+        now = self.content.clock.now()
         try:
-            start, end = slots_of.Slot.parse_id(slot_id, self.domain.calendar.tz)
+            start, end = slots_of.Slot.parse_id(slot_id, self.content.calendar.tz)
         except (ValueError, KeyError) as exc:
             raise BadRequestError(f"not a slot: {slot_id!r}") from exc
         async with service.sessions() as session, session.begin():
             conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
             if await _confirmed(session, conversation) is not None:
                 return "already"
-            engine = self.domain.engine(conversation.flow_id)
+            engine = self.content.engine(conversation.flow_id)
             ctx = await service.context(session, engine, conversation, lead, now, slots=True)
             if not await service.hold_slot(
                 session, conversation, lead, Book(slot_id, start, end), ctx, now
             ):
                 return "taken"
             locale = engine.flow.locale
-            label = format_when(start.astimezone(self.domain.calendar.tz), locale)
+            label = format_when(start.astimezone(self.content.calendar.tz), locale)
             state = State.from_dict(conversation.state)
             state = state.evolve(
                 booking={"slot_id": slot_id, "start": start.isoformat(), "end": end.isoformat()},

@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autoreply.bootstrap import Domain
 from autoreply.domain.calendar import format_when
 from autoreply.domain.handoff import HandoffRecord, TranscriptLine, build_handoff
 from autoreply.flows.engine import Engine, challenge_of, lead_score, timing_of
 from autoreply.flows.turns import Context, Ended, Handoff, OptOut, State, Turn
+from autoreply.service.content import Content
 from autoreply.store import repos
 from autoreply.store.models import (
     Booking,
@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 class HandoffWriter:
     """Writes and refreshes the handoff row of a conversation."""
 
-    def __init__(self, domain: Domain) -> None:
-        self.domain = domain
+    def __init__(self, content: Content) -> None:
+        self.content = content
 
     async def row(self, session: AsyncSession, conversation: Conversation) -> HandoffRow | None:
         """The conversation's handoff row, if one was written."""
@@ -142,7 +142,7 @@ class HandoffWriter:
             ),
         )
         data = record.to_dict()
-        data["first_line"] = self.domain.texts.render("handoff/first_line", locale, r=data)
+        data["first_line"] = self.content.texts.render("handoff/first_line", locale, r=data)
         record = record.with_first_line(data["first_line"])
         if row is None:
             row = HandoffRow(

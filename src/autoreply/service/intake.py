@@ -54,7 +54,7 @@ class Accepted:
 
 
 class FormIntake:
-    """Takes checked submissions in (see ``domain.forms``) and answers them by email."""
+    """Takes checked submissions in (see ``content.forms``) and answers them by email."""
 
     def __init__(
         self,
@@ -64,14 +64,14 @@ class FormIntake:
         queued: Callable[[], None] = lambda: None,
     ) -> None:
         self.service = service
-        self.domain = service.domain
+        self.content = service.content
         self.renderer = renderer
         self.queued = queued  # wakes the outbox worker
 
     def engine_for(self, submission: Submission) -> Engine:
         """The flow that continues this form's conversation."""
         form = submission.form
-        engine = self.domain.flow_for(form.flow, form.locale)
+        engine = self.content.flow_for(form.flow, form.locale)
         if engine is None:
             raise ConfigError(f"form {form.id!r}: unknown flow {form.flow!r}")
         return engine
@@ -95,8 +95,8 @@ class FormIntake:
     async def _submit(self, submission: Submission, source: Mapping[str, Any]) -> Accepted:
         form = submission.form
         service = self.service
-        now = self.domain.clock.now()
-        window = timedelta(minutes=self.domain.settings.form_duplicate_minutes)
+        now = self.content.clock.now()
+        window = timedelta(minutes=self.content.settings.form_duplicate_minutes)
         async with service.sessions() as session, session.begin():
             lead = await repos.resolve_lead(
                 session, [("email", submission.email)], now, submission.lead_facts()
@@ -232,10 +232,10 @@ class FormIntake:
         challenge = submission.challenge()
         topics = [
             *submission.topics(),
-            *(h.topic_id for h in self.domain.vocabulary.detect(challenge)),
+            *(h.topic_id for h in self.content.vocabulary.detect(challenge)),
         ]
-        topics = [t for t in dict.fromkeys(topics) if self.domain.vocabulary.get(t)]
-        matches = self.domain.library.match(challenge, topics=topics, industry=industry, limit=3)
+        topics = [t for t in dict.fromkeys(topics) if self.content.vocabulary.get(t)]
+        matches = self.content.library.match(challenge, topics=topics, industry=industry, limit=3)
         cards = cards_of(matches, flow.locale)
         state = State(
             slots=slots,
@@ -252,7 +252,7 @@ class FormIntake:
         cards: Cards,
         now: datetime,
     ) -> dict[str, Any]:
-        calendar = self.domain.calendar
+        calendar = self.content.calendar
         links = self.service.links
         locale = engine.flow.locale
         challenge = submission.challenge()
@@ -288,7 +288,7 @@ class FormIntake:
             "next_opening_text": format_when(calendar.next_opening(now), locale),
             "continue_url": links.continue_chat(conversation.public_id, now),
             "book_url": links.book(conversation.public_id, now),
-            "link_days": self.domain.settings.link_days,
+            "link_days": self.content.settings.link_days,
         }
 
 

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autoreply.bootstrap import Domain
 from autoreply.channels.email.render import Calendar, MailRenderer, serialize
 from autoreply.domain.calendar import BusinessCalendar, format_when
 from autoreply.domain.invites import Invite, Person, invite_ics
@@ -27,6 +26,7 @@ from autoreply.errors import PermanentDeliveryError
 from autoreply.flows.engine import challenge_of, timing_of
 from autoreply.flows.turns import State
 from autoreply.links import Links
+from autoreply.service.content import Content
 from autoreply.store import repos
 from autoreply.store.models import Booking, Conversation, Lead, OutboxRow, Rep
 from autoreply.store.outbox import OutboxItem
@@ -56,11 +56,11 @@ class MeetingMail:
     booking). Its Message-ID comes from the row, so every attempt sends the same one.
     """
 
-    def __init__(self, domain: Domain, renderer: MailRenderer, links: Links) -> None:
-        self.domain = domain
+    def __init__(self, content: Content, renderer: MailRenderer, links: Links) -> None:
+        self.content = content
         self.renderer = renderer
         self.links = links
-        self.host = urlsplit(domain.settings.public_url).hostname or "autoreply"
+        self.host = urlsplit(content.settings.public_url).hostname or "autoreply"
 
     async def sync(
         self,
@@ -79,7 +79,7 @@ class MeetingMail:
             await self._queue(
                 session, conversation, lead, booking, "booking_confirmed", "lead", lead.email, now
             )
-            settings, calendar = self.domain.settings, self.domain.calendar
+            settings, calendar = self.content.settings, self.content.calendar
             due = pre_meeting_at(
                 calendar, booking.start_at, now, time.fromisoformat(settings.pre_meeting_time)
             )
@@ -209,20 +209,20 @@ class MeetingMail:
             )
             invite = Invite(
                 uid=f"booking-{booking.id}-{conversation.public_id}@{self.host}",
-                start=booking.start_at.astimezone(self.domain.calendar.tz),
-                end=booking.end_at.astimezone(self.domain.calendar.tz),
+                start=booking.start_at.astimezone(self.content.calendar.tz),
+                end=booking.end_at.astimezone(self.content.calendar.tz),
                 summary=variables["summary"],
                 description=variables["description"],
                 organizer=Person(rep.name, rep.email),
                 attendees=(Person(lead.name or "", lead.email),) if lead.email else (),
                 stamp=now,
-                location=self.domain.settings.meeting_url,
+                location=self.content.settings.meeting_url,
                 sequence=1 if method == "CANCEL" else 0,
             )
             calendar = Calendar(invite_ics(invite, method), method)
         if kind == "pre_meeting":
             variables["sent_on"] = format_when(
-                now.astimezone(self.domain.calendar.tz), variables["locale"]
+                now.astimezone(self.content.calendar.tz), variables["locale"]
             )
         rendered = self.renderer.render(
             kind,
@@ -237,7 +237,7 @@ class MeetingMail:
         return serialize(rendered.message)
 
     def _reply_to(self, rep: Rep) -> Person | None:
-        if self.domain.settings.mail_reply_to == "rep":
+        if self.content.settings.mail_reply_to == "rep":
             return Person(rep.name, rep.email)
         return None
 
@@ -250,16 +250,16 @@ class MeetingMail:
         rep: Rep,
         who: str,
     ) -> dict[str, Any]:
-        engine = self.domain.engine(conversation.flow_id)
+        engine = self.content.engine(conversation.flow_id)
         flow = engine.flow
         locale = flow.locale
-        tz = self.domain.calendar.tz
+        tz = self.content.calendar.tz
         start = booking.start_at.astimezone(tz)
         minutes = int((booking.end_at - booking.start_at).total_seconds() // 60)
         challenge = challenge_of(flow, state)
         timing = timing_of(flow, state)
-        vocabulary = self.domain.vocabulary
-        cases = [c for c in (self.domain.library.get(i) for i in state.cases_sent) if c]
+        vocabulary = self.content.vocabulary
+        cases = [c for c in (self.content.library.get(i) for i in state.cases_sent) if c]
         variables: dict[str, Any] = {
             "locale": locale,
             "who": who,
@@ -269,7 +269,7 @@ class MeetingMail:
             "start_text": format_when(start, locale),
             "end_text": format_when(booking.end_at.astimezone(tz), locale),
             "minutes": minutes,
-            "meeting_url": self.domain.settings.meeting_url,
+            "meeting_url": self.content.settings.meeting_url,
             "challenge": challenge,
             "topics": [t.label for t in (vocabulary.get(i) for i in state.topics) if t],
             "timing": timing.describe(locale) if timing else None,

@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -20,12 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autoreply.config import Settings
 from autoreply.domain.calendar import WeeklyHours
 from autoreply.domain.leads import clean_email
 from autoreply.errors import BadRequestError, ConfigError, ConflictError, NotFoundError
 from autoreply.signing import new_token, token_hash, verify_token
-from autoreply.store.db import create_engine, session_factory, upgrade
+from autoreply.store import repos
 from autoreply.store.models import Conversation, HandoffRow, Rep
 
 __all__ = [
@@ -34,6 +32,7 @@ __all__ = [
     "STATUSES",
     "Channel",
     "Status",
+    "all_reps",
     "authenticate",
     "check_password",
     "create_rep",
@@ -47,8 +46,8 @@ __all__ = [
     "new_password",
     "normalise_email",
     "normalise_hours",
-    "open_session",
     "rep_for_token",
+    "seed_demo_rep",
     "set_hours",
     "set_password",
     "validate_password",
@@ -242,16 +241,25 @@ async def rep_for_token(session: AsyncSession, token: str) -> Rep | None:
     return rep
 
 
-@asynccontextmanager
-async def open_session(settings: Settings) -> AsyncIterator[AsyncSession]:
-    """A migrated database and one transaction on it, for the command line."""
-    await upgrade(settings.database_url)
-    engine = create_engine(settings.database_url)
+DEMO_REP = ("デモ担当 山田", "demo-rep@example.com")
+
+
+async def seed_demo_rep(session: AsyncSession, password_hash: str, now: datetime) -> Rep | None:
+    """With no reps at all, add the demo rep (so meetings can be offered at once); the rep,
+    or None when there were reps already (or another worker seeded it at this moment)."""
+    if await repos.count_reps(session):
+        return None
     try:
-        async with session_factory(engine)() as session, session.begin():
-            yield session
-    finally:
-        await engine.dispose()
+        return await create_rep(
+            session, DEMO_REP[0], DEMO_REP[1], now=now, password_hash=password_hash
+        )
+    except ConflictError:
+        return None
+
+
+async def all_reps(session: AsyncSession) -> list[Rep]:
+    """Every rep, oldest first (``autoreply reps list``)."""
+    return await repos.all_reps(session)
 
 
 # -- the handoff queue ---------------------------------------------------------------------

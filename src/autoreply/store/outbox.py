@@ -32,7 +32,15 @@ from autoreply.clock import Clock
 from autoreply.errors import PermanentDeliveryError, TemporaryDeliveryError
 from autoreply.store.models import OutboxRow
 
-__all__ = ["Composer", "OutboxItem", "OutboxWorker", "Transport", "backoff", "wait_or_wake"]
+__all__ = [
+    "Composer",
+    "OutboxItem",
+    "OutboxWorker",
+    "RetryPolicy",
+    "Transport",
+    "backoff",
+    "wait_or_wake",
+]
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
@@ -86,6 +94,19 @@ def backoff(attempts: int, base_seconds: float, jitter: float = 0.1) -> timedelt
     return timedelta(seconds=seconds * (1 + random.uniform(-jitter, jitter)))
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the worker claims and retries: the first retry after a temporary failure
+    (doubling each time), when a row is given up, how long a claim lasts, how many rows
+    a round takes, and how often an idle worker looks."""
+
+    first_retry_seconds: float = 30
+    max_age: timedelta = timedelta(hours=72)
+    lease: timedelta = timedelta(minutes=5)
+    batch: int = 20
+    poll_seconds: float = 2.0
+
+
 class OutboxWorker:
     """Delivers due outbox rows of the channels it has transports for."""
 
@@ -94,33 +115,23 @@ class OutboxWorker:
         sessions: async_sessionmaker[AsyncSession],
         transports: Mapping[str, Transport],
         clock: Clock,
+        policy: RetryPolicy | None = None,
         *,
-        retry_seconds: float = 30,
-        max_age: timedelta = timedelta(hours=72),
-        lease: timedelta = timedelta(minutes=5),
-        batch: int = 20,
-        poll_seconds: float = 2.0,
-        on_sent: Hook | None = None,
-        on_failed: Hook | None = None,
         postgres: bool = False,
-        ordered: frozenset[str] = frozenset({"line"}),
         readers: async_sessionmaker[AsyncSession] | None = None,
-        composers: Mapping[str, Composer] | None = None,
+        ordered: frozenset[str] = frozenset({"line"}),
     ) -> None:
         self.sessions = sessions
         self.readers = readers or sessions
-        self.composers = dict(composers or {})  # per channel: rows written when sent
         self.transports = dict(transports)
         self.clock = clock
-        self.retry_seconds = retry_seconds
-        self.max_age = max_age
-        self.lease = lease
-        self.batch = batch
-        self.poll_seconds = poll_seconds
-        self.on_sent = on_sent
-        self.on_failed = on_failed
+        self.policy = policy or RetryPolicy()
         self.postgres = postgres
         self.ordered = ordered  # channels whose messages to one recipient keep their order
+        # Set by the composition root once the use cases exist:
+        self.composers: dict[str, Composer] = {}  # per channel: rows written when sent
+        self.on_sent: Hook | None = None
+        self.on_failed: Hook | None = None
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -144,7 +155,7 @@ class OutboxWorker:
                 if not failing:
                     log.warning("outbox unavailable, retrying: %s: %s", type(exc).__name__, exc)
                 failing = True
-            wait = FAILING_POLL_SECONDS if failing else self.poll_seconds
+            wait = FAILING_POLL_SECONDS if failing else self.policy.poll_seconds
             await wait_or_wake(self._wake, wait)
 
     async def run_once(self) -> int:
@@ -182,7 +193,7 @@ class OutboxWorker:
                 ~(OutboxRow.channel.in_(sorted(self.ordered)) & waits_its_turn),
             )
             .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
-            .limit(self.batch)
+            .limit(self.policy.batch)
         )
         async with self.readers() as session:  # most rounds find nothing: no write lock
             if await session.scalar(due.with_only_columns(OutboxRow.id)) is None:
@@ -196,7 +207,7 @@ class OutboxWorker:
                     log.warning("outbox row %d: its sender did not finish, sending again", row.id)
                 row.status = "sending"
                 row.attempts += 1
-                row.claimed_until = now + self.lease
+                row.claimed_until = now + self.policy.lease
             return [
                 OutboxItem(
                     id=r.id,
@@ -223,7 +234,7 @@ class OutboxWorker:
             now = self.clock.now()
             due = item.payload.get("due")
             since = datetime.fromisoformat(due) if isinstance(due, str) else item.created_at
-            if now - since >= self.max_age:
+            if now - since >= self.policy.max_age:
                 log.warning(
                     "outbox row %d given up after %d attempts: %s",
                     item.id,
@@ -233,7 +244,7 @@ class OutboxWorker:
                 )
                 await self._finish(item, "failed", f"gave up: {exc}", now)
                 return
-            wait = backoff(item.attempts, self.retry_seconds)
+            wait = backoff(item.attempts, self.policy.first_retry_seconds)
             if exc.retry_after is not None:
                 wait = max(wait, timedelta(seconds=exc.retry_after))
             log.info(
@@ -261,7 +272,7 @@ class OutboxWorker:
             await self._mark(
                 item,
                 status="pending",
-                next_attempt_at=now + backoff(item.attempts, self.retry_seconds),
+                next_attempt_at=now + backoff(item.attempts, self.policy.first_retry_seconds),
                 claimed_until=None,
                 last_error=f"{type(exc).__name__}: {exc}",
             )

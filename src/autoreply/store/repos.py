@@ -325,3 +325,13 @@ async def enqueue(
             lead_id=lead_id,
         ),
     )
+
+
+async def count_reps(session: AsyncSession) -> int:
+    """How many reps there are (active or not)."""
+    return int(await session.scalar(select(func.count()).select_from(Rep)) or 0)
+
+
+async def all_reps(session: AsyncSession) -> list[Rep]:
+    """Every rep, oldest first."""
+    return list(await session.scalars(select(Rep).order_by(Rep.id)))

@@ -15,10 +15,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from autoreply import __version__
+from autoreply.bootstrap import open_runtime, resolve_secret
 from autoreply.clock import Clock
 from autoreply.config import Settings
 from autoreply.logs import configure_logging
-from autoreply.runtime import Runtime, open_runtime
+from autoreply.service.runtime import Runtime
 from autoreply.store.db import migration_status, upgrade
 from autoreply.web.auth import install_rep_auth
 from autoreply.web.errors import install_error_handlers
@@ -67,7 +68,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     app.include_router(forms.router)
     app.include_router(links.router)
     app.include_router(line.router)
-    install_rep_auth(app, settings)
+    install_rep_auth(app, settings, resolve_secret(settings))
     app.include_router(rep.router)
     app.include_router(rep_api.router)
     app.state.pages = Pages(settings.path("templates_dir"), settings.tz)

@@ -13,7 +13,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.middleware.sessions import SessionMiddleware
 
 from autoreply.config import Settings
-from autoreply.runtime import resolve_secret
 from autoreply.service import reps
 from autoreply.signing import sign
 from autoreply.store.models import Rep
@@ -40,7 +39,7 @@ _REP_ID = "rep_id"
 _CSRF = "csrf"
 
 
-def install_rep_auth(app: FastAPI, settings: Settings) -> None:
+def install_rep_auth(app: FastAPI, settings: Settings, secret: str) -> None:
     """Add the session middleware and the login throttle to the app.
 
     The session is a signed cookie holding only the rep id and a CSRF token. Its key is
@@ -48,7 +47,7 @@ def install_rep_auth(app: FastAPI, settings: Settings) -> None:
     """
     app.add_middleware(
         SessionMiddleware,
-        secret_key=sign(resolve_secret(settings), "rep-session-key"),
+        secret_key=sign(secret, "rep-session-key"),
         session_cookie=SESSION_COOKIE,
         max_age=SESSION_MAX_AGE,
         path="/rep",

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from autoreply.runtime import Runtime
+from autoreply.service.runtime import Runtime
 
 __all__ = ["RuntimeDep", "TokenDep", "get_runtime", "get_token"]
 

@@ -1,4 +1,5 @@
-"""The LINE side of a running product, built from the settings (off without a channel)."""
+"""The Messaging API client from the settings (off without a channel), and replies as LINE
+messages for the outbox."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from typing import Any
 
 from linebot.v3.messaging import AsyncApiClient, AsyncMessagingApi, Configuration
 
-from autoreply.bootstrap import Domain
 from autoreply.channels.line import wire
 from autoreply.channels.line.transport import REQUEST_TIMEOUT, LineTransport
+from autoreply.config import Settings
 from autoreply.flows.turns import Reply
 from autoreply.links import Links
 from autoreply.service.conversations import Outgoing
 from autoreply.store.models import Conversation
+from autoreply.texts import Texts
 
 __all__ = ["LineApi", "line_api", "line_outgoing"]
 
@@ -36,10 +38,9 @@ class LineApi:
 
 
 @asynccontextmanager
-async def line_api(domain: Domain) -> AsyncIterator[LineApi | None]:
+async def line_api(settings: Settings) -> AsyncIterator[LineApi | None]:
     """The client (inside the running loop: it opens an aiohttp session), closed after;
     None when no channel is configured."""
-    settings = domain.settings
     if not (settings.line_channel_secret and settings.line_channel_access_token):
         yield None
         return
@@ -59,9 +60,8 @@ async def line_api(domain: Domain) -> AsyncIterator[LineApi | None]:
         await client.close()
 
 
-def line_outgoing(domain: Domain, links: Links) -> Outgoing:
+def line_outgoing(texts: Texts, links: Links) -> Outgoing:
     """Renders a turn's replies as LINE messages, five to a request (one outbox row each)."""
-    texts = domain.texts
 
     def render(
         conversation: Conversation, replies: Sequence[Reply], locale: str

@@ -51,7 +51,7 @@ class LineInbox:
     ) -> None:
         self.service = service
         self.sessions: async_sessionmaker[AsyncSession] = service.sessions
-        self.clock = service.domain.clock
+        self.clock = service.content.clock
         self.profile = profile
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()

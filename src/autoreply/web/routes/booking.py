@@ -28,7 +28,7 @@ async def _when(runtime: RuntimeDep, conversation_id: str, booking: Booking | No
     if booking is None:
         return None
     locale = await runtime.service.locale_of(conversation_id)
-    return format_when(booking.start_at.astimezone(runtime.domain.calendar.tz), locale)
+    return format_when(booking.start_at.astimezone(runtime.content.calendar.tz), locale)
 
 
 def _check(runtime: RuntimeDep, conversation_id: str, signature: str) -> None:

@@ -20,7 +20,7 @@ from autoreply.channels.web import (
 )
 from autoreply.errors import BadRequestError
 from autoreply.flows.turns import Reply, reply_from_dict
-from autoreply.runtime import Runtime
+from autoreply.service.runtime import Runtime
 from autoreply.web.deps import RuntimeDep, TokenDep
 
 __all__ = ["banner", "router"]
@@ -30,10 +30,10 @@ router = APIRouter(prefix="/api/chat", tags=["chat"])
 
 def banner(runtime: Runtime, locale: str) -> Banner:
     """Whether someone is at work now, and the honest promise when not."""
-    calendar = runtime.domain.calendar
-    now = runtime.domain.clock.now().astimezone(calendar.tz)
+    calendar = runtime.content.calendar
+    now = runtime.content.clock.now().astimezone(calendar.tz)
     is_open = calendar.is_open(now)
-    text = runtime.domain.texts.render(
+    text = runtime.content.texts.render(
         "widget/banner", locale, open_now=is_open, next_opening=calendar.next_opening(now)
     )
     return Banner(open=is_open, text=text)
@@ -59,7 +59,7 @@ def _replies(
 )
 async def start(body: StartIn, runtime: RuntimeDep) -> StartOut:
     """Greets the visitor; the returned token is needed for everything after."""
-    engine = runtime.domain.flow_for(body.flow, body.locale)
+    engine = runtime.content.flow_for(body.flow, body.locale)
     if engine is None:
         raise BadRequestError(f"unknown flow {body.flow!r}")
     visitor = body.visitor or secrets.token_urlsafe(12)

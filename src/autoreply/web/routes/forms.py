@@ -27,7 +27,7 @@ from starlette.datastructures import FormData
 
 from autoreply.domain.forms import FieldError, FormSpec
 from autoreply.errors import BadRequestError, NotFoundError
-from autoreply.runtime import Runtime
+from autoreply.service.runtime import Runtime
 from autoreply.web.deps import RuntimeDep
 from autoreply.web.pages import Pages
 
@@ -245,9 +245,9 @@ async def submit(form_id: str, request: Request, runtime: RuntimeDep) -> Respons
 async def thanks(form_id: str, request: Request, runtime: RuntimeDep, c: str = "") -> HTMLResponse:
     """The thank-you page, with the way to continue in the chat right away."""
     form = _form(runtime, form_id)
-    now = runtime.domain.clock.now()
+    now = runtime.content.clock.now()
     valid = bool(c) and runtime.service.links.opened("continue", c, now) is not None
-    calendar = runtime.domain.calendar
+    calendar = runtime.content.calendar
     local = now.astimezone(calendar.tz)
     return _pages(request).render(
         "forms/thanks.html",

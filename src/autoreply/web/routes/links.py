@@ -8,8 +8,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from autoreply.links import Purpose
-from autoreply.runtime import Runtime
 from autoreply.service.deliveries import BookingPage
+from autoreply.service.runtime import Runtime
 from autoreply.web.deps import RuntimeDep
 from autoreply.web.pages import Pages
 
@@ -24,7 +24,7 @@ def _pages(request: Request) -> Pages:
 
 
 def _opened(runtime: Runtime, purpose: Purpose, token: str) -> str | None:
-    return runtime.service.links.opened(purpose, token, runtime.domain.clock.now())
+    return runtime.service.links.opened(purpose, token, runtime.content.clock.now())
 
 
 def _expired(request: Request) -> HTMLResponse:

@@ -116,7 +116,7 @@ async def login(
     if not csrf_ok(request, csrf):
         return _forbidden(request, runtime)
     throttle = throttle_of(request)
-    now = runtime.domain.clock.now()
+    now = runtime.content.clock.now()
     if throttle.locked(email, now):
         return _render(
             request, runtime, "rep/login.html", 429, rep=None, email=email, error="locked"
@@ -159,7 +159,7 @@ async def handoff_list(
     channel = channel if channel in reps.CHANNELS else "all"
     async with runtime.sessions() as session:
         rows = await reps.list_handoffs(session, status=status, channel=channel)
-    now = runtime.domain.clock.now()
+    now = runtime.content.clock.now()
     return _render(
         request,
         runtime,
@@ -170,7 +170,7 @@ async def handoff_list(
         channel=channel,
         statuses=reps.STATUSES,
         channels=reps.CHANNELS,
-        next_opening=runtime.domain.calendar.next_opening(now),
+        next_opening=runtime.content.calendar.next_opening(now),
     )
 
 
@@ -220,7 +220,7 @@ async def contacted(
         return _forbidden(request, runtime)
     try:
         async with runtime.sessions() as session, session.begin():
-            await reps.mark_contacted(session, handoff_id, rep, runtime.domain.clock.now())
+            await reps.mark_contacted(session, handoff_id, rep, runtime.content.clock.now())
     except NotFoundError:
         return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
     return _to(f"{HOME}/{handoff_id}")

@@ -111,7 +111,7 @@ async def get_handoff(handoff_id: int, runtime: RuntimeDep, rep: ApiRepDep) -> H
 async def mark_contacted(handoff_id: int, runtime: RuntimeDep, rep: ApiRepDep) -> HandoffItem:
     """Sets status 'contacted', the time and the rep; a second call keeps the first contact."""
     async with runtime.sessions() as session, session.begin():
-        await reps.mark_contacted(session, handoff_id, rep, runtime.domain.clock.now())
+        await reps.mark_contacted(session, handoff_id, rep, runtime.content.clock.now())
     async with runtime.sessions() as session:
         row, channel = await reps.get_handoff(session, handoff_id)
     return HandoffItem.model_validate(_item(row, channel))

@@ -1,0 +1,37 @@
+"""A running product as the entry points see it: the content, the database and the use cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from autoreply.channels.line.inbox import LineInbox
+from autoreply.config import Settings
+from autoreply.domain.forms import Forms
+from autoreply.service.content import Content
+from autoreply.service.conversations import ConversationService
+from autoreply.service.deliveries import Followup
+from autoreply.service.intake import FormIntake
+from autoreply.store.outbox import OutboxWorker
+
+__all__ = ["Runtime"]
+
+
+@dataclass
+class Runtime:
+    """What a process needs to hold conversations and send what they queue; built and
+    closed by ``bootstrap.open_runtime``."""
+
+    settings: Settings
+    content: Content
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    service: ConversationService
+    reader: AsyncEngine  # for reads that must not queue behind writes (may be ``engine``)
+    forms: Forms
+    intake: FormIntake
+    followup: Followup
+    worker: OutboxWorker
+    line: LineInbox | None = None  # None: no LINE channel configured
+    line_secret: str | None = field(default=None, repr=False)
