@@ -35,9 +35,10 @@ from autoreply.flows.engine import Engine
 from autoreply.flows.loader import load_flow
 from autoreply.links import Links
 from autoreply.service import reps
+from autoreply.service.booking import Bookings
 from autoreply.service.content import Content
 from autoreply.service.conversations import ConversationService
-from autoreply.service.deliveries import Followup
+from autoreply.service.deliveries import Deliveries
 from autoreply.service.intake import FormIntake
 from autoreply.service.meetings import MeetingMail
 from autoreply.service.runtime import Runtime
@@ -290,9 +291,9 @@ async def open_runtime(
             meetings=meetings,
             queued=worker.wake,
         )
-        followup = Followup(service)
-        worker.on_sent = followup.delivered
-        worker.on_failed = followup.undeliverable
+        deliveries = Deliveries(service)
+        worker.on_sent = deliveries.delivered
+        worker.on_failed = deliveries.undeliverable
         current, head = await migration_status(engine)
         if current != head:
             log.warning(
@@ -310,8 +311,8 @@ async def open_runtime(
             service,
             reader,
             forms,
-            FormIntake(service, renderer, queued=worker.wake),
-            followup,
+            FormIntake(service, renderer),
+            Bookings(service),
             worker,
             LineInbox(service, profile=line.display_name) if line else None,
             line.channel_secret if line else None,

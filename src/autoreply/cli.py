@@ -120,9 +120,9 @@ def _db_upgrade(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy import make_url
+    from autoreply.store.db import safe_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    return safe_url(url)
 
 
 def _password(args: argparse.Namespace) -> tuple[str, bool]:

@@ -13,11 +13,17 @@ __all__ = [
     "DeliveryError",
     "FlowError",
     "FlowProblem",
+    "FlowRuntimeError",
     "ForbiddenError",
+    "InvalidFieldsError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PermanentDeliveryError",
     "StorageError",
     "TemporaryDeliveryError",
+    "TooManyRequestsError",
+    "UnauthorizedError",
+    "WebhookError",
 ]
 
 
@@ -50,6 +56,10 @@ class FlowError(AutoreplyError, ValueError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class FlowRuntimeError(AutoreplyError, RuntimeError):
+    """A checked flow did something impossible at run time (a bug, never the lead's input)."""
+
+
 class StorageError(AutoreplyError):
     """The database could not do what was asked."""
 
@@ -68,6 +78,40 @@ class AlreadyHandledError(ConflictError):
 
 class BadRequestError(AutoreplyError, ValueError):
     """The request cannot be applied as sent (e.g. a choice that is not offered)."""
+
+
+class InvalidFieldsError(BadRequestError):
+    """Some fields of a submission are missing or invalid; ``errors`` maps each field to
+    a (code, message) pair."""
+
+    def __init__(self, errors: dict[str, tuple[str, str]]) -> None:
+        super().__init__("some fields are missing or invalid")
+        self.errors = errors
+
+
+class PayloadTooLargeError(BadRequestError):
+    """The request body is larger than the limit (read no further)."""
+
+
+class WebhookError(BadRequestError):
+    """A webhook body the far end would not send: refused, nothing stored."""
+
+
+class TooManyRequestsError(AutoreplyError):
+    """The caller sent too much too quickly; ``retry_after`` seconds until it may again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UnauthorizedError(AutoreplyError, PermissionError):
+    """The request carries no credentials, or wrong ones; ``scheme`` is the
+    authentication scheme to announce (``Bearer``), if any."""
+
+    def __init__(self, message: str, scheme: str | None = None) -> None:
+        super().__init__(message)
+        self.scheme = scheme
 
 
 class ForbiddenError(AutoreplyError, PermissionError):

@@ -21,10 +21,10 @@ from fastapi import FastAPI
 from icalendar import Calendar
 from sqlalchemy import func, select
 
+from autoreply.channels.email.form import SIGNATURE_HEADER, signature
 from autoreply.clock import FixedClock
 from autoreply.store.models import FormSubmission, Lead, OutboxRow
 from autoreply.web.app import create_app
-from autoreply.web.routes.forms import SIGNATURE_HEADER, signature
 from tests.conftest import make_settings, tokyo
 from tests.integration.conftest import _login
 from tests.mailserver import MailServer, Received, mail_server

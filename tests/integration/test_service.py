@@ -41,7 +41,7 @@ def _one_request_per_turn(conversation: Any, replies: Any, locale: str) -> list[
 
 
 async def _count(service: ConversationService, model: Any, *where: Any) -> int:
-    async with service.sessions() as s:
+    async with service.uow.sessions() as s:
         return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
@@ -81,7 +81,7 @@ async def test_a_whole_conversation_is_stored_and_handed_off(service: Conversati
     stored = await service.handoff_record(cid)
     assert stored is not None and stored["tier"] == "A"
     assert await _count(service, Booking, Booking.status == "confirmed") == 1
-    async with service.sessions() as s:
+    async with service.uow.sessions() as s:
         lead = await s.scalar(select(Lead).where(Lead.email == "taro@example.com"))
         assert lead is not None and (lead.name, lead.company) == ("山田太郎", "株式会社サンプル")
         times = list(await s.scalars(select(Message.created_at)))
@@ -98,7 +98,7 @@ async def test_concurrent_turns_on_one_conversation_are_serialised(
         service.handle(cid, Inbound("text", text="来月")),
         service.handle(cid, Inbound("text", text="人手不足で問い合わせに返信できていません")),
     )
-    async with service.sessions() as s:
+    async with service.uow.sessions() as s:
         conversation = await s.scalar(select(Conversation).where(Conversation.public_id == cid))
         assert conversation is not None
         inbound = await s.scalar(
@@ -155,12 +155,12 @@ async def test_push_channel_replies_go_through_the_outbox(service: ConversationS
         return [{"messages": texts[i : i + 2], "locale": locale} for i in range(0, len(texts), 2)]
 
     pushing = ConversationService(
-        service.content, service.sessions, outgoing={"line": two_per_request}
+        service.content, service.uow.sessions, outgoing={"line": two_per_request}
     )
     started = await pushing.start(
         channel="line", identities=[("line", "U42")], reply_context={"reply_token": "t1"}
     )
-    async with service.sessions() as s:
+    async with service.uow.sessions() as s:
         rows = list(await s.scalars(select(OutboxRow).order_by(OutboxRow.id)))
     assert len(started.replies) == 2 and len(rows) == 1
     assert rows[0].payload["reply_token"] == "t1" and len(rows[0].payload["messages"]) == 2
@@ -169,14 +169,14 @@ async def test_push_channel_replies_go_through_the_outbox(service: ConversationS
     assert after_stop == 2  # the confirmation of the opt-out itself
     await pushing.handle(started.conversation_id, Inbound("text", text="やっぱり質問です"))
     assert await _count(service, OutboxRow) == after_stop
-    async with service.sessions() as s:
+    async with service.uow.sessions() as s:
         rows = list(await s.scalars(select(OutboxRow)))
         lead = await s.scalar(select(Lead).where(Lead.id == started.lead_id))
     assert {r.recipient for r in rows} == {"U42"}
     assert len({r.dedupe_key for r in rows}) == len(rows)
     assert "reply_token" not in rows[1].payload
     assert lead is not None and lead.opted_out_at is not None
-    quiet = ConversationService(service.content, service.sessions)  # no pushing channel
+    quiet = ConversationService(service.content, service.uow.sessions)  # no pushing channel
     other = await quiet.start(channel="line", identities=[("line", "U43")])
     assert other.replies and await _count(service, OutboxRow) == after_stop
 
@@ -209,17 +209,17 @@ async def test_replies_go_to_the_account_the_lead_wrote_from(
     new = await service.start(channel="line", identities=[("line", "U-new")])
     assert new.lead_id != old.lead_id
     for conversation in (old, new):
-        async with service.sessions() as s, s.begin():
+        async with service.uow.sessions() as s, s.begin():
             lead = await s.get(Lead, conversation.lead_id)
             assert lead is not None
             await repos.add_identity(s, lead, "email", "info@example.com", SATURDAY_NIGHT)
-    async with service.sessions() as s:
+    async with service.uow.sessions() as s:
         first = await s.get(Lead, old.lead_id)
         assert first is not None and first.merged_into_id is None  # the older lead survives
         rows_before = await s.scalar(select(func.count()).select_from(OutboxRow))
     await service.handle(new.conversation_id, Inbound("text", text="来月"))
     await service.handle(old.conversation_id, Inbound("text", text="年度内"))
-    async with service.sessions() as s:
+    async with service.uow.sessions() as s:
         rows = list(await s.scalars(select(OutboxRow).order_by(OutboxRow.id).offset(rows_before)))
         conversations = {c.id: c.public_id for c in await s.scalars(select(Conversation))}
     assert len(rows) == 2
@@ -266,7 +266,7 @@ async def test_an_opted_out_lead_stays_tier_c_and_can_come_back(
     assert silent.replies == () and await _count(service, OutboxRow) == queued
     back = await service.handle(first.conversation_id, Inbound("text", text="担当者と話したい"))
     assert back.replies and await _count(service, OutboxRow) > queued
-    async with service.sessions() as s:
+    async with service.uow.sessions() as s:
         lead = await s.get(Lead, first.lead_id)
     assert lead is not None and lead.opted_out_at is None
 

@@ -36,7 +36,8 @@ def render_reply(reply: Reply) -> tuple[str, list[Option]]:
         lines.append(f"  {len(reply.slots) + 1}) {reply.decline.label}")
         options.append(("slot", reply.decline.value, reply.decline.label))
         return "\n".join(lines), options
-    assert isinstance(reply, Cards)
+    if not isinstance(reply, Cards):  # pragma: no cover - every reply kind is handled above
+        raise TypeError(f"cannot show a {type(reply).__name__} in the terminal")
     lines = []
     for card in reply.cards:
         lines += [

@@ -160,7 +160,8 @@ def _render(reply: Reply, locale: str, case_link: Callable[[str], str]) -> dict[
                 for c in reply.cards
             ],
         }
-    assert isinstance(reply, SlotPicker)
+    if not isinstance(reply, SlotPicker):  # pragma: no cover - every kind is handled above
+        raise TypeError(f"no widget rendering for {type(reply).__name__}")
     days: list[dict[str, Any]] = []
     for slot in reply.slots:
         day = format_date(slot.start.date(), locale)

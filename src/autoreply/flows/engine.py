@@ -16,6 +16,7 @@ from autoreply.domain.casestudies import CaseMatch
 from autoreply.domain.scoring import Score, Signals, score_lead
 from autoreply.domain.timing import Timing, TimingBucket, parse_timing, timing_from_bucket
 from autoreply.domain.topics import normalize
+from autoreply.errors import FlowRuntimeError
 from autoreply.flows.intents import IntentMatcher, IntentName
 from autoreply.flows.loader import Flow
 from autoreply.flows.spec import (
@@ -63,10 +64,6 @@ _LEAD_SLOT_TYPES = {
     SlotType.EMAIL: "email",
     SlotType.PHONE: "phone",
 }
-
-
-class FlowRuntimeError(RuntimeError):
-    """The flow could not finish a turn (a checked flow never raises this)."""
 
 
 def lead_score(flow: Flow, state: State, ctx: Context) -> Score:

@@ -11,7 +11,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
 
 from autoreply.domain.timing import TimingBucket
-from autoreply.errors import FlowError, FlowProblem
+from autoreply.errors import FlowError, FlowProblem, FlowRuntimeError
 from autoreply.flows.spec import (
     LINE_CHOICE_LABEL_MAX,
     LINE_QUICK_REPLY_MAX,
@@ -63,7 +63,8 @@ class Flow:
     @property
     def start(self) -> str:
         """The first step."""
-        assert self.spec.start is not None
+        if self.spec.start is None:  # pragma: no cover - the loader refuses such a flow
+            raise FlowRuntimeError(f"flow {self.id!r} has no start step")
         return self.spec.start
 
     def step(self, step_id: str) -> Any:

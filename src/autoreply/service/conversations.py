@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -11,8 +10,6 @@ from fnmatch import fnmatch
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoreply.domain.booking import Busy, RepAvailability, Slot, pick_rep, reps_free_for
@@ -39,9 +36,10 @@ from autoreply.links import Links
 from autoreply.service.content import Content
 from autoreply.service.handoffs import HandoffWriter, collected, facts, transcript_of
 from autoreply.service.meetings import MeetingMail
+from autoreply.service.uow import UnitOfWork
 from autoreply.signing import new_token, token_hash, verify_token
 from autoreply.store import repos
-from autoreply.store.models import Booking, Conversation, HandoffRow, Lead
+from autoreply.store.models import Booking, Conversation, Lead
 
 __all__ = ["ConversationService", "Outgoing", "TurnResult", "reply_text"]
 
@@ -90,8 +88,7 @@ class ConversationService:
         queued: Callable[[], None] = lambda: None,
     ) -> None:
         self.content = content
-        self.sessions = sessions
-        self.readers = readers or sessions
+        self.uow = UnitOfWork(sessions, readers, queued)
         self.outgoing = dict(outgoing or {})  # channels that push their replies (LINE)
         self.handoffs = HandoffWriter(content)
         self.links = links or Links(
@@ -100,14 +97,8 @@ class ConversationService:
             timedelta(days=content.settings.link_days),
         )
         self.meetings = meetings  # None: no email (a deployment without mail templates)
-        self.queued = queued  # wakes the outbox worker after a commit that queued something
 
     # -- public API ------------------------------------------------------------------
-
-    def wake_if_queued(self, session: AsyncSession) -> None:
-        """After a commit: wake the outbox worker if the transaction queued something."""
-        if repos.queued_in(session):
-            self.queued()
 
     async def start(
         self,
@@ -134,26 +125,21 @@ class ConversationService:
         now = self.content.clock.now()
         contact = next((ext for ch, ext in identities if ch == channel), None)
         token = new_token()
-        async with self.sessions() as session, session.begin():
+        async with self.uow.write() as session:
             if inbound_event is not None:
                 await repos.claim_inbound(session, inbound_event, now)
             lead = await repos.resolve_lead(session, identities, now, facts)
-            conversation = Conversation(
-                public_id=secrets.token_urlsafe(24),
-                lead_id=lead.id,
+            conversation = await repos.add_conversation(
+                session,
+                lead=lead,
                 channel=channel,
-                flow_id=engine.flow.id,
-                flow_version=engine.flow.spec.version,
-                step=None,
-                status="active",
-                state={},
-                source=dict(source or {}),
+                flow=(engine.flow.id, engine.flow.spec.version),
+                now=now,
                 contact=contact,
+                source=source,
                 token_hash=token_hash(token),
-                created_at=min(occurred_at or now, now),
-                updated_at=now,
-            )
-            session.add(conversation)  # inserted with the state after the greeting
+                started_at=occurred_at,
+            )  # inserted with the state after the greeting
             log.info(
                 "conversation started",
                 extra={"conversation": conversation.public_id, "lead": lead.id, "channel": channel},
@@ -161,7 +147,6 @@ class ConversationService:
             result = await self._turn(
                 session, engine, conversation, lead, Inbound("start"), now, reply_context
             )
-        self.wake_if_queued(session)
         return replace(result, token=token)
 
     async def handle(
@@ -182,7 +167,7 @@ class ConversationService:
         ``reply_context`` and ``inbound_event`` are as for ``start``.
         """
         now = self.content.clock.now()
-        async with self.sessions() as session, session.begin():
+        async with self.uow.write() as session:
             if inbound_event is not None:
                 await repos.claim_inbound(session, inbound_event, now)
             conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
@@ -196,7 +181,6 @@ class ConversationService:
             result = await self._turn(
                 session, engine, conversation, lead, event, now, reply_context
             )
-        self.wake_if_queued(session)
         return result
 
     async def continue_in_chat(self, conversation_id: str) -> TurnResult:
@@ -208,7 +192,7 @@ class ConversationService:
         """
         now = self.content.clock.now()
         token = new_token()
-        async with self.sessions() as session, session.begin():
+        async with self.uow.write() as session:
             conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
             engine = self.content.engine(conversation.flow_id)
             conversation.token_hash = token_hash(token)
@@ -229,15 +213,12 @@ class ConversationService:
                     "conversation continued in the chat",
                     extra={"conversation": conversation_id, "lead": lead.id},
                 )
-        self.wake_if_queued(session)
         return replace(result, token=token)
 
     async def locale_of(self, conversation_id: str) -> str:
         """The language of a conversation's flow."""
-        async with self.readers() as session:
-            flow_id = await session.scalar(
-                select(Conversation.flow_id).where(Conversation.public_id == conversation_id)
-            )
+        async with self.uow.read() as session:
+            flow_id = await repos.flow_id_of(session, conversation_id)
         if flow_id is None:
             raise NotFoundError(f"no conversation {conversation_id!r}")
         return self.content.engine(flow_id).flow.locale
@@ -246,10 +227,8 @@ class ConversationService:
         self, conversation_id: str
     ) -> tuple[str, str, list[tuple[str, str, dict[str, Any], str]]]:
         """(status, locale, [(direction, text, payload, ISO time)]) of a conversation."""
-        async with self.readers() as session:
-            conversation = await session.scalar(
-                select(Conversation).where(Conversation.public_id == conversation_id)
-            )
+        async with self.uow.read() as session:
+            conversation = await repos.conversation_by_public_id(session, conversation_id)
             if conversation is None:
                 raise NotFoundError(f"no conversation {conversation_id!r}")
             rows = await repos.messages_of(session, conversation.id)
@@ -262,10 +241,8 @@ class ConversationService:
 
     async def authorize(self, conversation_id: str, token: str) -> None:
         """Raise unless ``token`` is this conversation's secret."""
-        async with self.readers() as session:
-            stored = await session.scalar(
-                select(Conversation.token_hash).where(Conversation.public_id == conversation_id)
-            )
+        async with self.uow.read() as session:
+            stored = await repos.token_hash_of(session, conversation_id)
             if stored is None:
                 raise NotFoundError(f"no conversation {conversation_id!r}")
             if not verify_token(token, stored):
@@ -277,7 +254,7 @@ class ConversationService:
         Returns how many scored pages the lead has viewed so far.
         """
         now = self.content.clock.now()
-        async with self.sessions() as session, session.begin():
+        async with self.uow.write() as session:
             conversation = await repos.lock_conversation(session, conversation_id)
             source = dict(conversation.source or {})
             pages = [*source.get("pages", []), {"url": url, "title": title, "at": now.isoformat()}]
@@ -294,7 +271,7 @@ class ConversationService:
         if case is None:
             return None
         now = self.content.clock.now()
-        async with self.sessions() as session, session.begin():
+        async with self.uow.write() as session:
             conversation = await repos.lock_conversation(session, conversation_id)
             source = dict(conversation.source or {})
             opened = list(source.get("cases_opened", []))
@@ -306,12 +283,9 @@ class ConversationService:
 
     async def booking_of(self, conversation_id: str) -> Booking | None:
         """The conversation's confirmed booking, if any."""
-        async with self.readers() as session:
-            return await session.scalar(
-                select(Booking)
-                .join(Conversation, Booking.conversation_id == Conversation.id)
-                .where(Conversation.public_id == conversation_id, Booking.status == "confirmed")
-            )
+        async with self.uow.read() as session:
+            found = await repos.confirmed_booking(session, public_id=conversation_id)
+        return None if found is None else found[0]
 
     async def cancel_booking(self, conversation_id: str) -> Booking | None:
         """Cancel the conversation's booking (the slot is free again); None if there is none.
@@ -319,15 +293,12 @@ class ConversationService:
         The handoff is refreshed so the rep sees that the meeting is off.
         """
         now = self.content.clock.now()
-        async with self.sessions() as session, session.begin():
+        async with self.uow.write() as session:
             conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
-            booking = await session.scalar(
-                select(Booking).where(
-                    Booking.conversation_id == conversation.id, Booking.status == "confirmed"
-                )
-            )
-            if booking is None:
+            found = await repos.confirmed_booking(session, conversation_id=conversation.id)
+            if found is None:
                 return None
+            booking = found[0]
             booking.status = "cancelled"
             booking.cancelled_at = now
             state = State.from_dict(conversation.state)
@@ -339,7 +310,6 @@ class ConversationService:
                 await self.meetings.cancelled(session, conversation, lead, booking, now)
             await self.refresh_handoff(session, conversation, now)
             log.info("booking cancelled", extra={"conversation": conversation_id})
-        self.wake_if_queued(session)
         return booking
 
     async def handoff_idle(self) -> int:
@@ -350,20 +320,8 @@ class ConversationService:
         """
         now = self.content.clock.now()
         cutoff = now - timedelta(minutes=self.content.settings.idle_handoff_minutes)
-        async with self.readers() as session:
-            ids = list(
-                await session.scalars(
-                    select(Conversation.public_id)
-                    .where(
-                        Conversation.status == "active",
-                        Conversation.updated_at < cutoff,
-                        ~select(HandoffRow.id)
-                        .where(HandoffRow.conversation_id == Conversation.id)
-                        .exists(),
-                    )
-                    .order_by(Conversation.id)
-                )
-            )
+        async with self.uow.read() as session:
+            ids = await repos.idle_conversations(session, cutoff)
         count = 0
         for conversation_id in ids:
             if await self.close(conversation_id, "idle", end=False) is not None:
@@ -375,7 +333,7 @@ class ConversationService:
     ) -> HandoffRecord | None:
         """Hand off whatever a lead who left told us (if anything); ``end`` closes it too."""
         now = self.content.clock.now()
-        async with self.sessions() as session, session.begin():
+        async with self.uow.write() as session:
             conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
             engine = self.content.engine(conversation.flow_id)
             state = State.from_dict(conversation.state)
@@ -396,25 +354,18 @@ class ConversationService:
             record = await self.handoffs.save(
                 session, engine, conversation, lead, state, ctx, reason, now, row=existing
             )
-        self.wake_if_queued(session)
         return record
 
     async def handoff_record(self, conversation_id: str) -> dict[str, Any] | None:
         """The stored handoff record of a conversation, if one was written."""
-        async with self.readers() as session:
-            row = await session.scalar(
-                select(HandoffRow)
-                .join(Conversation)
-                .where(Conversation.public_id == conversation_id)
-            )
+        async with self.uow.read() as session:
+            row = await repos.handoff_of(session, public_id=conversation_id)
             return None if row is None else dict(row.record)
 
     async def transcript(self, conversation_id: str) -> list[TranscriptLine]:
         """Every message of a conversation, oldest first."""
-        async with self.readers() as session:
-            conversation = await session.scalar(
-                select(Conversation).where(Conversation.public_id == conversation_id)
-            )
+        async with self.uow.read() as session:
+            conversation = await repos.conversation_by_public_id(session, conversation_id)
             if conversation is None:
                 return []
             return transcript_of(await repos.messages_of(session, conversation.id))
@@ -527,23 +478,18 @@ class ConversationService:
         slot = Slot(effect.start, effect.end, free)
         loads = await repos.rep_loads(session, now)
         rep_id = int(pick_rep(slot, {str(k): v for k, v in loads.items()}))
-        try:
-            async with session.begin_nested():
-                session.add(
-                    Booking(
-                        rep_id=rep_id,
-                        lead_id=lead.id,
-                        conversation_id=conversation.id,
-                        start_at=effect.start,
-                        end_at=effect.end,
-                        status="confirmed",
-                        created_at=now,
-                    )
-                )
-        except IntegrityError:
+        booked = await repos.add_booking(
+            session,
+            rep_id=rep_id,
+            lead_id=lead.id,
+            conversation_id=conversation.id,
+            start=effect.start,
+            end=effect.end,
+            now=now,
+        )
+        if not booked:
             log.info("slot taken concurrently", extra={"conversation": conversation.public_id})
-            return False
-        return True
+        return booked
 
     async def _enqueue(
         self,
@@ -593,10 +539,10 @@ class ConversationService:
         )
 
     async def _lead(self, session: AsyncSession, conversation: Conversation) -> Lead:
-        lead = await session.get(Lead, conversation.lead_id)
+        lead = await repos.get_lead(session, conversation.lead_id)
         if lead is None:  # pragma: no cover - foreign keys forbid it
-            raise LookupError(f"conversation {conversation.public_id} has no lead")
-        return await repos.current_lead(session, lead)
+            raise NotFoundError(f"conversation {conversation.public_id} has no lead")
+        return lead
 
     async def context(
         self,
@@ -653,18 +599,15 @@ def _message_rows(
     rows = []
     if event.kind != "start":
         rows.append(
-            {
-                "kind": event.kind,
-                "direction": "in",
-                "text": event.text,
-                "payload": {"value": event.value},
-            }
+            repos.message_row(
+                conversation_id, "in", event.kind, event.text, {"value": event.value}, now
+            )
         )
     rows.extend(
-        {"kind": r.kind, "direction": "out", "text": reply_text(r), "payload": p}
+        repos.message_row(conversation_id, "out", r.kind, reply_text(r), p, now)
         for r, p in zip(replies, payloads, strict=True)
     )
-    return [{**row, "conversation_id": conversation_id, "created_at": now} for row in rows]
+    return rows
 
 
 def _scored(url: str, patterns: str) -> bool:

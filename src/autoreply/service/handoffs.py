@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.domain.calendar import format_when
@@ -18,13 +17,10 @@ from autoreply.flows.turns import Context, Ended, Handoff, OptOut, State, Turn
 from autoreply.service.content import Content
 from autoreply.store import repos
 from autoreply.store.models import (
-    Booking,
     Conversation,
     HandoffRow,
     Lead,
-    LeadIdentity,
     Message,
-    Rep,
 )
 
 __all__ = ["HandoffWriter", "collected", "facts", "transcript_of"]
@@ -40,9 +36,7 @@ class HandoffWriter:
 
     async def row(self, session: AsyncSession, conversation: Conversation) -> HandoffRow | None:
         """The conversation's handoff row, if one was written."""
-        return await session.scalar(
-            select(HandoffRow).where(HandoffRow.conversation_id == conversation.id)
-        )
+        return await repos.handoff_of(session, conversation_id=conversation.id)
 
     async def after_turn(
         self,
@@ -90,16 +84,7 @@ class HandoffWriter:
         booked = (
             None
             if state.booking is None
-            else (
-                await session.execute(
-                    select(Booking, Rep)
-                    .join(Rep, Rep.id == Booking.rep_id)
-                    .where(
-                        Booking.conversation_id == conversation.id,
-                        Booking.status == "confirmed",
-                    )
-                )
-            ).first()
+            else await repos.confirmed_booking(session, conversation_id=conversation.id)
         )
         booking_data = None
         if booked is not None:
@@ -118,7 +103,9 @@ class HandoffWriter:
             reason=reason,
             channel=conversation.channel,
             lead={name: getattr(lead, name) for name in repos.LEAD_FIELDS},
-            identities=[(i.channel, i.external_id) for i in await _identities(session, lead)],
+            identities=[
+                (i.channel, i.external_id) for i in await repos.identities_of(session, lead)
+            ],
             source=conversation.source or {},
             timing=timing_of(flow, state),
             challenge=challenge,
@@ -145,18 +132,16 @@ class HandoffWriter:
         data["first_line"] = self.content.texts.render("handoff/first_line", locale, r=data)
         record = record.with_first_line(data["first_line"])
         if row is None:
-            row = HandoffRow(
+            row = repos.add_handoff(
+                session,
                 conversation_id=conversation.id,
                 lead_id=lead.id,
-                status="waiting",
-                created_at=now,
                 reason=reason,
                 tier=record.tier,
                 score=record.score,
                 record=data,
-                updated_at=now,
+                now=now,
             )
-            session.add(row)
             log.info(
                 "handoff created",
                 extra={
@@ -182,13 +167,6 @@ def facts(lead: Lead) -> dict[str, Any]:
 def collected(state: State) -> bool:
     """Whether a conversation gathered anything a rep could use."""
     return bool(state.slots or state.cases_sent or state.booking or state.handoff)
-
-
-async def _identities(session: AsyncSession, lead: Lead) -> list[LeadIdentity]:
-    rows = await session.scalars(
-        select(LeadIdentity).where(LeadIdentity.lead_id == lead.id).order_by(LeadIdentity.id)
-    )
-    return list(rows)
 
 
 def _cards_sent(messages: Sequence[Message]) -> list[dict[str, Any]]:

@@ -14,14 +14,14 @@ from there (``ConversationService.continue_in_chat``), skipping what is already 
 from __future__ import annotations
 
 import logging
-import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.channels.email.render import MailRenderer, serialize
 from autoreply.domain.calendar import format_when
@@ -31,10 +31,10 @@ from autoreply.domain.timing import TimingBucket, timing_from_bucket
 from autoreply.errors import ConfigError
 from autoreply.flows.engine import Engine
 from autoreply.flows.spec import SlotType
-from autoreply.flows.turns import Cards, Reply, State, Text, cards_of, reply_to_dict
+from autoreply.flows.turns import Cards, Context, Reply, State, Text, cards_of, reply_to_dict
 from autoreply.service.conversations import ConversationService, reply_text
 from autoreply.store import repos
-from autoreply.store.models import Conversation, FormSubmission
+from autoreply.store.models import Conversation, Lead
 
 __all__ = ["Accepted", "FormIntake"]
 
@@ -60,13 +60,10 @@ class FormIntake:
         self,
         service: ConversationService,
         renderer: MailRenderer,
-        *,
-        queued: Callable[[], None] = lambda: None,
     ) -> None:
         self.service = service
         self.content = service.content
         self.renderer = renderer
-        self.queued = queued  # wakes the outbox worker
 
     def engine_for(self, submission: Submission) -> Engine:
         """The flow that continues this form's conversation."""
@@ -97,100 +94,52 @@ class FormIntake:
         service = self.service
         now = self.content.clock.now()
         window = timedelta(minutes=self.content.settings.form_duplicate_minutes)
-        async with service.sessions() as session, session.begin():
+        async with service.uow.write() as session:
             lead = await repos.resolve_lead(
                 session, [("email", submission.email)], now, submission.lead_facts()
             )
-            earlier = await session.scalar(
-                select(FormSubmission)
-                .where(
-                    FormSubmission.form_id == form.id,
-                    FormSubmission.email == submission.email,
-                    FormSubmission.duplicate_of_id.is_(None),
-                    FormSubmission.received_at >= now - window,
-                )
-                .order_by(FormSubmission.id.desc())
-                .limit(1)
+            earlier = await repos.earlier_submission(
+                session, form.id, submission.email, now - window
             )
-            row = FormSubmission(
+            row = repos.add_submission(
+                session,
                 form_id=form.id,
                 email=submission.email,
                 lead_id=lead.id,
-                fields=dict(submission.values),
-                source=dict(source),
-                received_at=now,
-                duplicate_of_id=earlier.id if earlier else None,
-                conversation_id=earlier.conversation_id if earlier else None,
+                fields=submission.values,
+                source=source,
+                now=now,
+                duplicate_of=earlier,
             )
-            session.add(row)
+            await session.flush()
             if earlier is not None:
-                await session.flush()
-                conversation = await session.get(Conversation, earlier.conversation_id)
-                public_id = conversation.public_id if conversation else ""
                 log.info(
                     "form submitted again within the window: no second reply",
                     extra={"lead": lead.id, "form": form.id},
                 )
+                conversation = None
+                if earlier.conversation_id is not None:
+                    conversation = await repos.conversation_by_id(session, earlier.conversation_id)
+                public_id = conversation.public_id if conversation else ""
                 return Accepted(
                     row.id, lead.id, public_id, True, service.links.continue_chat(public_id, now)
                 )
             engine = self.engine_for(submission)
             state, cards = self._prepared(engine, submission, lead.industry, now)
-            conversation = Conversation(
-                public_id=secrets.token_urlsafe(24),
-                lead_id=lead.id,
+            conversation = await repos.add_conversation(
+                session,
+                lead=lead,
                 channel="form",
-                flow_id=engine.flow.id,
-                flow_version=engine.flow.spec.version,
-                step=None,
-                status="active",
-                state=state.to_dict(),
-                source=_source(submission, source),
+                flow=(engine.flow.id, engine.flow.spec.version),
+                now=now,
                 contact=submission.email,
-                created_at=now,
-                updated_at=now,
+                source=_source(submission, source),
+                state=state.to_dict(),
             )
-            session.add(conversation)
             await session.flush()
             row.conversation_id = conversation.id
-            await session.flush()
             ctx = await service.context(session, engine, conversation, lead, now)
-            rendered = self.renderer.render(
-                form.reply_template,
-                engine.flow.locale,
-                to=Person(lead.name or "", submission.email),
-                now=now,
-                variables=self._variables(submission, engine, conversation, cards, ctx.now),
-                auto_submitted="auto-replied",
-            )
-            note = self.renderer.part(
-                "form_note", engine.flow.locale, {"subject": rendered.subject, "form": form}
-            )
-            replies: list[Reply] = [*([cards] if cards.cards else []), Text(note)]
-            await repos.add_messages(
-                session,
-                [
-                    _message(conversation.id, "in", "form", _summary(submission), {}, now),
-                    *(
-                        _message(
-                            conversation.id, "out", r.kind, reply_text(r), reply_to_dict(r), now
-                        )
-                        for r in replies
-                    ),
-                ],
-            )
-            await repos.enqueue(
-                session,
-                channel="email",
-                kind="form_reply",
-                recipient=rendered.recipient,
-                payload={"message": serialize(rendered.message), "subject": rendered.subject},
-                dedupe_key=f"form:{row.id}",
-                now=now,
-                conversation_id=conversation.id,
-                lead_id=lead.id,
-            )
-            conversation.first_response_at = now  # moved to the delivery time when it goes
+            await self._reply(session, submission, engine, conversation, lead, cards, ctx, row.id)
             state = state.evolve(handoff="form")
             conversation.state = state.to_dict()
             await service.handoffs.save(
@@ -200,8 +149,6 @@ class FormIntake:
                 "form submission accepted",
                 extra={"lead": lead.id, "conversation": conversation.public_id, "form": form.id},
             )
-        if repos.queued_in(session):
-            self.queued()
         return Accepted(
             row.id,
             lead.id,
@@ -209,6 +156,54 @@ class FormIntake:
             False,
             service.links.continue_chat(conversation.public_id, now),
         )
+
+    async def _reply(
+        self,
+        session: AsyncSession,
+        submission: Submission,
+        engine: Engine,
+        conversation: Conversation,
+        lead: Lead,
+        cards: Cards,
+        ctx: Context,
+        submission_id: int,
+    ) -> None:
+        """The transcript of what the form said and was answered, and the reply email
+        queued in this transaction."""
+        now = ctx.now
+        locale = engine.flow.locale
+        rendered = self.renderer.render(
+            submission.form.reply_template,
+            locale,
+            to=Person(lead.name or "", submission.email),
+            now=now,
+            variables=self._variables(submission, engine, conversation, cards, now),
+            auto_submitted="auto-replied",
+        )
+        note = self.renderer.part(
+            "form_note", locale, {"subject": rendered.subject, "form": submission.form}
+        )
+        replies: list[Reply] = [*([cards] if cards.cards else []), Text(note)]
+        message = partial(repos.message_row, conversation.id, now=now)
+        await repos.add_messages(
+            session,
+            [
+                message("in", "form", _summary(submission), {}),
+                *(message("out", r.kind, reply_text(r), reply_to_dict(r)) for r in replies),
+            ],
+        )
+        await repos.enqueue(
+            session,
+            channel="email",
+            kind="form_reply",
+            recipient=rendered.recipient,
+            payload={"message": serialize(rendered.message), "subject": rendered.subject},
+            dedupe_key=f"form:{submission_id}",
+            now=now,
+            conversation_id=conversation.id,
+            lead_id=lead.id,
+        )
+        conversation.first_response_at = now  # moved to the delivery time when it goes
 
     def _prepared(
         self, engine: Engine, submission: Submission, industry: str | None, now: datetime
@@ -306,21 +301,3 @@ def _source(submission: Submission, source: Mapping[str, Any]) -> dict[str, Any]
 
 def _summary(submission: Submission) -> str:
     return "\n".join(f"{label}: {value}" for label, value in submission.summary())
-
-
-def _message(
-    conversation_id: int,
-    direction: str,
-    kind: str,
-    text: str,
-    payload: dict[str, Any],
-    now: datetime,
-) -> dict[str, Any]:
-    return {
-        "conversation_id": conversation_id,
-        "direction": direction,
-        "kind": kind,
-        "text": text,
-        "payload": payload,
-        "created_at": now,
-    }

@@ -16,7 +16,6 @@ from datetime import datetime, time
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.channels.email.render import Calendar, MailRenderer, serialize
@@ -28,7 +27,7 @@ from autoreply.flows.turns import State
 from autoreply.links import Links
 from autoreply.service.content import Content
 from autoreply.store import repos
-from autoreply.store.models import Booking, Conversation, Lead, OutboxRow, Rep
+from autoreply.store.models import Booking, Conversation, Lead, Rep
 from autoreply.store.outbox import OutboxItem
 
 __all__ = ["MeetingMail", "pre_meeting_at"]
@@ -71,7 +70,7 @@ class MeetingMail:
         now: datetime,
     ) -> None:
         """Queue what the conversation's confirmed booking still needs (if it has one)."""
-        found = await _booking(session, conversation)
+        found = await repos.confirmed_booking(session, conversation_id=conversation.id)
         if found is None:
             return
         booking, rep = found
@@ -111,31 +110,21 @@ class MeetingMail:
         now: datetime,
     ) -> None:
         """Queue the cancellation to whoever got the invite; stop the pre-meeting email."""
-        invited = {
-            key: recipient
-            for key, recipient in await session.execute(
-                select(OutboxRow.dedupe_key, OutboxRow.recipient).where(
-                    OutboxRow.dedupe_key.in_(
-                        [_key("booking_confirmed", booking.id, w) for w in ("lead", "rep")]
-                    )
-                )
-            )
-        }
+        invited = await repos.recipients_of(
+            session, [_key("booking_confirmed", booking.id, w) for w in ("lead", "rep")]
+        )
         for who in ("lead", "rep"):
             recipient = invited.get(_key("booking_confirmed", booking.id, who))
             if recipient:
                 await self._queue(
                     session, conversation, lead, booking, "booking_cancelled", who, recipient, now
                 )
-        stopped = await session.execute(
-            update(OutboxRow)
-            .where(
-                OutboxRow.dedupe_key == _key("pre_meeting", booking.id, "lead"),
-                OutboxRow.status == "pending",
-            )
-            .values(status="cancelled", last_error="the meeting was cancelled")
+        stopped = await repos.cancel_pending(
+            session,
+            "the meeting was cancelled",
+            dedupe_key=_key("pre_meeting", booking.id, "lead"),
         )
-        if getattr(stopped, "rowcount", 0):
+        if stopped:
             source = dict(conversation.source or {})
             source.pop("pre_meeting", None)
             conversation.source = source
@@ -183,15 +172,7 @@ class MeetingMail:
     async def compose(self, session: AsyncSession, item: OutboxItem, now: datetime) -> str:
         """The message of a queued meeting email, written now (``PermanentDeliveryError``
         when what it is about is gone)."""
-        row = (
-            await session.execute(
-                select(Booking, Rep, Conversation, Lead)
-                .join(Rep, Rep.id == Booking.rep_id)
-                .join(Conversation, Conversation.id == Booking.conversation_id)
-                .join(Lead, Lead.id == Conversation.lead_id)
-                .where(Booking.id == int(item.payload["booking"]))
-            )
-        ).first()
+        row = await repos.booking_in_context(session, int(item.payload["booking"]))
         if row is None:
             raise PermanentDeliveryError(f"booking {item.payload['booking']} is gone")
         booking, rep, conversation, lead = row
@@ -293,14 +274,3 @@ class MeetingMail:
 
 def _key(kind: str, booking_id: int, who: str) -> str:
     return f"{kind}:{booking_id}:{who}"
-
-
-async def _booking(session: AsyncSession, conversation: Conversation) -> tuple[Booking, Rep] | None:
-    row = (
-        await session.execute(
-            select(Booking, Rep)
-            .join(Rep, Rep.id == Booking.rep_id)
-            .where(Booking.conversation_id == conversation.id, Booking.status == "confirmed")
-        )
-    ).first()
-    return None if row is None else (row[0], row[1])

@@ -15,8 +15,6 @@ from typing import Literal, get_args
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.domain.calendar import WeeklyHours
@@ -24,7 +22,7 @@ from autoreply.domain.leads import clean_email
 from autoreply.errors import BadRequestError, ConfigError, ConflictError, NotFoundError
 from autoreply.signing import new_token, token_hash, verify_token
 from autoreply.store import repos
-from autoreply.store.models import Conversation, HandoffRow, Rep
+from autoreply.store.models import HandoffRow, Rep
 
 __all__ = [
     "CHANNELS",
@@ -35,6 +33,7 @@ __all__ = [
     "all_reps",
     "authenticate",
     "check_password",
+    "contacted_by",
     "create_rep",
     "demo_password",
     "find_rep",
@@ -46,6 +45,7 @@ __all__ = [
     "new_password",
     "normalise_email",
     "normalise_hours",
+    "rep_by_id",
     "rep_for_token",
     "seed_demo_rep",
     "set_hours",
@@ -144,7 +144,7 @@ async def find_rep(session: AsyncSession, email: str) -> Rep:
     address = clean_email(email)
     rep = None
     if address is not None:
-        rep = await session.scalar(select(Rep).where(Rep.email == address.lower()))
+        rep = await repos.rep_by_email(session, address.lower())
     if rep is None:
         raise NotFoundError(f"no rep with email {email!r}")
     return rep
@@ -178,12 +178,7 @@ async def create_rep(
         created_at=now,
         password_hash=password_hash,
     )
-    try:
-        async with session.begin_nested():
-            session.add(rep)
-    except IntegrityError as exc:
-        raise ConflictError(f"a rep with email {address} already exists") from exc
-    return rep
+    return await repos.add_rep(session, rep)
 
 
 async def set_password(session: AsyncSession, email: str, password: str) -> Rep:
@@ -219,7 +214,7 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> Rep 
     address = clean_email(email)
     rep = None
     if address is not None:
-        rep = await session.scalar(select(Rep).where(Rep.email == address.lower()))
+        rep = await repos.rep_by_email(session, address.lower())
     stored = rep.password_hash if rep is not None else None
     ok, new_hash = await asyncio.to_thread(
         check_password, password, stored or _cached_hash("timing-equaliser")
@@ -231,11 +226,16 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> Rep 
     return rep
 
 
+async def rep_by_id(session: AsyncSession, rep_id: int) -> Rep | None:
+    """A rep by id (a logged-in session's), None if gone."""
+    return await repos.get_rep(session, rep_id)
+
+
 async def rep_for_token(session: AsyncSession, token: str) -> Rep | None:
     """The active rep holding this API token, else None."""
     if not token:
         return None
-    rep = await session.scalar(select(Rep).where(Rep.api_token_hash == token_hash(token)))
+    rep = await repos.rep_by_token(session, token_hash(token))
     if rep is None or not rep.active or not verify_token(token, rep.api_token_hash):
         return None
     return rep
@@ -288,31 +288,20 @@ async def list_handoffs(
 ) -> Sequence[tuple[HandoffRow, str]]:
     """Handoffs with their channel, in the order reps work them: Tier A first, then newest."""
     wanted = _filters(status, channel)
-    query = select(HandoffRow, Conversation.channel).join(
-        Conversation, HandoffRow.conversation_id == Conversation.id
-    )
-    if wanted.status != "all":
-        query = query.where(HandoffRow.status == wanted.status)
-    if wanted.channel != "all":
-        query = query.where(Conversation.channel == wanted.channel)
-    query = query.order_by(
-        HandoffRow.tier.asc(), HandoffRow.created_at.desc(), HandoffRow.id.desc()
-    ).limit(limit)
-    return [(row, str(ch)) for row, ch in (await session.execute(query)).all()]
+    return await repos.handoffs(session, status=wanted.status, channel=wanted.channel, limit=limit)
 
 
 async def get_handoff(session: AsyncSession, handoff_id: int) -> tuple[HandoffRow, str]:
     """One handoff with its channel; ``NotFoundError`` if there is none."""
-    found = (
-        await session.execute(
-            select(HandoffRow, Conversation.channel)
-            .join(Conversation, HandoffRow.conversation_id == Conversation.id)
-            .where(HandoffRow.id == handoff_id)
-        )
-    ).first()
+    found = await repos.handoff_with_channel(session, handoff_id)
     if found is None:
         raise NotFoundError(f"no handoff {handoff_id}")
-    return found[0], str(found[1])
+    return found
+
+
+async def contacted_by(session: AsyncSession, row: HandoffRow) -> Rep | None:
+    """The rep who first contacted the lead of a handoff, if one did."""
+    return None if row.contacted_by is None else await repos.get_rep(session, row.contacted_by)
 
 
 async def mark_contacted(
@@ -320,9 +309,7 @@ async def mark_contacted(
 ) -> HandoffRow:
     """Record that a rep reached the lead. The first contact stands: the time to first
     human contact is a KPI, so a second click does not move it."""
-    row = await session.scalar(
-        select(HandoffRow).where(HandoffRow.id == handoff_id).with_for_update()
-    )
+    row = await repos.lock_handoff(session, handoff_id)
     if row is None:
         raise NotFoundError(f"no handoff {handoff_id}")
     if row.contacted_at is None:

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from autoreply.channels.line.inbox import LineInbox
 from autoreply.config import Settings
 from autoreply.domain.forms import Forms
+from autoreply.service.booking import Bookings
 from autoreply.service.content import Content
 from autoreply.service.conversations import ConversationService
-from autoreply.service.deliveries import Followup
 from autoreply.service.intake import FormIntake
 from autoreply.store.outbox import OutboxWorker
 
@@ -31,7 +31,7 @@ class Runtime:
     reader: AsyncEngine  # for reads that must not queue behind writes (may be ``engine``)
     forms: Forms
     intake: FormIntake
-    followup: Followup
+    bookings: Bookings  # the booking page of the links in emails
     worker: OutboxWorker
     line: LineInbox | None = None  # None: no LINE channel configured
     line_secret: str | None = field(default=None, repr=False)

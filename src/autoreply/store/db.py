@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, make_url
+from sqlalchemy import Connection, event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
@@ -24,7 +24,9 @@ __all__ = [
     "create_read_engine",
     "is_sqlite",
     "migration_status",
+    "ping",
     "read_session_factory",
+    "safe_url",
     "session_factory",
     "upgrade",
 ]
@@ -162,3 +164,14 @@ async def migration_status(engine: AsyncEngine) -> tuple[str | None, str]:
 def run(coro: Any) -> Any:
     """Run a coroutine from synchronous code (the CLI)."""
     return asyncio.run(coro)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Raise unless the database answers a trivial query."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit for a log or a terminal: the password masked."""
+    return make_url(url).render_as_string(hide_password=True)

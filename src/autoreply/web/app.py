@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from autoreply import __version__
 from autoreply.bootstrap import open_runtime, resolve_secret
@@ -20,7 +19,7 @@ from autoreply.clock import Clock
 from autoreply.config import Settings
 from autoreply.logs import configure_logging
 from autoreply.service.runtime import Runtime
-from autoreply.store.db import migration_status, upgrade
+from autoreply.store.db import migration_status, ping, upgrade
 from autoreply.web.auth import install_rep_auth
 from autoreply.web.errors import install_error_handlers
 from autoreply.web.pages import Pages
@@ -82,8 +81,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     async def readyz() -> JSONResponse:
         runtime: Runtime = app.state.runtime
         try:
-            async with runtime.reader.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await ping(runtime.reader)
             current, head = await migration_status(runtime.reader)
         except Exception as exc:
             log.warning("not ready: %s", type(exc).__name__)

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.middleware.sessions import SessionMiddleware
 
 from autoreply.config import Settings
+from autoreply.errors import UnauthorizedError
 from autoreply.service import reps
 from autoreply.signing import sign
 from autoreply.store.models import Rep
@@ -164,7 +165,7 @@ async def session_rep(request: Request, runtime: RuntimeDep) -> Rep | None:
     if not isinstance(rep_id, int):
         return None
     async with runtime.sessions() as session:
-        rep = await session.get(Rep, rep_id)
+        rep = await reps.rep_by_id(session, rep_id)
     if rep is None or not rep.active:
         log_out(request)
         return None
@@ -186,19 +187,17 @@ async def api_rep(
 ) -> Rep:
     """The rep whose API token is in ``Authorization: Bearer <token>``; 401 otherwise."""
     if credentials is None:
-        raise HTTPException(
-            401,
+        raise UnauthorizedError(
             "send your API token as 'Authorization: Bearer <token>' "
             "(issued with `autoreply reps token EMAIL`)",
-            headers={"WWW-Authenticate": "Bearer"},
+            scheme="Bearer",
         )
     async with runtime.sessions() as session:
         rep = await reps.rep_for_token(session, credentials.credentials)
     if rep is None:
-        raise HTTPException(
-            401,
+        raise UnauthorizedError(
             "unknown or replaced API token, or the rep is inactive",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            scheme='Bearer error="invalid_token"',
         )
     return rep
 

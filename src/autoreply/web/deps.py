@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, Request
 
+from autoreply.errors import UnauthorizedError
 from autoreply.service.runtime import Runtime
 
 __all__ = ["RuntimeDep", "TokenDep", "get_runtime", "get_token"]
@@ -24,7 +25,7 @@ async def get_runtime(request: Request) -> Runtime:
 async def get_token(authorization: Annotated[str | None, Header()] = None) -> str:
     """The conversation token from ``Authorization: Bearer <token>``."""
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise HTTPException(401, "send the conversation token as 'Authorization: Bearer ...'")
+        raise UnauthorizedError("send the conversation token as 'Authorization: Bearer ...'")
     return authorization[7:].strip()
 
 

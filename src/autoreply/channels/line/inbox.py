@@ -16,14 +16,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from autoreply.channels.line.wire import LineEvent, inbound_of
-from autoreply.errors import AlreadyHandledError, BadRequestError
+from autoreply.errors import AlreadyHandledError, BadRequestError, NotFoundError
 from autoreply.service.conversations import ConversationService
 from autoreply.store import repos
-from autoreply.store.models import Conversation, InboundEvent, Lead, LeadIdentity, OutboxRow
 from autoreply.store.outbox import wait_or_wake
 
 __all__ = ["SOURCE", "LineInbox"]
@@ -50,7 +46,7 @@ class LineInbox:
         poll_seconds: float = 5.0,
     ) -> None:
         self.service = service
-        self.sessions: async_sessionmaker[AsyncSession] = service.sessions
+        self.uow = service.uow
         self.clock = service.content.clock
         self.profile = profile
         self.poll_seconds = poll_seconds
@@ -63,7 +59,7 @@ class LineInbox:
         were new. One transaction: either all of a request's events are kept or none."""
         now = self.clock.now()
         new = 0
-        async with self.sessions() as session, session.begin():
+        async with self.uow.write() as session:
             for event in events:
                 if await repos.record_inbound(
                     session, SOURCE, event.id, now, event.raw, _moment(event.timestamp)
@@ -90,21 +86,12 @@ class LineInbox:
 
     async def process_pending(self, limit: int = 50) -> int:
         """Handle the oldest stored events (by LINE's timestamp); how many were handled."""
-        async with self.service.readers() as session:
-            rows = list(
-                await session.execute(
-                    select(InboundEvent.id, InboundEvent.payload, InboundEvent.received_at)
-                    .where(
-                        InboundEvent.source == SOURCE,
-                        InboundEvent.processed_at.is_(None),
-                        InboundEvent.attempts < MAX_ATTEMPTS,
-                    )
-                    .order_by(InboundEvent.occurred_at, InboundEvent.id)
-                    .limit(limit)
-                )
+        async with self.uow.read() as session:
+            rows = await repos.pending_inbound(
+                session, SOURCE, max_attempts=MAX_ATTEMPTS, limit=limit
             )
         for row_id, payload, received_at in rows:
-            await self._handle(row_id, dict(payload), received_at)
+            await self._handle(row_id, payload, received_at)
         return len(rows)
 
     async def _handle(self, row_id: int, event: dict[str, Any], received_at: datetime) -> None:
@@ -147,7 +134,8 @@ class LineInbox:
                 # Someone who added us before this service ran: greet them first.
                 await self._follow(None, user, None, occurred)
                 conversation_id = await self._conversation_of(user)
-            assert conversation_id is not None
+            if conversation_id is None:  # pragma: no cover - the greeting just made one
+                raise NotFoundError(f"no LINE conversation with {user!r} after greeting")
             try:
                 await self.service.handle(
                     conversation_id,
@@ -172,16 +160,11 @@ class LineInbox:
         occurred: datetime,
     ) -> None:
         name = await self._display_name(user)
-        async with self.sessions() as session, session.begin():
-            lead_id = await session.scalar(
-                select(LeadIdentity.lead_id).where(
-                    LeadIdentity.channel == SOURCE, LeadIdentity.external_id == user
-                )
-            )
-            if lead_id is not None:  # following again after a block: reachable again
-                await session.execute(
-                    update(Lead).where(Lead.id == lead_id).values(unreachable_at=None)
-                )
+        async with self.uow.write() as session:
+            lead_id = await repos.lead_of_identity(session, SOURCE, user)
+            lead = None if lead_id is None else await repos.get_lead(session, lead_id)
+            if lead is not None:  # following again after a block: reachable again
+                lead.unreachable_at = None
         await self.service.start(
             channel=SOURCE,
             identities=[(SOURCE, user)],
@@ -194,42 +177,24 @@ class LineInbox:
 
     async def _unfollow(self, row_id: int, user: str) -> None:
         now = self.clock.now()
-        async with self.sessions() as session, session.begin():
+        async with self.uow.write() as session:
             await repos.claim_inbound(session, row_id, now)
-            lead_id = await session.scalar(
-                select(LeadIdentity.lead_id).where(
-                    LeadIdentity.channel == SOURCE, LeadIdentity.external_id == user
-                )
-            )
-            if lead_id is not None:
-                lead = await session.get(Lead, lead_id)
-                if lead is not None:
-                    lead = await repos.current_lead(session, lead)
-                    lead.unreachable_at = now
-            cancelled = await session.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.channel == SOURCE,
-                    OutboxRow.recipient == user,
-                    OutboxRow.status == "pending",
-                )
-                .values(status="cancelled", last_error="the user blocked the account")
+            lead_id = await repos.lead_of_identity(session, SOURCE, user)
+            lead = None if lead_id is None else await repos.get_lead(session, lead_id)
+            if lead is not None:
+                lead.unreachable_at = now
+            cancelled = await repos.cancel_pending(
+                session, "the user blocked the account", channel=SOURCE, recipient=user
             )
         log.info(
             "LINE user unfollowed: marked unreachable, %d queued messages dropped",
-            getattr(cancelled, "rowcount", 0),
+            cancelled,
             extra={"channel": "line", "lead": lead_id},
         )
 
     async def _conversation_of(self, user: str) -> str | None:
-        async with self.service.readers() as session:
-            found = await session.scalar(
-                select(Conversation.public_id)
-                .where(Conversation.channel == SOURCE, Conversation.contact == user)
-                .order_by(Conversation.id.desc())
-                .limit(1)
-            )
-        return found
+        async with self.uow.read() as session:
+            return await repos.latest_on_contact(session, SOURCE, user)
 
     async def _display_name(self, user: str) -> str | None:
         try:
@@ -239,17 +204,13 @@ class LineInbox:
             return None
 
     async def _done(self, row_id: int) -> None:
-        async with self.sessions() as session, session.begin():
+        async with self.uow.write() as session:
             with contextlib.suppress(AlreadyHandledError):
                 await repos.claim_inbound(session, row_id, self.clock.now())
 
     async def _failed(self, row_id: int, error: str) -> None:
-        async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(InboundEvent)
-                .where(InboundEvent.id == row_id)
-                .values(attempts=InboundEvent.attempts + 1, last_error=error[:2000])
-            )
+        async with self.uow.write() as session:
+            await repos.inbound_failed(session, row_id, error)
 
 
 def _reply_context(event: dict[str, Any], received_at: datetime) -> dict[str, Any] | None:

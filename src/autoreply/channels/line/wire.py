@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlencode
 
 from linebot.v3.webhook import SignatureValidator
 
+from autoreply.errors import WebhookError
 from autoreply.flows.turns import Cards, Choices, Inbound, Reply, SlotPicker, Text
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "MAX_TEXT_UNITS",
     "Labels",
     "LineEvent",
-    "WebhookError",
     "inbound_of",
     "parse_webhook",
     "postback_data",
@@ -43,10 +43,6 @@ MAX_POSTBACK = 300
 MAX_BUBBLES = 12
 MAX_ALT_TEXT = 1500
 MAX_MESSAGES = 5
-
-
-class WebhookError(ValueError):
-    """A webhook body LINE would not send: answered 400, nothing stored."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from autoreply.channels.web import (
     TurnOut,
     render_replies,
 )
-from autoreply.errors import BadRequestError
+from autoreply.errors import BadRequestError, FlowRuntimeError
 from autoreply.flows.turns import Reply, reply_from_dict
 from autoreply.service.runtime import Runtime
 from autoreply.web.deps import RuntimeDep, TokenDep
@@ -69,7 +69,8 @@ async def start(body: StartIn, runtime: RuntimeDep) -> StartOut:
         source=body.source(),
         flow_id=engine.flow.id,
     )
-    assert result.token is not None
+    if result.token is None:  # pragma: no cover - start always issues one
+        raise FlowRuntimeError("a started conversation has no token")
     locale = engine.flow.locale
     return StartOut(
         conversation_id=result.conversation_id,

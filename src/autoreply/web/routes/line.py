@@ -7,7 +7,9 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from autoreply.channels.line.wire import WebhookError, parse_webhook, valid_signature
+from autoreply.channels.line.wire import parse_webhook, valid_signature
+from autoreply.errors import NotFoundError, WebhookError
+from autoreply.web.body import read_limited
 from autoreply.web.deps import RuntimeDep
 
 __all__ = ["MAX_BODY", "router"]
@@ -31,19 +33,12 @@ async def webhook(request: Request, runtime: RuntimeDep) -> JSONResponse:
     """Verifies ``x-line-signature`` over the raw body (constant time) before reading it;
     ``{"events": []}`` (the console's "Verify") is answered 200."""
     if runtime.line is None or runtime.line_secret is None:
-        return JSONResponse(
-            {"detail": "LINE is not configured (AUTOREPLY_LINE_CHANNEL_SECRET)"}, status_code=404
-        )
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return JSONResponse({"detail": "body too large"}, status_code=413)
+        raise NotFoundError("LINE is not configured (AUTOREPLY_LINE_CHANNEL_SECRET)")
+    body = await read_limited(request, MAX_BODY)
     if not valid_signature(runtime.line_secret, body, request.headers.get("x-line-signature")):
         log.warning("LINE webhook with a missing or wrong signature refused")
-        return JSONResponse({"detail": "missing or wrong x-line-signature"}, status_code=400)
-    try:
-        events = parse_webhook(body)
-    except WebhookError as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        raise WebhookError("missing or wrong x-line-signature")
+    events = parse_webhook(body)
     new = await runtime.line.store(events)
     if len(events) != new:
         log.info("LINE webhook: %d of %d events already known", len(events) - new, len(events))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from autoreply.links import Purpose
-from autoreply.service.deliveries import BookingPage
+from autoreply.service.booking import BookingPage
 from autoreply.service.runtime import Runtime
 from autoreply.web.deps import RuntimeDep
 from autoreply.web.pages import Pages
@@ -68,7 +68,7 @@ async def book_page(token: str, request: Request, runtime: RuntimeDep) -> HTMLRe
     conversation_id = _opened(runtime, "book", token)
     if conversation_id is None:
         return _expired(request)
-    page = await runtime.followup.booking_page(conversation_id)
+    page = await runtime.bookings.booking_page(conversation_id)
     return _booking_page(request, token, page)
 
 
@@ -80,8 +80,8 @@ async def book(
     conversation_id = _opened(runtime, "book", token)
     if conversation_id is None:
         return _expired(request)
-    outcome = await runtime.followup.book(conversation_id, slot)
-    page = await runtime.followup.booking_page(conversation_id)
+    outcome = await runtime.bookings.book(conversation_id, slot)
+    page = await runtime.bookings.booking_page(conversation_id)
     status = 409 if outcome == "taken" else 200
     response = _booking_page(request, token, page, outcome=outcome)
     response.status_code = status

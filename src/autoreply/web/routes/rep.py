@@ -12,7 +12,7 @@ from jinja2 import Environment
 
 from autoreply.errors import NotFoundError
 from autoreply.service import reps
-from autoreply.store.models import HandoffRow, Rep
+from autoreply.store.models import HandoffRow
 from autoreply.web.auth import (
     csrf_ok,
     csrf_token,
@@ -185,7 +185,7 @@ async def handoff_page(handoff_id: int, request: Request, runtime: RuntimeDep) -
             row, channel = await reps.get_handoff(session, handoff_id)
         except NotFoundError:
             return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
-        contacted_by = await session.get(Rep, row.contacted_by) if row.contacted_by else None
+        contacted_by = await reps.contacted_by(session, row)
     return _render(
         request,
         runtime,

@@ -1,0 +1,149 @@
+"""Booking from the page an email links to: the free slots, and a pick booked as in the chat."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from autoreply.domain import booking as slots_of
+from autoreply.domain.calendar import format_date, format_when
+from autoreply.errors import BadRequestError
+from autoreply.flows.turns import Book, State
+from autoreply.service.conversations import ConversationService
+from autoreply.store import repos
+
+__all__ = ["BookingPage", "Bookings", "DayOfSlots", "Outcome", "PageSlot"]
+
+log = logging.getLogger(__name__)
+PAGE_SLOTS = 12
+
+
+@dataclass(frozen=True)
+class PageSlot:
+    """One free slot as the booking page shows it."""
+
+    id: str
+    time: str  # 10:00
+    label: str  # 11月24日(火) 10:00
+
+
+@dataclass(frozen=True)
+class DayOfSlots:
+    """The free slots of one day."""
+
+    day: str  # 11月24日(火)
+    slots: tuple[PageSlot, ...]
+
+
+@dataclass(frozen=True)
+class BookingPage:
+    """What the booking page of a conversation shows."""
+
+    locale: str
+    name: str | None
+    booked: str | None  # the booked meeting's start, when there is one
+    cancel_url: str | None
+    days: tuple[DayOfSlots, ...]
+
+
+Outcome = Literal["booked", "taken", "already"]
+
+
+class Bookings:
+    """The lead's self-service booking after an email."""
+
+    def __init__(self, service: ConversationService) -> None:
+        self.service = service
+        self.content = service.content
+
+    async def booking_page(self, conversation_id: str) -> BookingPage:
+        """The lead's booking, or the slots free now (spread over the next days)."""
+        service = self.service
+        now = self.content.clock.now()
+        async with service.uow.read() as session:
+            conversation, lead = await repos.lock_conversation_and_lead(
+                session, conversation_id, lock=False
+            )
+            engine = self.content.engine(conversation.flow_id)
+            locale = engine.flow.locale
+            found = await repos.confirmed_booking(session, conversation_id=conversation.id)
+            if found is not None:
+                start = found[0].start_at.astimezone(self.content.calendar.tz)
+                return BookingPage(
+                    locale,
+                    lead.name,
+                    format_when(start, locale),
+                    service.links.cancel(conversation_id),
+                    (),
+                )
+            ctx = await service.context(session, engine, conversation, lead, now, slots=True)
+        offered = slots_of.offer_slots(
+            ctx.calendar, ctx.reps, ctx.busy, ctx.now, replace(self.content.rules, count=PAGE_SLOTS)
+        )
+        days: dict[str, list[PageSlot]] = {}
+        for slot in offered:
+            start = slot.start.astimezone(self.content.calendar.tz)
+            day = format_date(start.date(), locale)
+            days.setdefault(day, []).append(
+                PageSlot(slot.id, f"{start.hour}:{start.minute:02d}", format_when(start, locale))
+            )
+        return BookingPage(
+            locale,
+            lead.name,
+            None,
+            None,
+            tuple(DayOfSlots(d, tuple(s)) for d, s in days.items()),
+        )
+
+    async def book(self, conversation_id: str, slot_id: str) -> Outcome:
+        """Book a slot picked on the booking page: one transaction, a free rep (round
+        robin), the handoff and the invites, like a pick in the chat."""
+        service = self.service
+        now = self.content.clock.now()
+        try:
+            start, end = slots_of.Slot.parse_id(slot_id, self.content.calendar.tz)
+        except (ValueError, KeyError) as exc:
+            raise BadRequestError(f"not a slot: {slot_id!r}") from exc
+        async with service.uow.write() as session:
+            conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
+            if await repos.confirmed_booking(session, conversation_id=conversation.id):
+                return "already"
+            engine = self.content.engine(conversation.flow_id)
+            ctx = await service.context(session, engine, conversation, lead, now, slots=True)
+            if not await service.hold_slot(
+                session, conversation, lead, Book(slot_id, start, end), ctx, now
+            ):
+                return "taken"
+            locale = engine.flow.locale
+            label = format_when(start.astimezone(self.content.calendar.tz), locale)
+            state = State.from_dict(conversation.state)
+            state = state.evolve(
+                booking={"slot_id": slot_id, "start": start.isoformat(), "end": end.isoformat()},
+                offered=(),
+                step=None if state.step == state.offer_step else state.step,
+                handoff="booked",
+            )
+            conversation.state = state.to_dict()
+            conversation.updated_at = now
+            await repos.add_messages(
+                session,
+                [
+                    repos.message_row(
+                        conversation.id, "in", "booking_page", label, {"value": slot_id}, now
+                    )
+                ],
+            )
+            await session.flush()
+            if service.meetings is not None:
+                await service.meetings.sync(session, conversation, lead, state, now)
+            row = await service.handoffs.row(session, conversation)
+            ctx = await service.context(session, engine, conversation, lead, now)
+            await service.handoffs.save(
+                session, engine, conversation, lead, state, ctx, "booked", now, row=row
+            )
+            log.info(
+                "booked from the booking page",
+                extra={"conversation": conversation_id, "lead": lead.id},
+            )
+        return "booked"
