@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from autoreply.domain.booking import RepAvailability
-from autoreply.flows.engine import Engine, lead_score
+from autoreply.flows.engine import Engine
+from autoreply.flows.facts import lead_score
 from autoreply.flows.intents import IntentMatcher
 from autoreply.flows.loader import parse_flow
 from autoreply.flows.turns import (

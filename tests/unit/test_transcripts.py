@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from autoreply.domain.booking import Busy, RepAvailability
-from autoreply.flows.engine import DECLINE, lead_score
+from autoreply.flows.engine import DECLINE
+from autoreply.flows.facts import lead_score
 from autoreply.flows.turns import (
     Book,
     Cards,

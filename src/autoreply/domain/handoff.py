@@ -10,7 +10,7 @@ from typing import Any
 from autoreply.domain.scoring import Score
 from autoreply.domain.timing import Timing
 
-__all__ = ["HandoffRecord", "TranscriptLine", "build_handoff"]
+__all__ = ["Activity", "HandoffRecord", "Said", "TranscriptLine", "Who", "build_handoff"]
 
 
 @dataclass(frozen=True)
@@ -71,60 +71,83 @@ class HandoffRecord:
         return HandoffRecord(**{**self.__dict__, "first_line": line})
 
 
+@dataclass(frozen=True)
+class Who:
+    """Who the lead is: known facts, their channel identities, and how to reach them."""
+
+    facts: Mapping[str, Any]
+    identities: Sequence[tuple[str, str]]
+    opted_out: bool = False
+    email_problem: Mapping[str, Any] | None = None  # our mail bounced for good: {"at", "error"}
+
+
+@dataclass(frozen=True)
+class Said:
+    """What the lead told the bot, and what it makes of them."""
+
+    timing: Timing | None
+    challenge: str | None
+    topic_labels: Sequence[str]
+    slots: Mapping[str, Any]
+    tags: Sequence[str]
+    score: Score
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What happened in the conversation: when, the transcript, what was sent and opened,
+    the meeting booked and its pre-meeting email."""
+
+    started_at: datetime
+    first_response_at: datetime | None
+    transcript: Sequence[TranscriptLine]
+    cases_sent: Sequence[Mapping[str, Any]] = ()
+    cases_opened: Sequence[str] = ()
+    booking: Mapping[str, Any] | None = None
+    pre_meeting: Mapping[str, Any] | None = None
+
+
 def build_handoff(
     *,
     reason: str,
     channel: str,
-    lead: Mapping[str, Any],
-    identities: Sequence[tuple[str, str]],
     source: Mapping[str, Any],
-    timing: Timing | None,
-    challenge: str | None,
-    topic_labels: Sequence[str],
-    cases_sent: Sequence[Mapping[str, Any]],
-    cases_opened: Sequence[str],
-    booking: Mapping[str, Any] | None,
-    score: Score,
-    tags: Sequence[str],
-    slots: Mapping[str, Any],
-    started_at: datetime,
-    first_response_at: datetime | None,
-    transcript: Sequence[TranscriptLine],
-    opted_out: bool = False,
+    who: Who,
+    said: Said,
+    activity: Activity,
     locale: str = "ja",
-    pre_meeting: Mapping[str, Any] | None = None,
-    email_problem: Mapping[str, Any] | None = None,
 ) -> HandoffRecord:
     """Assemble a handoff record from what the conversation collected.
 
     ``first_response_seconds`` is the speed-to-lead figure: from the lead's first
     action (conversation start or form submission) to the bot's first reply.
     """
-    first_response = (first_response_at - started_at).total_seconds() if first_response_at else None
+    started, first = activity.started_at, activity.first_response_at
+    first_response = (first - started).total_seconds() if first else None
     timing_data = None
-    if timing is not None:
-        timing_data = {**timing.to_dict(), "described": timing.describe(locale)}
+    if said.timing is not None:
+        timing_data = {**said.timing.to_dict(), "described": said.timing.describe(locale)}
     return HandoffRecord(
         reason=reason,
         channel=channel,
-        lead=dict(lead),
-        identities=list(identities),
+        lead=dict(who.facts),
+        identities=list(who.identities),
         source=dict(source),
         asked_for=source.get("document") or source.get("form_title") or None,
         timing=timing_data,
-        challenge=challenge,
-        topics=list(topic_labels),
-        cases_sent=[dict(c) for c in cases_sent],
-        cases_opened=list(cases_opened),
-        booking=dict(booking) if booking else None,
-        tier=score.tier,
-        score=score.points,
-        reasons=[asdict(r) for r in score.reasons],
-        tags=list(tags),
-        slots=dict(slots),
+        challenge=said.challenge,
+        topics=list(said.topic_labels),
+        cases_sent=[dict(c) for c in activity.cases_sent],
+        cases_opened=list(activity.cases_opened),
+        booking=dict(activity.booking) if activity.booking else None,
+        tier=said.score.tier,
+        score=said.score.points,
+        reasons=[asdict(r) for r in said.score.reasons],
+        tags=list(said.tags),
+        slots=dict(said.slots),
         first_response_seconds=first_response,
-        transcript=list(transcript),
-        opted_out=opted_out,
-        pre_meeting=dict(pre_meeting) if pre_meeting else None,
-        email_problem=dict(email_problem) if email_problem else None,
+        transcript=list(activity.transcript),
+        opted_out=who.opted_out,
+        pre_meeting=dict(activity.pre_meeting) if activity.pre_meeting else None,
+        email_problem=dict(who.email_problem) if who.email_problem else None,
     )

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from jinja2 import Template
-from rapidfuzz import fuzz, process
 
-from autoreply.domain import booking, leads
+from autoreply.domain import booking
 from autoreply.domain.calendar import format_when
 from autoreply.domain.casestudies import CaseMatch
-from autoreply.domain.scoring import Score, Signals, score_lead
-from autoreply.domain.timing import Timing, TimingBucket, parse_timing, timing_from_bucket
+from autoreply.domain.timing import TimingBucket, parse_timing, timing_from_bucket
 from autoreply.domain.topics import normalize
 from autoreply.errors import FlowRuntimeError
+from autoreply.flows.answers import clean_answer, label_of, match_choice
+from autoreply.flows.facts import LEAD_SLOT_TYPES, lead_score
 from autoreply.flows.intents import IntentMatcher, IntentName
 from autoreply.flows.loader import Flow
+from autoreply.flows.reach import OfferReach
 from autoreply.flows.spec import (
     AskStep,
     BranchElse,
@@ -54,38 +54,10 @@ from autoreply.flows.turns import (
     cards_of,
 )
 
-__all__ = ["DECLINE", "Engine", "FlowRuntimeError", "challenge_of", "lead_score", "timing_of"]
+__all__ = ["DECLINE", "Engine"]
 
 DECLINE = "decline"
 MAX_STEPS_PER_TURN = 200
-_LEAD_SLOT_TYPES = {
-    SlotType.NAME: "name",
-    SlotType.COMPANY: "company",
-    SlotType.EMAIL: "email",
-    SlotType.PHONE: "phone",
-}
-
-
-def lead_score(flow: Flow, state: State, ctx: Context) -> Score:
-    """The lead's score and tier from what this conversation and the context know."""
-    timing = timing_of(flow, state)
-    challenge = bool(state.topics) or any(
-        state.slots.get(name) for name, spec in flow.spec.slots.items() if spec.topics
-    )
-    return score_lead(
-        Signals(
-            timing_bucket=str(timing.bucket) if timing else None,
-            challenge=challenge,
-            topics=len(state.topics),
-            booked=state.booking is not None,
-            asked_for_human=state.handoff == "asked_for_human",
-            requested_document=ctx.requested_document,
-            pricing_views=ctx.pricing_views,
-            cases_opened=ctx.cases_opened,
-            opted_out=state.status == "opted_out" or bool(ctx.lead.get("opted_out")),
-            flow_points=state.points,
-        )
-    )
 
 
 @dataclass
@@ -105,7 +77,7 @@ class Engine:
 
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
-        self._offer_reach: dict[tuple[str, frozenset[str]], bool] = {}
+        self._reach = OfferReach(flow)
         intents = flow.spec.intents
         self.intents = IntentMatcher(
             {
@@ -148,10 +120,10 @@ class Engine:
         anew (start, start over), a lead fact such as the name.
         """
         lead_slots = frozenset(
-            n for n, spec in self.flow.spec.slots.items() if spec.type in _LEAD_SLOT_TYPES
+            n for n, spec in self.flow.spec.slots.items() if spec.type in LEAD_SLOT_TYPES
         )
         if event.kind == "start":
-            return self._reaches_offer(self.flow.start, lead_slots | set(state.slots))
+            return self._reach.reaches(self.flow.start, lead_slots | set(state.slots))
         waiting = self.flow.spec.steps.get(state.step or "")
         if isinstance(waiting, OfferSlotsStep):
             return True
@@ -161,41 +133,12 @@ class Engine:
                 spec = getattr(self.flow.spec.intents, intent)
                 target = spec.goto or (self.flow.start if intent == "restart" else None)
                 known = lead_slots if intent == "restart" else frozenset(state.slots)
-                return target is not None and self._reaches_offer(target, known)
+                return target is not None and self._reach.reaches(target, known)
         if not isinstance(waiting, AskStep) or state.step is None:
             return False
         known = frozenset({*state.slots, waiting.ask})
         after = [waiting.next or self.flow.successor.get(state.step), waiting.on_fail]
-        return any(self._reaches_offer(t, known) for t in after if t)
-
-    def _reaches_offer(self, step_id: str, known: frozenset[str]) -> bool:
-        """Whether running from ``step_id`` with the ``known`` slots filled may reach a slot
-        offer before a question that waits (memoised: flows do not change after loading)."""
-        key = (step_id, known)
-        if key not in self._offer_reach:
-            seen: set[str] = set()
-            todo = [step_id]
-            found = False
-            while todo and not found:
-                current = todo.pop()
-                if current in seen or current not in self.flow.spec.steps:
-                    continue
-                seen.add(current)
-                step = self.flow.step(current)
-                if isinstance(step, OfferSlotsStep):
-                    found = True
-                elif not isinstance(step, AskStep) or (step.skip_if_known and step.ask in known):
-                    todo.extend(self._next_steps(current, step))
-            self._offer_reach[key] = found
-        return self._offer_reach[key]
-
-    def _next_steps(self, step_id: str, step: Any) -> list[str]:
-        targets = [getattr(step, name, None) for name in ("next", "goto", "on_fail", "on_decline")]
-        if isinstance(step, BranchStep):
-            targets += [r.else_ if isinstance(r, BranchElse) else r.goto for r in step.branch]
-        if not isinstance(step, GotoStep | BranchStep | EndStep):
-            targets.append(self.flow.successor.get(step_id))
-        return [t for t in targets if isinstance(t, str)]
+        return any(self._reach.reaches(t, known) for t in after if t)
 
     def refusal(self, state: State, event: Inbound) -> str | None:
         """Why a tap cannot apply to this state (None when it can); typed text always can.
@@ -239,7 +182,7 @@ class Engine:
         """
         known: dict[str, Any] = {}
         for name, spec in self.flow.spec.slots.items():
-            field_name = _LEAD_SLOT_TYPES.get(spec.type)
+            field_name = LEAD_SLOT_TYPES.get(spec.type)
             if field_name and ctx.lead.get(field_name):
                 known[name] = ctx.lead[field_name]
         if before is None:
@@ -433,7 +376,7 @@ class Engine:
             found = [h.topic_id for h in run.ctx.vocabulary.detect(str(value))]
             changes["topics"] = tuple(dict.fromkeys([*run.state.topics, *found]))
         run.state = run.state.evolve(**changes)
-        lead_field = _LEAD_SLOT_TYPES.get(slot.type)
+        lead_field = LEAD_SLOT_TYPES.get(slot.type)
         if lead_field:
             run.effects.append(LeadUpdate({lead_field: str(value)}))
         self._go(run, step.next or self.flow.successor.get(step_id))
@@ -457,13 +400,13 @@ class Engine:
         """The slot value for this answer, or None when it cannot be used."""
         slot = self.flow.spec.slots[step.ask]
         # Timing text goes to the parser, not to fuzzy matching: 10か月以内 is not 1か月以内.
-        choice = _match_choice(step, event, fuzzy=slot.type is not SlotType.TIMING)
+        choice = match_choice(step, event, fuzzy=slot.type is not SlotType.TIMING)
         if event.kind == "choice" and choice is None:
             return None
         if slot.type is SlotType.TIMING:
             if choice is not None:
                 return timing_from_bucket(
-                    TimingBucket(choice), run.ctx.now, _label(step, choice)
+                    TimingBucket(choice), run.ctx.now, label_of(step, choice)
                 ).to_dict()
             timing = parse_timing(event.text, run.ctx.now, run.ctx.fiscal_year_start_month)
             if timing.bucket is not TimingBucket.UNKNOWN and self._free_text(step):
@@ -473,7 +416,7 @@ class Engine:
             return choice
         if not self._free_text(step) or event.kind != "text":
             return None
-        return _clean(slot.type, event.text)
+        return clean_answer(slot.type, event.text)
 
     # -- offering slots ------------------------------------------------------------------------
 
@@ -607,48 +550,6 @@ class Engine:
             run.replies.append(Text(text))
 
 
-def _label(step: AskStep, value: str) -> str:
-    return next((c.label for c in step.choices if c.value == value), value)
-
-
-def _match_choice(step: AskStep, event: Inbound, *, fuzzy: bool = True) -> str | None:
-    """The choice value an answer means: exact value, label or alias, then (maybe) fuzzy."""
-    if not step.choices:
-        return None
-    if event.kind == "choice":
-        return event.value if any(c.value == event.value for c in step.choices) else None
-    text = normalize(event.text)
-    if not text:
-        return None
-    table: dict[str, str] = {}
-    for choice in step.choices:
-        for word in (choice.value, choice.label, *choice.aliases):
-            table.setdefault(normalize(word), choice.value)
-    if text in table:
-        return table[text]
-    if not fuzzy:
-        return None
-    found = process.extractOne(text, list(table), scorer=fuzz.ratio, score_cutoff=85)
-    return table[found[0]] if found else None
-
-
-def _clean(slot_type: SlotType, text: str) -> Any:
-    text = text.strip()
-    if not text or len(text) > leads.MAX_ANSWER_CHARS:
-        return None
-    if slot_type is SlotType.EMAIL:
-        return leads.clean_email(text)
-    if slot_type is SlotType.PHONE:
-        return leads.clean_phone(text)
-    if slot_type is SlotType.NAME:
-        return leads.clean_name(text)
-    if slot_type is SlotType.COMPANY:
-        return leads.clean_company(text)
-    if slot_type is SlotType.CHOICE:
-        return None
-    return text
-
-
 def _case_vars(match: CaseMatch) -> dict[str, Any]:
     case = match.case
     return {
@@ -667,24 +568,3 @@ def _booking_vars(state: State, ctx: Context) -> dict[str, Any] | None:
         return None
     start, end = booking.Slot.parse_id(state.booking["slot_id"], ctx.calendar.tz)
     return {"start": start, "end": end, "id": state.booking["slot_id"]}
-
-
-def challenge_of(flow: Flow, state: State) -> str | None:
-    """The lead's challenge in their own words (the first topics slot filled), if any."""
-    return next(
-        (
-            str(state.slots[n])
-            for n, s in flow.spec.slots.items()
-            if s.topics and state.slots.get(n)
-        ),
-        None,
-    )
-
-
-def timing_of(flow: Flow, state: State) -> Timing | None:
-    """The lead's timing (the first timing slot the flow filled), if any."""
-    for name, spec in flow.spec.slots.items():
-        value = state.slots.get(name)
-        if spec.type is SlotType.TIMING and isinstance(value, Mapping):
-            return Timing.from_dict(value)
-    return None

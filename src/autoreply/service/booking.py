@@ -1,4 +1,5 @@
-"""Booking from the page an email links to: the free slots, and a pick booked as in the chat."""
+"""Meetings booked outside the chat: the page an email links to (free slots, a pick booked as
+in the chat), the booking it shows, and its cancellation."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from autoreply.errors import BadRequestError
 from autoreply.flows.turns import Book, State
 from autoreply.service.conversations import ConversationService
 from autoreply.store import repos
+from autoreply.store.models import Booking
 
 __all__ = ["BookingPage", "Bookings", "DayOfSlots", "Outcome", "PageSlot"]
 
@@ -51,11 +53,43 @@ Outcome = Literal["booked", "taken", "already"]
 
 
 class Bookings:
-    """The lead's self-service booking after an email."""
+    """A lead's meeting outside the chat: the booking page of an email link, the booking
+    it shows, and cancelling it from the signed link in the confirmation."""
 
     def __init__(self, service: ConversationService) -> None:
         self.service = service
         self.content = service.content
+
+    async def booking_of(self, conversation_id: str) -> Booking | None:
+        """The conversation's confirmed booking, if any."""
+        async with self.service.uow.read() as session:
+            found = await repos.confirmed_booking(session, public_id=conversation_id)
+        return None if found is None else found[0]
+
+    async def cancel_booking(self, conversation_id: str) -> Booking | None:
+        """Cancel the conversation's booking (the slot is free again); None if there is none.
+
+        The handoff is refreshed so the rep sees that the meeting is off.
+        """
+        now = self.content.clock.now()
+        async with self.service.uow.write() as session:
+            conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
+            found = await repos.confirmed_booking(session, conversation_id=conversation.id)
+            if found is None:
+                return None
+            booking = found[0]
+            booking.status = "cancelled"
+            booking.cancelled_at = now
+            state = State.from_dict(conversation.state)
+            tags = tuple(dict.fromkeys((*state.tags, "booking_cancelled")))
+            conversation.state = state.evolve(booking=None, tags=tags).to_dict()
+            conversation.updated_at = now
+            await session.flush()
+            if self.service.meetings is not None:
+                await self.service.meetings.cancelled(session, conversation, lead, booking, now)
+            await self.service.refresh_handoff(session, conversation, now)
+            log.info("booking cancelled", extra={"conversation": conversation_id})
+        return booking
 
     async def booking_page(self, conversation_id: str) -> BookingPage:
         """The lead's booking, or the slots free now (spread over the next days)."""

@@ -11,8 +11,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.domain.calendar import format_when
-from autoreply.domain.handoff import HandoffRecord, TranscriptLine, build_handoff
-from autoreply.flows.engine import Engine, challenge_of, lead_score, timing_of
+from autoreply.domain.handoff import (
+    Activity,
+    HandoffRecord,
+    Said,
+    TranscriptLine,
+    Who,
+    build_handoff,
+)
+from autoreply.flows.engine import Engine
+from autoreply.flows.facts import challenge_of, lead_score, timing_of
 from autoreply.flows.turns import Context, Ended, Handoff, OptOut, State, Turn
 from autoreply.service.content import Content
 from autoreply.store import repos
@@ -78,61 +86,30 @@ class HandoffWriter:
     ) -> HandoffRecord:
         """Write the handoff, or bring ``row`` (the existing one, from ``row()``) up to date."""
         flow = engine.flow
-        locale = flow.locale
         ctx = replace(ctx, lead=facts(lead))  # the effects of this turn may have changed it
-        messages = await repos.messages_of(session, conversation.id)
-        booked = (
-            None
-            if state.booking is None
-            else await repos.confirmed_booking(session, conversation_id=conversation.id)
-        )
-        booking_data = None
-        if booked is not None:
-            booking, rep = booked
-            start = booking.start_at.astimezone(ctx.calendar.tz)
-            booking_data = {
-                "start": start.isoformat(),
-                "end": booking.end_at.astimezone(ctx.calendar.tz).isoformat(),
-                "start_text": format_when(start, locale),
-                "rep": rep.name if rep else None,
-                "rep_email": rep.email if rep else None,
-            }
-        challenge = challenge_of(flow, state)
+        source = conversation.source or {}
         labels = {name: spec.label or name for name, spec in flow.spec.slots.items()}
         record = build_handoff(
             reason=reason,
             channel=conversation.channel,
-            lead={name: getattr(lead, name) for name in repos.LEAD_FIELDS},
-            identities=[
-                (i.channel, i.external_id) for i in await repos.identities_of(session, lead)
-            ],
-            source=conversation.source or {},
-            timing=timing_of(flow, state),
-            challenge=challenge,
-            topic_labels=[t.label for t in (ctx.vocabulary.get(i) for i in state.topics) if t],
-            cases_sent=_cards_sent(messages),
-            cases_opened=list((conversation.source or {}).get("cases_opened", [])),
-            booking=booking_data,
-            score=lead_score(flow, state, ctx),
-            tags=state.tags,
-            slots={labels.get(k, k): v for k, v in state.slots.items()},
-            started_at=conversation.created_at,
-            first_response_at=conversation.first_response_at,
-            transcript=transcript_of(messages),
-            opted_out=lead.opted_out_at is not None,
-            locale=locale,
-            pre_meeting=(conversation.source or {}).get("pre_meeting"),
-            email_problem=(
-                {"at": lead.email_failed_at.isoformat(), "error": lead.email_error}
-                if lead.email_failed_at
-                else None
+            source=source,
+            who=await _who(session, lead),
+            said=Said(
+                timing=timing_of(flow, state),
+                challenge=challenge_of(flow, state),
+                topic_labels=[t.label for t in (ctx.vocabulary.get(i) for i in state.topics) if t],
+                slots={labels.get(k, k): v for k, v in state.slots.items()},
+                tags=state.tags,
+                score=lead_score(flow, state, ctx),
             ),
+            activity=await _activity(session, conversation, state, ctx, flow.locale),
+            locale=flow.locale,
         )
         data = record.to_dict()
-        data["first_line"] = self.content.texts.render("handoff/first_line", locale, r=data)
+        data["first_line"] = self.content.texts.render("handoff/first_line", flow.locale, r=data)
         record = record.with_first_line(data["first_line"])
         if row is None:
-            row = repos.add_handoff(
+            repos.add_handoff(
                 session,
                 conversation_id=conversation.id,
                 lead_id=lead.id,
@@ -155,6 +132,51 @@ class HandoffWriter:
             row.record, row.updated_at, row.lead_id = data, now, lead.id
         await session.flush()
         return record
+
+
+async def _who(session: AsyncSession, lead: Lead) -> Who:
+    return Who(
+        facts={name: getattr(lead, name) for name in repos.LEAD_FIELDS},
+        identities=[(i.channel, i.external_id) for i in await repos.identities_of(session, lead)],
+        opted_out=lead.opted_out_at is not None,
+        email_problem=(
+            {"at": lead.email_failed_at.isoformat(), "error": lead.email_error}
+            if lead.email_failed_at
+            else None
+        ),
+    )
+
+
+async def _activity(
+    session: AsyncSession, conversation: Conversation, state: State, ctx: Context, locale: str
+) -> Activity:
+    source = conversation.source or {}
+    messages = await repos.messages_of(session, conversation.id)
+    booked = (
+        None
+        if state.booking is None
+        else await repos.confirmed_booking(session, conversation_id=conversation.id)
+    )
+    booking_data = None
+    if booked is not None:
+        booking, rep = booked
+        start = booking.start_at.astimezone(ctx.calendar.tz)
+        booking_data = {
+            "start": start.isoformat(),
+            "end": booking.end_at.astimezone(ctx.calendar.tz).isoformat(),
+            "start_text": format_when(start, locale),
+            "rep": rep.name,
+            "rep_email": rep.email,
+        }
+    return Activity(
+        started_at=conversation.created_at,
+        first_response_at=conversation.first_response_at,
+        transcript=transcript_of(messages),
+        cases_sent=_cards_sent(messages),
+        cases_opened=list(source.get("cases_opened", [])),
+        booking=booking_data,
+        pre_meeting=source.get("pre_meeting"),
+    )
 
 
 def facts(lead: Lead) -> dict[str, Any]:

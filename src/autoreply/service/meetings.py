@@ -22,7 +22,7 @@ from autoreply.channels.email.render import Calendar, MailRenderer, serialize
 from autoreply.domain.calendar import BusinessCalendar, format_when
 from autoreply.domain.invites import Invite, Person, invite_ics
 from autoreply.errors import PermanentDeliveryError
-from autoreply.flows.engine import challenge_of, timing_of
+from autoreply.flows.facts import challenge_of, timing_of
 from autoreply.flows.turns import State
 from autoreply.links import Links
 from autoreply.service.content import Content

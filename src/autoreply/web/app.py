@@ -1,17 +1,16 @@
-"""The HTTP service: health and readiness now; the chat API and pages build on this app."""
+"""The web app factory (an entry point): the FastAPI app, its routes and its lifespan."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 
 from autoreply import __version__
 from autoreply.bootstrap import open_runtime, resolve_secret
@@ -19,11 +18,11 @@ from autoreply.clock import Clock
 from autoreply.config import Settings
 from autoreply.logs import configure_logging
 from autoreply.service.runtime import Runtime
-from autoreply.store.db import migration_status, ping, upgrade
+from autoreply.store.db import upgrade
 from autoreply.web.auth import install_rep_auth
 from autoreply.web.errors import install_error_handlers
 from autoreply.web.pages import Pages
-from autoreply.web.routes import booking, chat, forms, line, links, rep, rep_api, site
+from autoreply.web.routes import booking, chat, forms, line, links, ops, rep, rep_api, site
 
 __all__ = ["create_app", "serve"]
 
@@ -32,6 +31,31 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> FastAPI:
     """Build the app; everything is opened in its lifespan, nothing at import time."""
+    app = FastAPI(
+        title="autoreply", version=__version__, lifespan=_lifespan(settings, clock, migrate)
+    )
+    origins = [o.strip() for o in settings.widget_origins.split(",") if o.strip()]
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+    install_error_handlers(app)
+    install_rep_auth(app, settings, resolve_secret(settings))
+    for routes in (chat, site, booking, forms, links, line, rep, rep_api, ops):
+        app.include_router(routes.router)
+    app.state.pages = Pages(settings.path("templates_dir"), settings.tz)
+    app.state.pages.check()
+    return app
+
+
+def _lifespan(
+    settings: Settings, clock: Clock | None, migrate: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Opens the runtime and runs the background work (idle handoffs; the outbox and LINE
+    events unless a separate ``autoreply worker`` does) while the app serves."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,56 +75,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
                 for task in stuck:  # never hold the shutdown hostage
                     log.error("background task %s did not stop in time", task.get_name())
 
-    app = FastAPI(title="autoreply", version=__version__, lifespan=lifespan)
-    origins = [o.strip() for o in settings.widget_origins.split(",") if o.strip()]
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=origins,
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type"],
-        max_age=600,
-    )
-    install_error_handlers(app)
-    app.include_router(chat.router)
-    app.include_router(site.router)
-    app.include_router(booking.router)
-    app.include_router(forms.router)
-    app.include_router(links.router)
-    app.include_router(line.router)
-    install_rep_auth(app, settings, resolve_secret(settings))
-    app.include_router(rep.router)
-    app.include_router(rep_api.router)
-    app.state.pages = Pages(settings.path("templates_dir"), settings.tz)
-    app.state.pages.check()
-
-    @app.get("/healthz", tags=["ops"], summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["ops"], summary="Database reachable and migrated")
-    async def readyz() -> JSONResponse:
-        runtime: Runtime = app.state.runtime
-        try:
-            await ping(runtime.reader)
-            current, head = await migration_status(runtime.reader)
-        except Exception as exc:
-            log.warning("not ready: %s", type(exc).__name__)
-            return JSONResponse(
-                {"status": "unavailable", "reason": "database unreachable"}, status_code=503
-            )
-        if current != head:
-            return JSONResponse(
-                {
-                    "status": "unavailable",
-                    "reason": "migrations pending",
-                    "current": current,
-                    "head": head,
-                },
-                status_code=503,
-            )
-        return JSONResponse({"status": "ok", "schema": current})
-
-    return app
+    return lifespan
 
 
 IDLE_CHECK_SECONDS = 60.0

@@ -46,7 +46,7 @@ async def cancel_page(
 ) -> HTMLResponse:
     """Shows the meeting and a button; nothing changes until the lead confirms."""
     _check(runtime, conversation_id, s)
-    booking = await runtime.service.booking_of(conversation_id)
+    booking = await runtime.bookings.booking_of(conversation_id)
     when = await _when(runtime, conversation_id, booking)
     return _pages(request).render("booking/cancel.html", when=when, signature=s, done=False)
 
@@ -57,7 +57,7 @@ async def cancel(
 ) -> HTMLResponse:
     """Cancels the meeting (the slot becomes free) and tells the rep via the handoff."""
     _check(runtime, conversation_id, s)
-    booking = await runtime.service.cancel_booking(conversation_id)
+    booking = await runtime.bookings.cancel_booking(conversation_id)
     when = await _when(runtime, conversation_id, booking)
     return _pages(request).render(
         "booking/cancel.html", when=when, signature=s, done=booking is not None
