@@ -20,8 +20,8 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoreply.channels.email.render import MailRenderer, parse_sender
-from autoreply.channels.email.transport import FolderTransport, SmtpTransport
-from autoreply.channels.line.client import line_api, line_outgoing
+from autoreply.channels.email.transport import email_channel
+from autoreply.channels.line.client import line_api, line_channel
 from autoreply.channels.line.inbox import LineInbox
 from autoreply.clock import Clock, SystemClock
 from autoreply.config import Settings, project_path
@@ -51,7 +51,7 @@ from autoreply.store.db import (
     session_factory,
     upgrade,
 )
-from autoreply.store.outbox import OutboxWorker, RetryPolicy, Transport
+from autoreply.store.outbox import OutboxWorker, RetryPolicy
 from autoreply.texts import Texts
 
 __all__ = [
@@ -62,7 +62,6 @@ __all__ = [
     "load_checked_forms",
     "load_library",
     "mail_renderer",
-    "mail_transport",
     "open_runtime",
     "open_session",
     "read_yaml",
@@ -221,22 +220,6 @@ def load_checked_forms(content: Content, renderer: MailRenderer) -> Forms:
     return forms
 
 
-def mail_transport(settings: Settings) -> Transport:
-    """SMTP when a host is set, else a folder of .eml files (the embedded default)."""
-    if settings.smtp_host:
-        return SmtpTransport(
-            settings.smtp_host,
-            settings.smtp_port,
-            tls=settings.smtp_tls,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            timeout=settings.smtp_timeout_seconds,
-        )
-    folder = settings.mail_dir if settings.mail_dir.is_absolute() else settings.mail_dir.resolve()
-    log.info("no SMTP server set (AUTOREPLY_SMTP_HOST): emails are written to %s", folder)
-    return FolderTransport(folder)
-
-
 def retry_policy(settings: Settings) -> RetryPolicy:
     """How the outbox retries: the settings' backoff, age limit and claim lease."""
     return RetryPolicy(
@@ -269,12 +252,12 @@ async def open_runtime(
         forms = load_checked_forms(content, renderer)
         links = Links(content.secret, settings.public_url, timedelta(days=settings.link_days))
         line = await stack.enter_async_context(line_api(settings))
-        transports: dict[str, Transport] = {"email": mail_transport(settings)}
+        channels = [email_channel(settings)]
         if line is not None:
-            transports["line"] = line.transport
+            channels.append(line_channel(line, content.texts, links))
         worker = OutboxWorker(
             sessions,
-            transports,
+            {c.name: c.transport for c in channels if c.transport is not None},
             content.clock,
             retry_policy(settings),
             postgres=not is_sqlite(settings.database_url),
@@ -286,7 +269,7 @@ async def open_runtime(
             content,
             sessions,
             readers=readers,
-            outgoing={"line": line_outgoing(content.texts, links)} if line else None,
+            outgoing={c.name: c.outgoing for c in channels if c.outgoing is not None},
             links=links,
             meetings=meetings,
             queued=worker.wake,

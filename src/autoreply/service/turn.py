@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoreply.channels.base import Outgoing
 from autoreply.domain.booking import Busy, RepAvailability, Slot, pick_rep, reps_free_for
 from autoreply.domain.calendar import WeeklyHours
 from autoreply.domain.handoff import HandoffRecord
@@ -56,11 +57,6 @@ class TurnResult:
     handoff: HandoffRecord | None = None
     token: str | None = None  # only from ``start``: the conversation's secret
     locale: str = "ja"  # the language of the conversation's flow
-
-
-Outgoing = Callable[[Conversation, Sequence[Reply], str], list[dict[str, Any]]]
-"""Renders a turn's replies (conversation, replies, locale) into outbox payloads, one per
-request the channel will make."""
 
 
 def reply_text(reply: Reply) -> str:

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import aiosmtplib
 
+from autoreply.channels.base import Channel
+from autoreply.config import Settings
 from autoreply.errors import PermanentDeliveryError, TemporaryDeliveryError
-from autoreply.store.outbox import OutboxItem
+from autoreply.store.outbox import OutboxItem, Transport
 
-__all__ = ["FolderTransport", "SmtpTransport", "message_bytes"]
+__all__ = ["FolderTransport", "SmtpTransport", "email_channel", "message_bytes"]
 
 log = logging.getLogger(__name__)
 _DATE = re.compile(r"^Date: [^\r\n]*$", re.MULTILINE)
@@ -127,3 +129,24 @@ def _masked(address: str) -> str:
     """taro@example.com -> t***@example.com (logs name no one in full)."""
     local, _, domain = address.partition("@")
     return f"{local[:1]}***@{domain}"
+
+
+def email_channel(settings: Settings) -> Channel:
+    """The email channel: SMTP when a host is set, else a folder of .eml files (the
+    embedded default). Its messages are rendered when queued, so it pushes no replies."""
+    if settings.smtp_host:
+        transport: Transport = SmtpTransport(
+            settings.smtp_host,
+            settings.smtp_port,
+            tls=settings.smtp_tls,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    else:
+        folder = (
+            settings.mail_dir if settings.mail_dir.is_absolute() else settings.mail_dir.resolve()
+        )
+        log.info("no SMTP server set (AUTOREPLY_SMTP_HOST): emails are written to %s", folder)
+        transport = FolderTransport(folder)
+    return Channel("email", transport=transport)

@@ -10,16 +10,16 @@ from typing import Any
 
 from linebot.v3.messaging import AsyncApiClient, AsyncMessagingApi, Configuration
 
+from autoreply.channels.base import Channel, Outgoing
 from autoreply.channels.line import wire
 from autoreply.channels.line.transport import REQUEST_TIMEOUT, LineTransport
 from autoreply.config import Settings
 from autoreply.flows.turns import Reply
 from autoreply.links import Links
-from autoreply.service.conversations import Outgoing
 from autoreply.store.models import Conversation
 from autoreply.texts import Texts
 
-__all__ = ["LineApi", "line_api", "line_outgoing"]
+__all__ = ["LineApi", "line_api", "line_channel", "line_outgoing"]
 
 
 @dataclass
@@ -79,3 +79,8 @@ def line_outgoing(texts: Texts, links: Links) -> Outgoing:
         return [{"messages": messages[i : i + step]} for i in range(0, len(messages), step)]
 
     return render
+
+
+def line_channel(api: LineApi, texts: Texts, links: Links) -> Channel:
+    """The LINE channel: pushed replies (reply token while fresh, else push) from the outbox."""
+    return Channel("line", transport=api.transport, outgoing=line_outgoing(texts, links))
