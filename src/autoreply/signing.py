@@ -33,5 +33,7 @@ def sign(secret: str, *parts: str) -> str:
 
 
 def verify(secret: str, signature: str, *parts: str) -> bool:
-    """Whether ``signature`` was made by ``sign(secret, *parts)`` (constant time)."""
-    return hmac.compare_digest(sign(secret, *parts), signature)
+    """Whether ``signature`` was made by ``sign(secret, *parts)`` (constant time; any text,
+    non-ASCII included, is simply not a signature)."""
+    given = signature.encode("utf-8", "replace")
+    return hmac.compare_digest(sign(secret, *parts).encode("ascii"), given)

@@ -231,3 +231,18 @@ async def test_a_lead_cancels_from_the_link_and_the_slot_is_free_again(
         await client.post(other_url, json={"text": "人手不足です"}, headers=other_auth)
     ).json()
     assert again_offer["replies"][-1]["days"][0]["slots"][0]["id"] == first["id"]
+
+
+@pytest.mark.parametrize("signature", ["ü", "署名", "%F0%9F%98%80", "0" * 200])
+async def test_signed_links_with_any_text_as_signature_are_refused_not_a_500(
+    client: httpx.AsyncClient, signature: str
+) -> None:
+    """A case link or cancel link whose ``s=`` is not ASCII (or just wrong) is refused with
+    a 4xx; comparing it never raises."""
+    cid, _, _ = await _start(client)
+    case = await client.get(f"/r/{cid}/maker-night-inquiries?s={signature}")
+    assert case.status_code == 404
+    page = await client.get(f"/bookings/{cid}/cancel?s={signature}")
+    assert 400 <= page.status_code < 500
+    cancel = await client.post(f"/bookings/{cid}/cancel?s={signature}")
+    assert 400 <= cancel.status_code < 500

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -389,3 +390,20 @@ def _token_owner(url: str, token: str) -> str | None:
             await engine.dispose()
 
     return asyncio.run(owner())
+
+
+@pytest.mark.parametrize("bad_id", ["2147483648", "99999999999999999999", "0", "-1"])
+async def test_handoff_ids_out_of_range_are_a_422_not_a_500(
+    client: httpx.AsyncClient, app: FastAPI, rep: Rep, bad_id: str
+) -> None:
+    """An id past the database's integer range (PostgreSQL's int4 too) is refused before
+    any query, on the JSON API and on the pages alike."""
+    auth = {"Authorization": f"Bearer {await _token(app)}"}
+    read = await client.get(f"/api/rep/handoffs/{bad_id}", headers=auth)
+    assert read.status_code == 422, read.text
+    assert read.json()["detail"][0]["loc"] == ["path", "handoff_id"]
+    mark = await client.post(f"/api/rep/handoffs/{bad_id}/contacted", headers=auth)
+    assert mark.status_code == 422
+    await _login(client)
+    page = await client.get(f"/rep/handoffs/{bad_id}")
+    assert page.status_code == 422

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 
 from autoreply.errors import UnauthorizedError
 from autoreply.service.runtime import Runtime
 
-__all__ = ["RuntimeDep", "TokenDep", "get_runtime", "get_token"]
+__all__ = ["MAX_ROW_ID", "RowId", "RuntimeDep", "TokenDep", "get_runtime", "get_token"]
+
+MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer, the type of the tables' ids
 
 
 # Dependencies are coroutines: FastAPI runs a plain function in a worker thread, a hop
@@ -30,4 +32,6 @@ async def get_token(authorization: Annotated[str | None, Header()] = None) -> st
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a record's id")]
+"""A numeric id in a path: out of the database's integer range is a 422, never a query."""
 TokenDep = Annotated[str, Depends(get_token)]

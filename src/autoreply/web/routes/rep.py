@@ -21,7 +21,7 @@ from autoreply.web.auth import (
     session_rep,
     throttle_of,
 )
-from autoreply.web.deps import RuntimeDep
+from autoreply.web.deps import RowId, RuntimeDep
 from autoreply.web.pages import Pages
 
 __all__ = ["elapsed", "router"]
@@ -175,7 +175,7 @@ async def handoff_list(
 
 
 @router.get("/handoffs/{handoff_id}", response_class=HTMLResponse)
-async def handoff_page(handoff_id: int, request: Request, runtime: RuntimeDep) -> Response:
+async def handoff_page(handoff_id: RowId, request: Request, runtime: RuntimeDep) -> Response:
     """Everything a rep needs before the first call, and the 「対応済みにする」 button."""
     rep = await session_rep(request, runtime)
     if rep is None:
@@ -207,7 +207,7 @@ def _first_contact(row: HandoffRow) -> tuple[int, int] | None:
 
 @router.post("/handoffs/{handoff_id}/contacted", response_class=HTMLResponse)
 async def contacted(
-    handoff_id: int,
+    handoff_id: RowId,
     request: Request,
     runtime: RuntimeDep,
     csrf: Annotated[str, Form(alias="csrf_token")] = "",

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from autoreply.service import reps
 from autoreply.store.models import HandoffRow
 from autoreply.web.auth import ApiRepDep
-from autoreply.web.deps import RuntimeDep
+from autoreply.web.deps import RowId, RuntimeDep
 
 __all__ = ["HandoffDetail", "HandoffItem", "LeadName", "router"]
 
@@ -93,7 +93,7 @@ async def list_handoffs(
     response_model=HandoffDetail,
     responses=_NOT_FOUND,
 )
-async def get_handoff(handoff_id: int, runtime: RuntimeDep, rep: ApiRepDep) -> HandoffDetail:
+async def get_handoff(handoff_id: RowId, runtime: RuntimeDep, rep: ApiRepDep) -> HandoffDetail:
     """Everything the rep page shows, as JSON."""
     async with runtime.sessions() as session:
         row, channel = await reps.get_handoff(session, handoff_id)
@@ -108,7 +108,7 @@ async def get_handoff(handoff_id: int, runtime: RuntimeDep, rep: ApiRepDep) -> H
     response_model=HandoffItem,
     responses=_NOT_FOUND,
 )
-async def mark_contacted(handoff_id: int, runtime: RuntimeDep, rep: ApiRepDep) -> HandoffItem:
+async def mark_contacted(handoff_id: RowId, runtime: RuntimeDep, rep: ApiRepDep) -> HandoffItem:
     """Sets status 'contacted', the time and the rep; a second call keeps the first contact."""
     async with runtime.sessions() as session, session.begin():
         await reps.mark_contacted(session, handoff_id, rep, runtime.content.clock.now())
