@@ -246,3 +246,28 @@ async def test_signed_links_with_any_text_as_signature_are_refused_not_a_500(
     assert 400 <= page.status_code < 500
     cancel = await client.post(f"/bookings/{cid}/cancel?s={signature}")
     assert 400 <= cancel.status_code < 500
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"text": "\\ud800"}',
+        b'{"text": "ok", "bogus": "\\udfff"}',
+        b'{"text": NaN}',
+        b'{"text": Infinity}',
+        b'{"text": "ok", "extra": -Infinity}',
+    ],
+)
+async def test_lone_surrogates_and_nan_in_json_are_a_4xx_not_a_500(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    """JSON a browser would never send (a lone surrogate, NaN, Infinity) is refused with a
+    reason, also when the 422 would echo the bad value back."""
+    cid, auth, _ = await _start(client)
+    response = await client.post(
+        f"/api/chat/conversations/{cid}/messages",
+        content=body,
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["detail"]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from autoreply.errors import (
@@ -36,8 +41,28 @@ def status_of(exc: AutoreplyError) -> int:
     return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
 
 
+def _echoable(value: Any) -> Any:
+    """A value a 422 can echo as JSON: lone surrogates become U+FFFD, NaN and the
+    infinities their names (JSON has neither)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {_echoable(k): _echoable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_echoable(v) for v in value]
+    return value
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map the error tree to status codes with the error's message as the reason."""
+    """Map the error tree to status codes with the error's message as the reason, and
+    make FastAPI's 422 safe to encode whatever the request held."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = _echoable(jsonable_encoder(exc.errors(), custom_encoder={float: _echoable}))
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(AutoreplyError)
     async def _product_error(request: Request, exc: AutoreplyError) -> JSONResponse:
