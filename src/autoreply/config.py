@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     slot_count: int = Field(6, ge=1, le=13, description="Slots offered at once (LINE max 13).")
     slot_min_lead_minutes: int = Field(120, ge=0, description="Earliest slot after now.")
     slot_prep_minutes: int = Field(60, ge=0, description="Preparation time after opening.")
+    slot_hold_minutes: int = Field(
+        15,
+        ge=1,
+        le=240,
+        description="A tapped slot is held this long after the lead's last message, "
+        "until their details are complete (then confirmed).",
+    )
     secret_key: str | None = Field(
         None,
         description="Signs rep sessions and links; unset: generated once into var/secret.key.",

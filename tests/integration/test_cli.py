@@ -48,7 +48,9 @@ def test_flow_check_reports_problems_and_exits_1(tmp_path: Path) -> None:
     text = (ROOT / "flows" / "demo.ja.yaml").read_text(encoding="utf-8")
     broken = tmp_path / "broken.yaml"
     broken.write_text(
-        text.replace("    on_decline: no_booking\n", "    on_decline: nowhere\n    colour: red\n"),
+        text.replace(
+            "    on_decline: decline_contact\n", "    on_decline: nowhere\n    colour: red\n"
+        ),
         encoding="utf-8",
     )
     result = run("flow", "check", str(broken), str(ROOT / "flows" / "demo.en.yaml"), cwd=tmp_path)

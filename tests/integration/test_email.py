@@ -221,9 +221,11 @@ async def test_json_from_a_marketing_tool_and_one_lead_per_address(
 async def test_a_second_submission_within_the_window_sends_one_reply(
     client: httpx.AsyncClient, app: FastAPI, smtp: MailServer, clock: FixedClock
 ) -> None:
-    """Both submissions are stored; only the first gets a reply; later, a new one does."""
+    """The same submission twice: both are stored; only the first gets a reply; later, a
+    new one does."""
     await submit(client)
-    await submit(client, message="もう一度送ってしまいました")
+    again = await submit(client)
+    assert again.status_code == 303
     assert await count(app, FormSubmission) == 2
     assert await count(app, FormSubmission, FormSubmission.duplicate_of_id.is_not(None)) == 1
     await deliver(app)
@@ -232,6 +234,23 @@ async def test_a_second_submission_within_the_window_sends_one_reply(
     await submit(client)
     await deliver(app)
     assert len(smtp.recorder.received) == 2
+
+
+async def test_a_different_document_within_the_window_is_a_new_request(
+    client: httpx.AsyncClient, app: FastAPI, smtp: MailServer
+) -> None:
+    """Asking for the case book right after the overview is a second request: its own reply
+    with its own document; changing only the message is one too; an exact repeat is not."""
+    await submit(client)
+    await submit(client, document="case-book")
+    await submit(client, document="case-book")  # a double click on the second request
+    await submit(client, message="料金も知りたいです")
+    assert await count(app, FormSubmission) == 4
+    assert await count(app, FormSubmission, FormSubmission.duplicate_of_id.is_not(None)) == 1
+    assert await deliver(app) == 3
+    subjects = sorted(str(r.message["Subject"]) for r in smtp.recorder.received)
+    assert sum("サービス概要資料" in s for s in subjects) == 2
+    assert sum("導入事例集" in s for s in subjects) == 1, subjects
 
 
 async def test_the_same_form_twice_at_the_same_moment_sends_one_reply(

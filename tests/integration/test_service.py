@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from autoreply.bootstrap import seed_demo
+from autoreply.bootstrap import mail_renderer, seed_demo
 from autoreply.clock import FixedClock
 from autoreply.errors import NotFoundError
 from autoreply.flows.turns import Inbound, SlotPicker, reply_to_dict
+from autoreply.links import Links
 from autoreply.service.content import Content
 from autoreply.service.conversations import ConversationService
+from autoreply.service.meetings import MeetingMail
 from autoreply.store import repos
 from autoreply.store.db import create_engine, session_factory
 from autoreply.store.models import Booking, Conversation, HandoffRow, Lead, Message, OutboxRow
@@ -31,7 +33,11 @@ async def service(migrated: str, content: Content) -> AsyncIterator[Conversation
     sessions = session_factory(engine)
     own = dataclasses.replace(content, clock=FixedClock(SATURDAY_NIGHT))
     await seed_demo(sessions, own.clock)
-    yield ConversationService(own, sessions, outgoing={"line": _one_request_per_turn})
+    links = Links(own.secret, own.settings.public_url, timedelta(days=14))
+    meetings = MeetingMail(own, mail_renderer(own.settings), links)
+    yield ConversationService(
+        own, sessions, outgoing={"line": _one_request_per_turn}, meetings=meetings, links=links
+    )
     await engine.dispose()
 
 
@@ -136,13 +142,94 @@ async def test_two_leads_picking_one_slot_at_once_get_one_booking(
         service.handle(first, Inbound("slot", text=slot.label, value=slot.id)),
         rival.handle(second, Inbound("slot", text=slot.label, value=slot.id)),
     )
-    assert await _count(service, Booking, Booking.status == "confirmed") == 1
+    assert await _count(service, Booking, Booking.status == "held") == 1
+    assert await _count(service, Booking, Booking.status == "confirmed") == 0
     losers = [r for r in results if any(isinstance(x, SlotPicker) for x in r.replies)]
     assert len(losers) == 1
     texts = " ".join(getattr(x, "text", "") for x in losers[0].replies)
     assert "埋まってしまいました" in texts
     fresh = next(x for x in losers[0].replies if isinstance(x, SlotPicker))
     assert slot.id not in {s.id for s in fresh.slots}
+
+
+def _clock(service: ConversationService) -> FixedClock:
+    clock = service.content.clock
+    assert isinstance(clock, FixedClock)
+    return clock
+
+
+async def _give_details(service: ConversationService, cid: str, email: str) -> Any:
+    await service.handle(cid, Inbound("text", text="山田太郎です"))
+    await service.handle(cid, Inbound("text", text="株式会社サンプル"))
+    return await service.handle(cid, Inbound("text", text=email))
+
+
+async def test_a_lead_who_leaves_after_tapping_a_slot_holds_nothing_for_long(
+    service: ConversationService,
+) -> None:
+    """Tapping a slot holds it: nobody else is offered it, but it is no booking: no email,
+    no 商談予約あり on the handoff; when the lead leaves, the slot is free again."""
+    cid, picker = await _to_offer(service, "sess-left")
+    slot = picker.slots[0]
+    held = await service.handle(cid, Inbound("slot", text=slot.label, value=slot.id))
+    assert "仮予約" in held.replies[0].text  # type: ignore[union-attr]
+    assert await _count(service, Booking, Booking.status == "held") == 1
+    assert await _count(service, Booking, Booking.status == "confirmed") == 0
+    _, other = await _to_offer(service, "sess-other")
+    assert slot.id not in {s.id for s in other.slots}  # held: not offered to anyone else
+    record = await service.close(cid)
+    assert record is not None and record.booking is None
+    assert "booked" not in [r["code"] for r in record.reasons]
+    assert await _count(service, OutboxRow, OutboxRow.channel == "email") == 0
+    assert await _count(service, Booking, Booking.status.in_(("held", "confirmed"))) == 0
+    _, third = await _to_offer(service, "sess-third")
+    assert slot.id in {s.id for s in third.slots}
+
+
+async def test_a_hold_lapses_after_the_setting_and_the_slot_goes_to_another_lead(
+    service: ConversationService,
+) -> None:
+    """A hold lasts ``slot_hold_minutes`` after the lead's last message; after that the slot
+    is offered again; the first lead, coming back, is told and offered fresh slots."""
+    minutes = service.content.settings.slot_hold_minutes
+    first, picker = await _to_offer(service, "sess-slow")
+    slot = picker.slots[0]
+    await service.handle(first, Inbound("slot", text=slot.label, value=slot.id))
+    _clock(service).advance(timedelta(minutes=minutes - 1))
+    await service.handle(first, Inbound("text", text="山田太郎です"))  # keeps the hold
+    _clock(service).advance(timedelta(minutes=minutes - 1))
+    second, other = await _to_offer(service, "sess-fast")
+    assert slot.id not in {s.id for s in other.slots}
+    _clock(service).advance(timedelta(minutes=2))  # now past the hold
+    second, other = await _to_offer(service, "sess-fast-2")
+    assert slot.id in {s.id for s in other.slots}
+    await service.handle(second, Inbound("slot", text=slot.label, value=slot.id))
+    await _give_details(service, second, "fast@example.com")
+    await service.handle(first, Inbound("text", text="株式会社サンプル"))
+    back = await service.handle(first, Inbound("text", text="slow@example.com"))
+    texts = " ".join(getattr(r, "text", "") for r in back.replies)
+    assert "埋まってしまいました" in texts and "承りました" not in texts
+    fresh = next(r for r in back.replies if isinstance(r, SlotPicker))
+    assert slot.id not in {s.id for s in fresh.slots}
+    again = await service.handle(
+        first, Inbound("slot", text=fresh.slots[0].label, value=fresh.slots[0].id)
+    )
+    assert "承りました" in " ".join(getattr(r, "text", "") for r in again.replies)
+    assert await _count(service, Booking, Booking.status == "confirmed") == 2
+    assert await _count(service, Booking, Booking.status == "expired") == 1
+
+
+async def test_a_lapsed_hold_nobody_took_is_confirmed(service: ConversationService) -> None:
+    """A lead slower than the hold still gets the slot if nobody took it meanwhile."""
+    cid, picker = await _to_offer(service, "sess-late")
+    slot = picker.slots[0]
+    await service.handle(cid, Inbound("slot", text=slot.label, value=slot.id))
+    _clock(service).advance(timedelta(hours=1))
+    done = await _give_details(service, cid, "late@example.com")
+    assert done.handoff is not None and done.handoff.booking is not None
+    assert done.handoff.booking["start_text"] == slot.label
+    assert await _count(service, Booking, Booking.status == "confirmed") == 1
+    assert await _count(service, OutboxRow, OutboxRow.kind == "booking_confirmed") == 2
 
 
 async def test_push_channel_replies_go_through_the_outbox(service: ConversationService) -> None:

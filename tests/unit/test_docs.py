@@ -40,4 +40,4 @@ def test_the_documented_flow_example_is_valid() -> None:
     example = re.search(r"## A complete example\n\n```yaml\n(.+?)\n```", doc, re.S)
     assert example
     flow = parse_flow(example.group(1), "docs/flows.md", ROOT / "templates")
-    assert flow.id == "night-ja" and len(flow.order) == 12
+    assert flow.id == "night-ja" and len(flow.order) == 17

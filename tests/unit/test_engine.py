@@ -14,6 +14,7 @@ from autoreply.flows.loader import parse_flow
 from autoreply.flows.turns import (
     Book,
     Choices,
+    Confirm,
     Context,
     Ended,
     Handoff,
@@ -128,7 +129,7 @@ locale: ja
 slots:
   challenge: {type: text, topics: true}
 intents:
-  human: {say: h}
+  human: {say: h, follow_up: false}
   stop: {say: s}
   restart: {say: r}
 messages:
@@ -290,11 +291,56 @@ def test_starting_over_keeps_the_booking_and_sent_cases(content: Content) -> Non
     assert result.state.step == "ask_name"
 
 
+def test_a_tapped_slot_is_held_until_the_details_are_complete(content: Content) -> None:
+    """The pick holds the slot (no confirmation, no score for a booking); the step with
+    ``confirm_booking`` confirms it once name, company and email are in."""
+    engine = content.engine("demo-ja")
+    ctx = _ctx(content)
+    state = _at_offer(engine, ctx)
+    picked = engine.turn(state, Inbound("slot", value=state.offered[0]), ctx)
+    assert [type(e) for e in picked.effects] == [Book]
+    assert picked.state.held and not picked.state.booked
+    assert "booked" not in [r.code for r in lead_score(engine.flow, picked.state, ctx).reasons]
+    assert "仮予約" in picked.replies[0].text  # type: ignore[union-attr]
+    state = picked.state
+    for answer in ("山田太郎", "株式会社サンプル"):
+        state = engine.turn(state, Inbound("text", text=answer), ctx).state
+        assert state.held
+    done = engine.turn(state, Inbound("text", text="taro@example.com"), ctx)
+    assert Confirm(picked.state.booking["slot_id"]) in done.effects  # type: ignore[index]
+    assert done.state.booked and not done.state.held
+    assert "承りました" in done.replies[0].text  # type: ignore[union-attr]
+    assert "booked" in [r.code for r in lead_score(engine.flow, done.state, ctx).reasons]
+
+
+def test_a_lapsed_hold_whose_slot_was_taken_offers_slots_again(content: Content) -> None:
+    """When the service reports the held slot lost, the confirming step says so and offers
+    fresh slots instead of confirming; the details given are kept."""
+    engine = content.engine("demo-ja")
+    ctx = _ctx(content)
+    state = _at_offer(engine, ctx)
+    slot = state.offered[0]
+    state = engine.turn(state, Inbound("slot", value=slot), ctx).state
+    for answer in ("山田太郎", "株式会社サンプル"):
+        state = engine.turn(state, Inbound("text", text=answer), ctx).state
+    lost = dataclasses.replace(ctx, lost_hold=slot)
+    result = engine.turn(state, Inbound("text", text="taro@example.com"), lost)
+    assert not any(isinstance(e, Confirm | Handoff) for e in result.effects)
+    assert result.state.booking is None and result.state.step == "offer"
+    assert "埋まってしまいました" in result.replies[0].text  # type: ignore[union-attr]
+    assert isinstance(result.replies[-1], SlotPicker)
+    assert result.state.slots["email"] == "taro@example.com"
+    again = engine.turn(result.state, Inbound("slot", value=result.state.offered[1]), ctx)
+    assert [type(e) for e in again.effects][:2] == [Book, Confirm]  # details known: at once
+
+
 def test_a_reask_with_no_slots_left_goes_on(content: Content) -> None:
     """If the re-offer finds nothing free, the flow goes to on_decline instead of stalling."""
     engine = content.engine("demo-ja")
     state = _at_offer(engine, _ctx(content))
     result = engine.turn(state, Inbound("text", text="よくわからない"), _ctx(content, reps=[]))
+    assert result.state.step == "ask_contact"  # declining: asked how a rep can follow up
+    result = engine.turn(result.state, Inbound("text", text="03-1234-5678"), _ctx(content))
     assert result.state.status == "ended"
     assert Handoff("no_booking") in result.effects
 

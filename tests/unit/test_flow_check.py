@@ -17,7 +17,7 @@ slots:
   timing: {type: timing}
   challenge: {type: text, topics: true}
 intents:
-  human: {say: 引き継ぎます}
+  human: {say: 引き継ぎます, follow_up: false}
   stop: {say: 停止します}
   restart: {say: 最初から}
 messages:
@@ -259,3 +259,118 @@ def test_shipped_flows_are_valid(name: str) -> None:
     """The flows shipped in flows/ pass every check."""
     flow = load_flow(ROOT / "flows" / name, ROOT / "templates")
     assert flow.locale == name.split(".")[1]
+
+
+PROMISING_HEAD = """\
+flow: p
+locale: ja
+slots:
+  email: {type: email}
+  contact: {type: contact}
+intents:
+  human: {say: 引き継ぎます, goto: reach}
+  stop: {say: 停止します}
+  restart: {say: 最初から}
+messages:
+  after_end: ありがとうございました
+steps:
+"""
+
+ASK_AND_PROMISE = """\
+  greet:
+    say: こんにちは
+  reach:
+    branch:
+      - if: reachable
+        goto: promise
+      - else: ask_contact
+  ask_contact:
+    ask: contact
+    say: ご連絡先は？
+    choices:
+      - {label: 伝えない, value: declined}
+    free_text: true
+    on_fail: honest
+  promise:
+    handoff: later
+    say: ご連絡いたします
+    next: done
+  honest:
+    handoff: later
+    follow_up: false
+    say: ご連絡はいたしかねます
+  done:
+    end: true
+"""
+
+
+def test_a_flow_that_asks_before_it_promises_passes() -> None:
+    """Asking for a contact or checking ``reachable`` on every path is what the check wants."""
+    assert _problems(ASK_AND_PROMISE, PROMISING_HEAD) == []
+
+
+@pytest.mark.parametrize(
+    ("steps", "head", "expected"),
+    [
+        pytest.param(
+            "  greet:\n    say: こんにちは\n  reach:\n    handoff: later\n"
+            "    say: ご連絡いたします\n  done:\n    end: true\n",
+            PROMISING_HEAD,
+            "f.yaml:16:14: handoff 'reach' promises a follow-up, but a path reaches it without "
+            "asking for an email address or phone number",
+            id="handoff-without-contact",
+        ),
+        pytest.param(
+            ASK_AND_PROMISE.replace("      - if: reachable\n        goto: promise\n", "").replace(
+                "      - else: ask_contact",
+                "      - if: channel == 'line'\n        goto: promise\n      - else: ask_contact",
+            ),
+            PROMISING_HEAD,
+            "f.yaml:28:14: handoff 'promise' promises a follow-up",
+            id="a-branch-on-something-else-is-not-reachable",
+        ),
+        pytest.param(
+            ASK_AND_PROMISE,
+            PROMISING_HEAD.replace("goto: reach", "goto: done"),
+            "f.yaml:7:30: after asking for a person, a path from 'done' ends without asking",
+            id="human-goto-ends-without-contact",
+        ),
+        pytest.param(
+            ASK_AND_PROMISE,
+            PROMISING_HEAD.replace("{say: 引き継ぎます, goto: reach}", "{say: 引き継ぎます}"),
+            "f.yaml:7:10: asking for a person promises a follow-up: add 'goto'",
+            id="human-without-goto",
+        ),
+    ],
+)
+def test_promises_the_flow_cannot_keep_are_reported(steps: str, head: str, expected: str) -> None:
+    """A handoff (or 担当者と話したい) reached with no way to reach the lead is reported at
+    its line: the check fails the flows that promised 「ご連絡いたします」 without asking."""
+    problems = _problems(steps, head)
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_a_held_slot_that_is_never_confirmed_is_reported() -> None:
+    """An offer whose pick can reach the end without ``confirm_booking`` is reported."""
+    offer = """\
+  greet:
+    say: こんにちは
+  offer:
+    offer_slots: {count: 3}
+    say: ご都合は？
+    decline_label: 予約しない
+    on_decline: reach
+  ask_email:
+    ask: email
+    say: メールアドレスは？
+  booked:
+    handoff: booked
+    say: 承りました
+    next: done
+""" + ASK_AND_PROMISE.replace("  greet:\n    say: こんにちは\n", "")
+    problems = _problems(offer, PROMISING_HEAD)
+    assert any(p.startswith("f.yaml:16:18: a picked slot is only held") for p in problems), problems
+    fixed = offer.replace(
+        "    handoff: booked\n", "    handoff: booked\n    confirm_booking: true\n"
+    )
+    assert _problems(fixed, PROMISING_HEAD) == []

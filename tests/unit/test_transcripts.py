@@ -21,6 +21,7 @@ from autoreply.flows.turns import (
     Book,
     Cards,
     Choices,
+    Confirm,
     Context,
     Effect,
     Ended,
@@ -45,7 +46,9 @@ def _effect_names(effects: tuple[Effect, ...]) -> list[str]:
         if isinstance(effect, Handoff):
             names.append(f"handoff:{effect.reason}")
         elif isinstance(effect, Book):
-            names.append("book")
+            names.append("hold")
+        elif isinstance(effect, Confirm):
+            names.append("confirm")
         elif isinstance(effect, OptOut):
             names.append("opt_out")
         elif isinstance(effect, Ended):

@@ -8,7 +8,14 @@ import unicodedata
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-__all__ = ["MAX_ANSWER_CHARS", "clean_company", "clean_email", "clean_name", "clean_phone"]
+__all__ = [
+    "MAX_ANSWER_CHARS",
+    "clean_company",
+    "clean_email",
+    "clean_name",
+    "clean_phone",
+    "find_contact",
+]
 
 MAX_ANSWER_CHARS = 2000
 
@@ -16,8 +23,40 @@ _NAME_TAIL = re.compile(r"(と申します|ともうします|です|でござ�
 _NAME_HEAD = re.compile(r"^(私は|わたしは|my name is|i am|i'm)\s*", re.IGNORECASE)
 
 
+# Where an address may sit inside a sentence (「taro@example.co.jpです」): ASCII local part and
+# domain, after NFKC; the candidate is then validated like any typed address.
+_EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+
+
 def _nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
+
+
+def find_contact(text: str, region: str = "JP") -> str | None:
+    """An email address or phone number written anywhere in the text (「電話で。090-1234-5678
+    です」), cleaned; the email address when there are both; None when there is neither.
+
+    >>> find_contact("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｃｏ．ｊｐ です")
+    'taro@example.co.jp'
+    >>> find_contact("電話でお願いします。090-1234-5678です")
+    '+81 90-1234-5678'
+    """
+    plain = _nfkc(text)
+    if len(plain) > MAX_ANSWER_CHARS:
+        return None
+    whole = clean_email(plain)
+    if whole:
+        return whole
+    for found in _EMAIL_IN_TEXT.finditer(plain):
+        email = clean_email(found.group(0).rstrip("."))
+        if email:
+            return email
+    for match in phonenumbers.PhoneNumberMatcher(plain, region):
+        if phonenumbers.is_valid_number(match.number):
+            return phonenumbers.format_number(
+                match.number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+            )
+    return None
 
 
 def clean_email(text: str) -> str | None:

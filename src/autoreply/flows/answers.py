@@ -12,7 +12,7 @@ from autoreply.domain.topics import normalize
 from autoreply.flows.spec import AskStep, SlotType
 from autoreply.flows.turns import Inbound
 
-__all__ = ["clean_answer", "label_of", "match_choice"]
+__all__ = ["clean_answer", "contact_field", "label_of", "match_choice"]
 
 
 def label_of(step: AskStep, value: str) -> str:
@@ -48,6 +48,8 @@ def clean_answer(slot_type: SlotType, text: str) -> Any:
         return leads.clean_email(text)
     if slot_type is SlotType.PHONE:
         return leads.clean_phone(text)
+    if slot_type is SlotType.CONTACT:
+        return leads.find_contact(text)
     if slot_type is SlotType.NAME:
         return leads.clean_name(text)
     if slot_type is SlotType.COMPANY:
@@ -55,3 +57,15 @@ def clean_answer(slot_type: SlotType, text: str) -> Any:
     if slot_type is SlotType.CHOICE:
         return None
     return text
+
+
+def contact_field(value: Any) -> str | None:
+    """The lead field a contact slot's value fills: ``email``, ``phone`` or neither (a
+    choice such as "no thanks" is not a contact)."""
+    if not isinstance(value, str):
+        return None
+    if "@" in value and leads.clean_email(value) == value:
+        return "email"
+    if leads.clean_phone(value) == value:
+        return "phone"
+    return None

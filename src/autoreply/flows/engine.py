@@ -14,8 +14,8 @@ from autoreply.domain.casestudies import CaseMatch
 from autoreply.domain.timing import TimingBucket, parse_timing, timing_from_bucket
 from autoreply.domain.topics import normalize
 from autoreply.errors import FlowRuntimeError
-from autoreply.flows.answers import clean_answer, label_of, match_choice
-from autoreply.flows.facts import LEAD_SLOT_TYPES, lead_score
+from autoreply.flows.answers import clean_answer, contact_field, label_of, match_choice
+from autoreply.flows.facts import LEAD_SLOT_TYPES, lead_score, reachable
 from autoreply.flows.intents import IntentMatcher, IntentName
 from autoreply.flows.loader import Flow
 from autoreply.flows.reach import OfferReach
@@ -36,6 +36,7 @@ from autoreply.flows.turns import (
     Book,
     CasesSent,
     Choices,
+    Confirm,
     Context,
     Effect,
     Ended,
@@ -120,7 +121,9 @@ class Engine:
         anew (start, start over), a lead fact such as the name.
         """
         lead_slots = frozenset(
-            n for n, spec in self.flow.spec.slots.items() if spec.type in LEAD_SLOT_TYPES
+            n
+            for n, spec in self.flow.spec.slots.items()
+            if spec.type in LEAD_SLOT_TYPES or spec.type is SlotType.CONTACT
         )
         if event.kind == "start":
             return self._reach.reaches(self.flow.start, lead_slots | set(state.slots))
@@ -185,6 +188,8 @@ class Engine:
             field_name = LEAD_SLOT_TYPES.get(spec.type)
             if field_name and ctx.lead.get(field_name):
                 known[name] = ctx.lead[field_name]
+            elif spec.type is SlotType.CONTACT and (ctx.lead.get("email") or ctx.lead.get("phone")):
+                known[name] = ctx.lead.get("email") or ctx.lead["phone"]
         if before is None:
             return State(slots=known)
         return State(
@@ -244,6 +249,8 @@ class Engine:
         run.effects.append(Handoff("asked_for_human"))
         self._say(run, ("intents", "human", "say"))
         if spec.goto:
+            # Continues even after the end: the step may ask how to reach the lead.
+            run.state = run.state.evolve(status="active", offered=())
             self._go(run, spec.goto)
         else:
             run.state = run.state.evolve(status="ended", step=None, offered=())
@@ -285,10 +292,15 @@ class Engine:
                 self._recommend(run, step_id, step)  # says its intro once the cases are known
                 step_id = nxt
                 continue
-            self._say(run, (*base, "say"))
+            if not (isinstance(step, HandoffStep) and step.confirm_booking):
+                self._say(run, (*base, "say"))
             if isinstance(step, SetStep):
                 self._set(run, step)
             elif isinstance(step, HandoffStep):
+                if step.confirm_booking:
+                    if not self._confirm(run):
+                        return  # the held slot is gone: slots are offered again
+                    self._say(run, (*base, "say"))
                 run.state = run.state.evolve(handoff=step.handoff)
                 run.effects.append(Handoff(step.handoff))
             elif isinstance(step, GotoStep):
@@ -376,7 +388,10 @@ class Engine:
             found = [h.topic_id for h in run.ctx.vocabulary.detect(str(value))]
             changes["topics"] = tuple(dict.fromkeys([*run.state.topics, *found]))
         run.state = run.state.evolve(**changes)
-        lead_field = LEAD_SLOT_TYPES.get(slot.type)
+        if slot.type is SlotType.CONTACT:
+            lead_field = contact_field(value)  # a choice such as 連絡先を伝えない is none
+        else:
+            lead_field = LEAD_SLOT_TYPES.get(slot.type)
         if lead_field:
             run.effects.append(LeadUpdate({lead_field: str(value)}))
         self._go(run, step.next or self.flow.successor.get(step_id))
@@ -481,10 +496,29 @@ class Engine:
             step=None,
             offered=(),
             tries=0,
-            booking={"slot_id": picked, "start": start.isoformat(), "end": end.isoformat()},
+            booking={
+                "slot_id": picked,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "status": "held",
+            },
         )
         run.effects.append(Book(picked, start, end))
         self._go(run, nxt)
+
+    def _confirm(self, run: _Run) -> bool:
+        """Confirm the held slot; False (and slots offered again) if the hold lapsed and
+        its slot was taken meanwhile. Nothing held: nothing to confirm, go on."""
+        state = run.state
+        if state.booking is None or not state.held:
+            return True
+        slot_id = state.booking["slot_id"]
+        if run.ctx.lost_hold == slot_id:
+            self._slot_taken(run)
+            return False
+        run.state = state.evolve(booking={**state.booking, "status": "confirmed"})
+        run.effects.append(Confirm(slot_id))
+        return True
 
     def _picked_slot(self, run: _Run, step: OfferSlotsStep, event: Inbound) -> str | None:
         offered = run.state.offered
@@ -526,6 +560,7 @@ class Engine:
             "score": score.points,
             "tier": score.tier,
             "open_now": ctx.calendar.is_open(ctx.now),
+            "reachable": reachable(self.flow, state, ctx),
             "next_opening": ctx.calendar.next_opening(ctx.now),
             "channel": ctx.channel,
             "cases": [_case_vars(m) for m in run.last_cases],
@@ -567,4 +602,4 @@ def _booking_vars(state: State, ctx: Context) -> dict[str, Any] | None:
     if state.booking is None:
         return None
     start, end = booking.Slot.parse_id(state.booking["slot_id"], ctx.calendar.tz)
-    return {"start": start, "end": end, "id": state.booking["slot_id"]}
+    return {"start": start, "end": end, "id": state.booking["slot_id"], "held": state.held}

@@ -7,11 +7,20 @@ from collections.abc import Mapping
 
 from autoreply.domain.scoring import Score, Signals, score_lead
 from autoreply.domain.timing import Timing
+from autoreply.flows.answers import contact_field
 from autoreply.flows.loader import Flow
-from autoreply.flows.spec import SlotType
+from autoreply.flows.spec import CONTACT_SLOT_TYPES, SlotType
 from autoreply.flows.turns import Context, State
 
-__all__ = ["LEAD_SLOT_TYPES", "challenge_of", "lead_score", "timing_of"]
+__all__ = [
+    "CONTACT_SLOT_TYPES",
+    "LEAD_SLOT_TYPES",
+    "REACHABLE_CHANNELS",
+    "challenge_of",
+    "lead_score",
+    "reachable",
+    "timing_of",
+]
 
 LEAD_SLOT_TYPES = {
     SlotType.NAME: "name",
@@ -19,6 +28,22 @@ LEAD_SLOT_TYPES = {
     SlotType.EMAIL: "email",
     SlotType.PHONE: "phone",
 }
+
+#: Channels on which the lead can be reached without asking (LINE pushes; a form or an
+#: email came with the address).
+REACHABLE_CHANNELS = frozenset({"line", "form", "email"})
+
+
+def reachable(flow: Flow, state: State, ctx: Context) -> bool:
+    """Whether a rep could follow up: the channel reaches the lead, or we know an email
+    address or phone number (from the lead's record or this conversation)."""
+    if ctx.channel in REACHABLE_CHANNELS or ctx.lead.get("email") or ctx.lead.get("phone"):
+        return True
+    return any(
+        contact_field(state.slots.get(name)) is not None
+        for name, spec in flow.spec.slots.items()
+        if spec.type in CONTACT_SLOT_TYPES
+    )
 
 
 def lead_score(flow: Flow, state: State, ctx: Context) -> Score:
@@ -32,7 +57,7 @@ def lead_score(flow: Flow, state: State, ctx: Context) -> Score:
             timing_bucket=str(timing.bucket) if timing else None,
             challenge=challenge,
             topics=len(state.topics),
-            booked=state.booking is not None,
+            booked=state.booked,
             asked_for_human=state.handoff == "asked_for_human",
             requested_document=ctx.requested_document,
             pricing_views=ctx.pricing_views,

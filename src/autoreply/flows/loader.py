@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from autoreply.domain.timing import TimingBucket
 from autoreply.errors import FlowError, FlowProblem, FlowRuntimeError
+from autoreply.flows.promises import check_promises
 from autoreply.flows.spec import (
     LINE_CHOICE_LABEL_MAX,
     LINE_QUICK_REPLY_MAX,
@@ -118,6 +119,13 @@ class _Checker:
             self._texts(("intents", name), intent)
         self._texts(("messages",), self.spec.messages)
         self._graph()
+        if not self.problems:  # a broken graph would only repeat itself here
+            check_promises(
+                self.spec,
+                self.successor,
+                lambda step_id: [t for _, t in self._targets(step_id, self.spec.steps[step_id])],
+                self.fail,
+            )
 
     # -- references ---------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 __all__ = [
+    "CONTACT_SLOT_TYPES",
     "STEP_KINDS",
     "AskStep",
     "BranchRule",
@@ -49,8 +50,13 @@ class SlotType(StrEnum):
     TIMING = "timing"
     EMAIL = "email"
     PHONE = "phone"
+    CONTACT = "contact"  # a way to reach the lead: an email address or a phone number
     COMPANY = "company"
     NAME = "name"
+
+
+#: Slots whose answer is a way to reach the lead.
+CONTACT_SLOT_TYPES = frozenset({SlotType.EMAIL, SlotType.PHONE, SlotType.CONTACT})
 
 
 class SlotSpec(_Strict):
@@ -187,6 +193,17 @@ class HandoffStep(_Strict):
     """Create the handoff record for a rep."""
 
     handoff: str = Field(description="The reason, shown to the rep.")
+    follow_up: bool = Field(
+        True,
+        description="A rep will get in touch: every path here must ask for an email address "
+        "or phone number, or check 'reachable' (flow check). False: the lead was told "
+        "honestly that nobody can follow up.",
+    )
+    confirm_booking: bool = Field(
+        False,
+        description="Confirm the slot held for the lead (a tapped slot is only held until "
+        "then); if the hold lapsed and the slot was taken, the lead is offered slots again.",
+    )
     say: Text | None = None
     next: str | None = None
 
@@ -274,6 +291,12 @@ class IntentSpec(_Strict):
     say: Text = Field(description="The answer when the intent is recognised.")
     phrases: list[str] = Field(default_factory=list, description="Added to the built-in phrases.")
     goto: str | None = Field(None, description="Continue at this step instead of the default.")
+    follow_up: bool = Field(
+        True,
+        description="human only: a rep will get in touch, so 'goto' must lead to a step "
+        "that checks 'reachable' or asks for a way to reach the lead (flow check). False: "
+        "the answer tells the lead honestly that nobody can follow up.",
+    )
 
 
 class Intents(_Strict):

@@ -39,6 +39,7 @@ CONTEXT_NAMES: frozenset[str] = frozenset(
         "score",
         "tier",
         "open_now",
+        "reachable",
         "channel",
         "next_opening",
         "cases",

@@ -208,11 +208,19 @@ class Handoff:
 
 @dataclass(frozen=True)
 class Book:
-    """Hold this slot for the lead (the service books it or reports it taken)."""
+    """Hold this slot for the lead (the service holds it or reports it taken); the hold
+    becomes a booking with ``Confirm``, once the lead's details are complete."""
 
     slot_id: str
     start: datetime
     end: datetime
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """Confirm the slot held for the lead: it is now their booking."""
+
+    slot_id: str
 
 
 @dataclass(frozen=True)
@@ -244,7 +252,7 @@ class Ended:
     """The conversation reached its end."""
 
 
-Effect = Handoff | Book | OptOut | OptIn | LeadUpdate | CasesSent | Ended
+Effect = Handoff | Book | Confirm | OptOut | OptIn | LeadUpdate | CasesSent | Ended
 
 
 # -- state ----------------------------------------------------------------------------
@@ -264,6 +272,8 @@ class State:
     cases_sent: tuple[str, ...] = ()
     offered: tuple[str, ...] = ()
     offer_step: str | None = None
+    # slot_id, start, end, status ("held" until confirmed; no status: confirmed, as
+    # states written before holds existed)
     booking: Mapping[str, str] | None = None
     handoff: str | None = None
 
@@ -300,6 +310,16 @@ class State:
         """A copy with some fields changed."""
         return replace(self, **changes)
 
+    @property
+    def held(self) -> bool:
+        """Whether a slot is held for the lead but not yet confirmed."""
+        return self.booking is not None and self.booking.get("status") == "held"
+
+    @property
+    def booked(self) -> bool:
+        """Whether the lead has a confirmed booking."""
+        return self.booking is not None and self.booking.get("status", "confirmed") == "confirmed"
+
 
 @dataclass(frozen=True)
 class Context:
@@ -320,6 +340,7 @@ class Context:
     cases_opened: int = 0
     requested_document: bool = False
     links: Mapping[str, str] = field(default_factory=dict)
+    lost_hold: str | None = None  # the slot id of a hold that lapsed and was taken
 
 
 @dataclass(frozen=True)

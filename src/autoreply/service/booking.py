@@ -144,6 +144,7 @@ class Bookings:
             if await repos.confirmed_booking(session, conversation_id=conversation.id):
                 return "already"
             engine = self.content.engine(conversation.flow_id)
+            await repos.release_holds(session, conversation.id, now)  # a chat's hold, if any
             ctx = await service.context(session, engine, conversation, lead, now, slots=True)
             if not await service.hold_slot(
                 session, conversation, lead, Book(slot_id, start, end), ctx, now
@@ -153,7 +154,12 @@ class Bookings:
             label = format_when(start.astimezone(self.content.calendar.tz), locale)
             state = State.from_dict(conversation.state)
             state = state.evolve(
-                booking={"slot_id": slot_id, "start": start.isoformat(), "end": end.isoformat()},
+                booking={
+                    "slot_id": slot_id,
+                    "start": start.isoformat(),
+                    "end": end.isoformat(),
+                    "status": "confirmed",
+                },
                 offered=(),
                 step=None if state.step == state.offer_step else state.step,
                 handoff="booked",

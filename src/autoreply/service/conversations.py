@@ -247,8 +247,11 @@ class ConversationService(TurnRunner):
                 conversation.status = "ended"
                 state = state.evolve(status="ended", step=None)
                 conversation.updated_at = now
+            if end and state.held:  # left before the details were complete: free the slot
+                await repos.release_holds(session, conversation.id, now)
+                state = state.evolve(booking=None)
             conversation.state = state.to_dict()
-            if self.meetings is not None and state.booking is not None:
+            if self.meetings is not None and state.booked:
                 await self.meetings.sync(session, conversation, lead, state, now)
             record = await self.handoffs.save(
                 session, engine, conversation, lead, state, ctx, reason, now, row=existing

@@ -3,8 +3,8 @@
 A submission is stored with everything it said (duplicates too); the lead it belongs to is
 found by email address, so someone who chatted first and submits later is one lead. The
 reply email is queued in the same transaction, so an accepted submission always gets its
-reply, and the same form from the same address within ``form_duplicate_minutes`` gets
-only one.
+reply, and the same submission again (same form, address and fields) within
+``form_duplicate_minutes`` gets only one; a different document is a new request.
 
 The submission also opens a conversation (channel ``form``) holding what the form said as
 answered flow slots. The email's "continue in chat" link starts that flow in the web chat
@@ -99,7 +99,7 @@ class FormIntake:
                 session, [("email", submission.email)], now, submission.lead_facts()
             )
             earlier = await repos.earlier_submission(
-                session, form.id, submission.email, now - window
+                session, form.id, submission.email, now - window, submission.values
             )
             row = repos.add_submission(
                 session,
@@ -114,7 +114,7 @@ class FormIntake:
             await session.flush()
             if earlier is not None:
                 log.info(
-                    "form submitted again within the window: no second reply",
+                    "the same submission again within the window: no second reply",
                     extra={"lead": lead.id, "form": form.id},
                 )
                 conversation = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from autoreply.flows.engine import Engine
 from autoreply.flows.turns import (
     Book,
     Cards,
+    Confirm,
     Context,
     Ended,
     Handoff,
@@ -106,6 +107,8 @@ class TurnRunner:
         state = State.from_dict(conversation.state) if conversation.state else State()
         slots = engine.may_need_slots(state, event)
         ctx = await self.context(session, engine, conversation, lead, now, slots=slots)
+        if state.held:
+            ctx = await self._keep_hold(session, engine, conversation, lead, state, ctx)
         turn = await self._book(session, engine, conversation, lead, state, event, ctx)
         lead = await self._apply(session, conversation, lead, turn, now)
         if turn.replies and conversation.first_response_at is None:
@@ -152,16 +155,58 @@ class TurnRunner:
         event: Inbound,
         ctx: Context,
     ) -> Turn:
-        """The engine's turn, with the slot it books held; a slot taken at this very moment
-        runs the turn again as ``slot_taken`` (the lead is told and offered fresh slots)."""
+        """The engine's turn, with the slot it picks held and the hold it confirms booked;
+        a slot taken at this very moment runs the turn again as ``slot_taken`` (the lead is
+        told and offered fresh slots)."""
         turn = engine.turn(state, event, ctx)
         for effect in turn.effects:
             if isinstance(effect, Book) and not await self.hold_slot(
-                session, conversation, lead, effect, ctx, ctx.now
+                session, conversation, lead, effect, ctx, ctx.now, held_until=self._hold_end(ctx)
             ):
                 ctx = await self.context(session, engine, conversation, lead, ctx.now, slots=True)
                 return engine.turn(state, Inbound("slot_taken", value=effect.slot_id), ctx)
+            if isinstance(effect, Confirm) and not await repos.confirm_hold(
+                session, conversation.id
+            ):  # pragma: no cover - _keep_hold made sure of the hold in this transaction
+                ctx = await self.context(session, engine, conversation, lead, ctx.now, slots=True)
+                return engine.turn(state, event, replace(ctx, lost_hold=effect.slot_id))
         return turn
+
+    def _hold_end(self, ctx: Context) -> datetime:
+        return ctx.now + timedelta(minutes=self.content.settings.slot_hold_minutes)
+
+    async def _keep_hold(
+        self,
+        session: AsyncSession,
+        engine: Engine,
+        conversation: Conversation,
+        lead: Lead,
+        state: State,
+        ctx: Context,
+    ) -> Context:
+        """The lead is still giving their details: keep their held slot for another
+        ``slot_hold_minutes``. A hold that lapsed is taken again if its slot is still free;
+        if someone took it meanwhile, the context says so (the engine offers slots again)."""
+        if state.booking is None:  # pragma: no cover - only called when a slot is held
+            return ctx
+        until = self._hold_end(ctx)
+        if await repos.extend_hold(session, conversation.id, until):
+            return ctx
+        slot_id = state.booking["slot_id"]
+        start, end = Slot.parse_id(slot_id, ctx.calendar.tz)
+        with_slots = await self.context(session, engine, conversation, lead, ctx.now, slots=True)
+        if await self.hold_slot(
+            session,
+            conversation,
+            lead,
+            Book(slot_id, start, end),
+            with_slots,
+            ctx.now,
+            held_until=until,
+        ):
+            return ctx
+        log.info("held slot lapsed and was taken", extra={"conversation": conversation.public_id})
+        return replace(with_slots, lost_hold=slot_id)
 
     async def _sync_meetings(
         self,
@@ -176,7 +221,8 @@ class TurnRunner:
         if not (
             self.meetings is not None
             and turn.state.booking is not None
-            and any(isinstance(e, Book | LeadUpdate | Handoff | Ended) for e in turn.effects)
+            and turn.state.booked
+            and any(isinstance(e, Confirm | LeadUpdate | Handoff | Ended) for e in turn.effects)
         ):
             return
         handing_off = any(isinstance(e, Handoff) for e in turn.effects)
@@ -212,9 +258,12 @@ class TurnRunner:
         effect: Book,
         ctx: Context,
         now: datetime,
+        *,
+        held_until: datetime | None = None,
     ) -> bool:
-        """Hold the slot with a free rep (round robin); False if it is gone (taken at this
-        very moment, or no longer offered). ``ctx`` must have been built with ``slots``."""
+        """Hold the slot with a free rep (round robin) until ``held_until``, or book it
+        confirmed without one; False if it is gone (taken at this very moment, or no longer
+        offered). ``ctx`` must have been built with ``slots``."""
         free = reps_free_for(
             ctx.calendar, ctx.reps, ctx.busy, now, effect.start, effect.end, self.content.rules
         )
@@ -231,6 +280,7 @@ class TurnRunner:
             start=effect.start,
             end=effect.end,
             now=now,
+            held_until=held_until,
         )
         if not booked:
             log.info("slot taken concurrently", extra={"conversation": conversation.public_id})
@@ -310,7 +360,7 @@ class TurnRunner:
                 reps.append(RepAvailability(rep_id=str(rep.id), hours=hours))
             busy = [
                 Busy(str(b.rep_id), b.start_at, b.end_at)
-                for b in await repos.bookings_between(session, now, now + BUSY_WINDOW)
+                for b in await repos.bookings_between(session, now, now + BUSY_WINDOW, now)
             ]
         source = conversation.source or {}
         return Context(

@@ -181,7 +181,9 @@ class HandoffRow(Base):
 
 
 class Booking(Base):
-    """A meeting slot held for a lead with a rep; one active booking per rep and start."""
+    """A meeting slot for a lead with a rep: ``held`` (tapped, details still to come, until
+    ``expires_at``), ``confirmed``, or done with (``cancelled``, ``expired``, ``released``).
+    One held or confirmed booking per rep and start."""
 
     __tablename__ = "bookings"
     __table_args__ = (
@@ -190,9 +192,10 @@ class Booking(Base):
             "rep_id",
             "start_at",
             unique=True,
-            sqlite_where=text("status = 'confirmed'"),
-            postgresql_where=text("status = 'confirmed'"),
+            sqlite_where=text("status IN ('confirmed', 'held')"),
+            postgresql_where=text("status IN ('confirmed', 'held')"),
         ),
+        Index("ix_bookings_conversation_status", "conversation_id", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
@@ -203,6 +206,7 @@ class Booking(Base):
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # a hold's end; None once confirmed
     cancel_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 

@@ -1,10 +1,15 @@
-"""Meeting bookings: the confirmed booking of a conversation, busy times, rep loads."""
+"""Meeting bookings: holds and confirmed bookings of a conversation, busy times, rep loads.
+
+A tapped slot is first *held* (status ``held`` until ``expires_at``), then confirmed once the
+lead's details are complete. A hold past its expiry no longer blocks anyone: the queries read
+it as gone, and the next hold or booking of its slot marks it ``expired`` first.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +19,10 @@ __all__ = [
     "add_booking",
     "booking_in_context",
     "bookings_between",
+    "confirm_hold",
     "confirmed_booking",
+    "extend_hold",
+    "release_holds",
     "rep_loads",
 ]
 
@@ -59,12 +67,24 @@ async def add_booking(
     start: datetime,
     end: datetime,
     now: datetime,
+    held_until: datetime | None = None,
 ) -> bool:
-    """Book the slot with the rep; False if the rep's slot was taken at this very moment
-    (a unique index allows one confirmed booking per rep and start). The savepoint keeps
-    the caller's transaction usable either way."""
+    """Hold the slot with the rep until ``held_until`` (or, without it, book it confirmed);
+    False if the rep's slot was taken at this very moment (a unique index allows one held
+    or confirmed booking per rep and start). A lapsed hold of the slot is marked expired
+    first. The savepoint keeps the caller's transaction usable either way."""
     try:
         async with session.begin_nested():
+            await session.execute(
+                update(Booking)
+                .where(
+                    Booking.rep_id == rep_id,
+                    Booking.start_at == start,
+                    Booking.status == "held",
+                    Booking.expires_at <= now,
+                )
+                .values(status="expired")
+            )
             session.add(
                 Booking(
                     rep_id=rep_id,
@@ -72,7 +92,8 @@ async def add_booking(
                     conversation_id=conversation_id,
                     start_at=start,
                     end_at=end,
-                    status="confirmed",
+                    status="confirmed" if held_until is None else "held",
+                    expires_at=held_until,
                     created_at=now,
                 )
             )
@@ -81,11 +102,51 @@ async def add_booking(
     return True
 
 
-async def bookings_between(session: AsyncSession, start: datetime, end: datetime) -> list[Booking]:
-    """Confirmed bookings overlapping [start, end)."""
+async def extend_hold(session: AsyncSession, conversation_id: int, until: datetime) -> bool:
+    """Keep the conversation's hold until ``until``; False if it has none any more.
+
+    A hold still marked ``held`` is the conversation's even past its expiry: nobody can
+    hold or book its slot without marking it expired first.
+    """
+    result = await session.execute(
+        update(Booking)
+        .where(Booking.conversation_id == conversation_id, Booking.status == "held")
+        .values(expires_at=until)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def confirm_hold(session: AsyncSession, conversation_id: int) -> bool:
+    """Turn the conversation's hold into a confirmed booking; False if it has none."""
+    result = await session.execute(
+        update(Booking)
+        .where(Booking.conversation_id == conversation_id, Booking.status == "held")
+        .values(status="confirmed", expires_at=None)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def release_holds(session: AsyncSession, conversation_id: int, now: datetime) -> None:
+    """Free the slot a conversation holds (it ended before the details were complete)."""
+    await session.execute(
+        update(Booking)
+        .where(Booking.conversation_id == conversation_id, Booking.status == "held")
+        .values(status="released", cancelled_at=now)
+    )
+
+
+async def bookings_between(
+    session: AsyncSession, start: datetime, end: datetime, now: datetime
+) -> list[Booking]:
+    """Confirmed bookings and live holds (at ``now``) overlapping [start, end)."""
     result = await session.scalars(
         select(Booking).where(
-            Booking.status == "confirmed", Booking.start_at < end, Booking.end_at > start
+            or_(
+                Booking.status == "confirmed",
+                (Booking.status == "held") & (Booking.expires_at > now),
+            ),
+            Booking.start_at < end,
+            Booking.end_at > start,
         )
     )
     return list(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -15,10 +16,17 @@ __all__ = ["add_submission", "earlier_submission"]
 
 
 async def earlier_submission(
-    session: AsyncSession, form_id: str, email: str, since: datetime
+    session: AsyncSession,
+    form_id: str,
+    email: str,
+    since: datetime,
+    fields: Mapping[str, Any],
 ) -> FormSubmission | None:
-    """The newest first-time submission of this form from this address since ``since``."""
-    return await session.scalar(
+    """The newest first-time submission of this form from this address since ``since``
+    that said exactly the same (``fields``, compared as stored JSON): a resubmission. A
+    different document or message is a new request."""
+    wanted = _canonical(fields)
+    rows = await session.scalars(
         select(FormSubmission)
         .where(
             FormSubmission.form_id == form_id,
@@ -27,8 +35,16 @@ async def earlier_submission(
             FormSubmission.received_at >= since,
         )
         .order_by(FormSubmission.id.desc())
-        .limit(1)
+        .limit(_RECENT)
     )
+    return next((row for row in rows if _canonical(row.fields) == wanted), None)
+
+
+_RECENT = 50  # first-time submissions of one form from one address in a window: few
+
+
+def _canonical(fields: Mapping[str, Any]) -> str:
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def add_submission(
