@@ -10,13 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from autoreply.clock import FixedClock
 from autoreply.flows.turns import Inbound, SlotPicker
 from autoreply.service import reps
 from autoreply.store.db import create_engine, session_factory
-from autoreply.store.models import Conversation, HandoffRow, Rep
+from autoreply.store.models import Booking, Conversation, HandoffRow, Rep
 from tests.conftest import tokyo
 from tests.integration.conftest import EMAIL, PASSWORD, _csrf, _login
 from tests.integration.test_cli import run
@@ -407,3 +407,57 @@ async def test_handoff_ids_out_of_range_are_a_422_not_a_500(
     await _login(client)
     page = await client.get(f"/rep/handoffs/{bad_id}")
     assert page.status_code == 422
+
+
+# -- one person, one lead -------------------------------------------------------------------
+
+
+async def test_one_person_is_one_lead_on_the_rep_pages(
+    client: httpx.AsyncClient, app: FastAPI, rep: Rep, clock: FixedClock
+) -> None:
+    """Two conversations from the same browser (visitor id), one of them booked: one row in
+    the list (「お問い合わせ 2件」), both conversations and the meeting on the page, one
+    entry per lead in the API; 対応済み on one marks the lead's other waiting handoff."""
+    booked = await _books(app, "same-browser", "夜間の問い合わせ対応が遅れています")
+    clock.advance(timedelta(hours=1))
+    later = await _asks_for_human(app, "same-browser")
+    other = await _asks_for_human(app, "someone-else")
+    await _login(client)
+    page = await client.get("/rep/handoffs")
+    assert _row_ids(page.text) == [booked, other]  # the lead once, at its Tier A handoff
+    assert "お問い合わせ 2件" in page.text
+    detail = await client.get(f"/rep/handoffs/{booked}")
+    history = detail.text.split('id="lead-history"', 1)[1]
+    assert f'href="/rep/handoffs/{later}"' in history and "（このページ）" in history
+    assert "11月24日(火) 10:00" in history and "予約済み" in history
+    auth = {"Authorization": f"Bearer {await _token(app)}"}
+    items = (await client.get("/api/rep/handoffs", headers=auth)).json()
+    assert [(i["id"], i["lead_handoffs"]) for i in items] == [(booked, 2), (other, 1)]
+    full = (await client.get(f"/api/rep/handoffs/{later}", headers=auth)).json()
+    assert full["lead_handoffs"] == [later, booked]
+    done = await client.post(f"/api/rep/handoffs/{booked}/contacted", headers=auth)
+    assert done.status_code == 200
+    waiting = (await client.get("/api/rep/handoffs", headers=auth)).json()
+    assert [i["id"] for i in waiting] == [other]
+
+
+async def test_a_second_booking_by_the_same_lead_is_refused_politely(
+    app: FastAPI, clock: FixedClock
+) -> None:
+    """A lead with a meeting booked is not offered slots again in a new conversation: the
+    bot names the meeting they have and how to change it; no second booking is made."""
+    await _books(app, "same-browser", "夜間の問い合わせ対応が遅れています")
+    clock.advance(timedelta(hours=1))
+    service = app.state.runtime.service
+    started = await service.start(channel="web", identities=[("web", "same-browser")])
+    await service.handle(started.conversation_id, Inbound("text", text="来月中旬"))
+    result = await service.handle(started.conversation_id, Inbound("text", text="人手不足です"))
+    texts = [getattr(r, "text", "") for r in result.replies]
+    assert not any(isinstance(r, SlotPicker) for r in result.replies)
+    assert any(
+        "すでに11月24日(火) 10:00からのお打ち合わせをご予約いただいております" in t for t in texts
+    )
+    assert result.handoff is not None and result.handoff.reason == "already_booked"
+    async with app.state.runtime.sessions() as session:
+        bookings = await session.scalar(select(func.count()).select_from(Booking))
+    assert bookings == 1

@@ -276,6 +276,10 @@ class Engine:
                 if run.state.booking is not None:  # booked already (e.g. before starting over)
                     step_id = nxt
                     continue
+                if run.ctx.lead_booking is not None:  # one person, one meeting at a time
+                    self._say(run, (*base, "already_booked"))
+                    step_id = step.on_booked or step.on_decline or nxt
+                    continue
                 if self._offer(run, step_id, step, ("steps", step_id, "say")):
                     return
                 step_id = step.on_decline or nxt
@@ -566,6 +570,7 @@ class Engine:
             "cases": [_case_vars(m) for m in run.last_cases],
             "offered": list(state.offered),
             "booking": _booking_vars(state, ctx),
+            "lead_booking": dict(ctx.lead_booking) if ctx.lead_booking else None,
             "locale": self.flow.locale,
             "now": ctx.now,
             "source": dict(ctx.source),

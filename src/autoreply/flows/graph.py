@@ -64,6 +64,8 @@ def mermaid(flow: Flow) -> str:
             lines.append(f"    {node} -.->|on_fail| {_node_id(step.on_fail)}")
         if isinstance(step, OfferSlotsStep) and step.on_decline:
             lines.append(f"    {node} -.->|decline| {_node_id(step.on_decline)}")
+        if isinstance(step, OfferSlotsStep) and step.on_booked:
+            lines.append(f"    {node} -.->|booked before| {_node_id(step.on_booked)}")
     start = _node_id(flow.start)
     lines.append(f"    start([start]) --> {start}")
     intents = flow.spec.intents

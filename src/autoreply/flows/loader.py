@@ -37,7 +37,7 @@ from autoreply.yamlsource import Located, Path_, load_located, read_source
 
 __all__ = ["Flow", "check_flow_file", "load_flow", "parse_flow"]
 
-_TEXT_FIELDS = ("say", "reask", "empty", "none")
+_TEXT_FIELDS = ("say", "reask", "empty", "none", "already_booked")
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ class _Checker:
     def _targets(self, step_id: str, step: Any) -> list[tuple[Path_, str]]:
         base: Path_ = ("steps", step_id)
         found: list[tuple[Path_, str]] = []
-        for attr in ("next", "goto", "on_fail", "on_decline"):
+        for attr in ("next", "goto", "on_fail", "on_decline", "on_booked"):
             value = getattr(step, attr, None)
             if isinstance(value, str):
                 found.append(((*base, attr), value))

@@ -110,7 +110,11 @@ class _Walk:
         nxt = self.successor.get(step_id)
         if nxt is not None and nxt not in following:
             following.append(nxt)
-        return [(t, known) for t in following if t in self.spec.steps]
+        found = [(t, known) for t in following if t in self.spec.steps]
+        if isinstance(step, OfferSlotsStep) and step.on_booked in self.spec.steps:
+            # A lead with a meeting booked can be reached: confirming it needed a way.
+            found = [(t, k or t == step.on_booked) for t, k in found]
+        return found
 
     def reach(self, starts: Sequence[str]) -> list[str]:
         """Handoff steps promising a follow-up that some path from ``starts`` reaches with

@@ -42,7 +42,10 @@ class OfferReach:
         return self._memo[key]
 
     def _next_steps(self, step_id: str, step: Any) -> list[str]:
-        targets = [getattr(step, name, None) for name in ("next", "goto", "on_fail", "on_decline")]
+        targets = [
+            getattr(step, name, None)
+            for name in ("next", "goto", "on_fail", "on_decline", "on_booked")
+        ]
         if isinstance(step, BranchStep):
             targets += [r.else_ if isinstance(r, BranchElse) else r.goto for r in step.branch]
         if not isinstance(step, GotoStep | BranchStep | EndStep):

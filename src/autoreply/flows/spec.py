@@ -186,6 +186,14 @@ class OfferSlotsStep(_Strict):
     none: Text | None = Field(None, description="Said when no slot is free.")
     reask: Text | None = None
     on_decline: str | None = Field(None, description="Step when declined (default: next).")
+    already_booked: Text | None = Field(
+        None,
+        description="Said instead of offering when the lead already has a meeting booked "
+        "(in another conversation: one person, one meeting); ``lead_booking`` is set.",
+    )
+    on_booked: str | None = Field(
+        None, description="Step after already_booked (default: on_decline, else next)."
+    )
     next: str | None = None
 
 

@@ -45,6 +45,7 @@ CONTEXT_NAMES: frozenset[str] = frozenset(
         "cases",
         "offered",
         "booking",
+        "lead_booking",
         "locale",
         "now",
         "source",

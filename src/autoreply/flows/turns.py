@@ -341,6 +341,8 @@ class Context:
     requested_document: bool = False
     links: Mapping[str, str] = field(default_factory=dict)
     lost_hold: str | None = None  # the slot id of a hold that lapsed and was taken
+    # The lead's upcoming meeting booked in another conversation: {"start", "end"}
+    lead_booking: Mapping[str, datetime] | None = None
 
 
 @dataclass(frozen=True)

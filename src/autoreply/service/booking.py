@@ -102,13 +102,19 @@ class Bookings:
             engine = self.content.engine(conversation.flow_id)
             locale = engine.flow.locale
             found = await repos.confirmed_booking(session, conversation_id=conversation.id)
-            if found is not None:
-                start = found[0].start_at.astimezone(self.content.calendar.tz)
+            booked, booked_in = (found[0], conversation_id) if found else (None, None)
+            if booked is None:  # one person, one meeting: a booking made in another chat
+                booked = await repos.upcoming_booking_of_lead(session, lead.id, now)
+                if booked is not None and booked.conversation_id is not None:
+                    other = await repos.conversation_by_id(session, booked.conversation_id)
+                    booked_in = other.public_id if other else None
+            if booked is not None:
+                start = booked.start_at.astimezone(self.content.calendar.tz)
                 return BookingPage(
                     locale,
                     lead.name,
                     format_when(start, locale),
-                    service.links.cancel(conversation_id),
+                    service.links.cancel(booked_in) if booked_in else None,
                     (),
                 )
             ctx = await service.context(session, engine, conversation, lead, now, slots=True)
@@ -141,8 +147,10 @@ class Bookings:
             raise BadRequestError(f"not a slot: {slot_id!r}") from exc
         async with service.uow.write() as session:
             conversation, lead = await repos.lock_conversation_and_lead(session, conversation_id)
-            if await repos.confirmed_booking(session, conversation_id=conversation.id):
-                return "already"
+            if await repos.confirmed_booking(
+                session, conversation_id=conversation.id
+            ) or await repos.upcoming_booking_of_lead(session, lead.id, now):
+                return "already"  # one person, one meeting (change it by cancelling first)
             engine = self.content.engine(conversation.flow_id)
             await repos.release_holds(session, conversation.id, now)  # a chat's hold, if any
             ctx = await service.context(session, engine, conversation, lead, now, slots=True)

@@ -22,13 +22,14 @@ from autoreply.domain.leads import clean_email
 from autoreply.errors import BadRequestError, ConfigError, ConflictError, NotFoundError
 from autoreply.signing import new_token, token_hash, verify_token
 from autoreply.store import repos
-from autoreply.store.models import HandoffRow, Rep
+from autoreply.store.models import Booking, HandoffRow, Rep
 
 __all__ = [
     "CHANNELS",
     "MIN_PASSWORD_LENGTH",
     "STATUSES",
     "Channel",
+    "LeadHistory",
     "Status",
     "all_reps",
     "authenticate",
@@ -40,6 +41,7 @@ __all__ = [
     "get_handoff",
     "hash_password",
     "issue_token",
+    "lead_history",
     "list_handoffs",
     "mark_contacted",
     "new_password",
@@ -285,8 +287,10 @@ async def list_handoffs(
     status: str = "waiting",
     channel: str = "all",
     limit: int = 200,
-) -> Sequence[tuple[HandoffRow, str]]:
-    """Handoffs with their channel, in the order reps work them: Tier A first, then newest."""
+) -> Sequence[tuple[HandoffRow, str, int]]:
+    """One handoff per lead (one person is one lead, however many conversations), in the
+    order reps work them: Tier A first, then newest; with its channel and the number of
+    the lead's handoffs."""
     wanted = _filters(status, channel)
     return await repos.handoffs(session, status=wanted.status, channel=wanted.channel, limit=limit)
 
@@ -299,6 +303,22 @@ async def get_handoff(session: AsyncSession, handoff_id: int) -> tuple[HandoffRo
     return found
 
 
+@dataclass(frozen=True)
+class LeadHistory:
+    """Everything one lead did with us: every handoff (conversation) and every meeting."""
+
+    handoffs: Sequence[tuple[HandoffRow, str]]
+    bookings: Sequence[tuple[Booking, Rep]]
+
+
+async def lead_history(session: AsyncSession, lead_id: int) -> LeadHistory:
+    """All handoffs and meetings of one lead, newest first."""
+    return LeadHistory(
+        await repos.handoffs_of_lead(session, lead_id),
+        await repos.bookings_of_lead(session, lead_id),
+    )
+
+
 async def contacted_by(session: AsyncSession, row: HandoffRow) -> Rep | None:
     """The rep who first contacted the lead of a handoff, if one did."""
     return None if row.contacted_by is None else await repos.get_rep(session, row.contacted_by)
@@ -307,15 +327,17 @@ async def contacted_by(session: AsyncSession, row: HandoffRow) -> Rep | None:
 async def mark_contacted(
     session: AsyncSession, handoff_id: int, rep: Rep, now: datetime
 ) -> HandoffRow:
-    """Record that a rep reached the lead. The first contact stands: the time to first
-    human contact is a KPI, so a second click does not move it."""
+    """Record that a rep reached the lead: this handoff and the lead's other handoffs still
+    waiting (one person, one call). The first contact stands: the time to first human
+    contact is a KPI, so a second click does not move it."""
     row = await repos.lock_handoff(session, handoff_id)
     if row is None:
         raise NotFoundError(f"no handoff {handoff_id}")
     if row.contacted_at is None:
-        row.status = "contacted"
-        row.contacted_at = now
-        row.contacted_by = rep.id
-        row.updated_at = now
+        for waiting in await repos.lock_waiting_handoffs_of_lead(session, row.lead_id):
+            waiting.status = "contacted"
+            waiting.contacted_at = now
+            waiting.contacted_by = rep.id
+            waiting.updated_at = now
         await session.flush()
     return row

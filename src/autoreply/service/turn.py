@@ -354,7 +354,17 @@ class TurnRunner:
         content = self.content
         reps: list[RepAvailability] = []
         busy: list[Busy] = []
+        lead_booking = None
         if slots:
+            other = await repos.upcoming_booking_of_lead(
+                session, lead.id, now, other_than=conversation.id
+            )
+            if other is not None:
+                tz = content.calendar.tz
+                lead_booking = {
+                    "start": other.start_at.astimezone(tz),
+                    "end": other.end_at.astimezone(tz),
+                }
             for rep in await repos.active_reps(session):
                 hours = WeeklyHours.parse(rep.hours) if rep.hours else None
                 reps.append(RepAvailability(rep_id=str(rep.id), hours=hours))
@@ -379,6 +389,7 @@ class TurnRunner:
             cases_opened=len(source.get("cases_opened", [])),
             requested_document=bool(source.get("document")),
             links={"cancel_booking": self.links.cancel(conversation.public_id)},
+            lead_booking=lead_booking,
         )
 
 

@@ -8,11 +8,13 @@ from autoreply.store.repos.bookings import (
     add_booking,
     booking_in_context,
     bookings_between,
+    bookings_of_lead,
     confirm_hold,
     confirmed_booking,
     extend_hold,
     release_holds,
     rep_loads,
+    upcoming_booking_of_lead,
 )
 from autoreply.store.repos.conversations import (
     add_conversation,
@@ -34,7 +36,9 @@ from autoreply.store.repos.handoffs import (
     handoff_of,
     handoff_with_channel,
     handoffs,
+    handoffs_of_lead,
     lock_handoff,
+    lock_waiting_handoffs_of_lead,
 )
 from autoreply.store.repos.inbound import (
     claim_inbound,
@@ -76,6 +80,7 @@ __all__ = [
     "all_reps",
     "booking_in_context",
     "bookings_between",
+    "bookings_of_lead",
     "cancel_pending",
     "claim_inbound",
     "confirm_hold",
@@ -93,6 +98,7 @@ __all__ = [
     "handoff_of",
     "handoff_with_channel",
     "handoffs",
+    "handoffs_of_lead",
     "identities_of",
     "idle_conversations",
     "inbound_failed",
@@ -101,6 +107,7 @@ __all__ = [
     "lock_conversation",
     "lock_conversation_and_lead",
     "lock_handoff",
+    "lock_waiting_handoffs_of_lead",
     "message_row",
     "messages_of",
     "pending_inbound",
@@ -113,5 +120,6 @@ __all__ = [
     "rep_loads",
     "resolve_lead",
     "token_hash_of",
+    "upcoming_booking_of_lead",
     "update_lead",
 ]

@@ -19,11 +19,13 @@ __all__ = [
     "add_booking",
     "booking_in_context",
     "bookings_between",
+    "bookings_of_lead",
     "confirm_hold",
     "confirmed_booking",
     "extend_hold",
     "release_holds",
     "rep_loads",
+    "upcoming_booking_of_lead",
 ]
 
 
@@ -160,3 +162,29 @@ async def rep_loads(session: AsyncSession, since: datetime) -> dict[int, int]:
         .group_by(Booking.rep_id)
     )
     return {int(rep_id): int(count) for rep_id, count in rows}
+
+
+async def bookings_of_lead(session: AsyncSession, lead_id: int) -> list[tuple[Booking, Rep]]:
+    """A lead's confirmed and cancelled bookings (not holds), with their reps, latest first."""
+    rows = await session.execute(
+        select(Booking, Rep)
+        .join(Rep, Rep.id == Booking.rep_id)
+        .where(Booking.lead_id == lead_id, Booking.status.in_(("confirmed", "cancelled")))
+        .order_by(Booking.start_at.desc())
+    )
+    return [(booking, rep) for booking, rep in rows.all()]
+
+
+async def upcoming_booking_of_lead(
+    session: AsyncSession, lead_id: int, now: datetime, *, other_than: int | None = None
+) -> Booking | None:
+    """The lead's next confirmed meeting that has not started, in a conversation other than
+    ``other_than`` (one person has one meeting with us at a time)."""
+    query = select(Booking).where(
+        Booking.lead_id == lead_id, Booking.status == "confirmed", Booking.start_at > now
+    )
+    if other_than is not None:
+        query = query.where(
+            (Booking.conversation_id != other_than) | Booking.conversation_id.is_(None)
+        )
+    return await session.scalar(query.order_by(Booking.start_at).limit(1))

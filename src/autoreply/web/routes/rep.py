@@ -186,6 +186,7 @@ async def handoff_page(handoff_id: RowId, request: Request, runtime: RuntimeDep)
         except NotFoundError:
             return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
         contacted_by = await reps.contacted_by(session, row)
+        history = await reps.lead_history(session, row.lead_id)
     return _render(
         request,
         runtime,
@@ -196,6 +197,7 @@ async def handoff_page(handoff_id: RowId, request: Request, runtime: RuntimeDep)
         channel=channel,
         contacted_by=contacted_by,
         first_contact=_first_contact(row),
+        history=history,
     )
 
 

@@ -13,7 +13,7 @@ from autoreply.store.models import HandoffRow
 from autoreply.web.auth import ApiRepDep
 from autoreply.web.deps import RowId, RuntimeDep
 
-__all__ = ["HandoffDetail", "HandoffItem", "LeadName", "router"]
+__all__ = ["HandoffDetail", "HandoffItem", "LeadName", "QueueItem", "router"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No API token, or an unknown / replaced one (`detail` says which)."},
@@ -42,7 +42,14 @@ class HandoffItem(BaseModel):
     contacted_at: datetime | None
     contacted_by: int | None = Field(description="id of the rep who marked it contacted")
     lead: LeadName
+    lead_id: int = Field(description="the lead: one person, however many conversations")
     first_line: str = Field(description="a suggested contextual first line for the call")
+
+
+class QueueItem(HandoffItem):
+    """One lead in the rep's queue: its first handoff in working order."""
+
+    lead_handoffs: int = Field(description="how many handoffs (conversations) the lead has")
 
 
 class HandoffDetail(HandoffItem):
@@ -50,6 +57,9 @@ class HandoffDetail(HandoffItem):
 
     updated_at: datetime
     record: dict[str, Any] = Field(description="the handoff record; see docs/reps.md")
+    lead_handoffs: list[int] = Field(
+        description="ids of all the lead's handoffs (this one too), newest first"
+    )
 
 
 def _item(row: HandoffRow, channel: str) -> dict[str, Any]:
@@ -66,25 +76,28 @@ def _item(row: HandoffRow, channel: str) -> dict[str, Any]:
         "contacted_at": row.contacted_at,
         "contacted_by": row.contacted_by,
         "lead": {"name": lead.get("name"), "company": lead.get("company")},
+        "lead_id": row.lead_id,
         "first_line": str(record.get("first_line") or ""),
     }
 
 
 @router.get(
     "/handoffs",
-    summary="The handoff queue: Tier A first, then newest",
-    response_model=list[HandoffItem],
+    summary="The handoff queue, one entry per lead: Tier A first, then newest",
+    response_model=list[QueueItem],
 )
 async def list_handoffs(
     runtime: RuntimeDep,
     rep: ApiRepDep,
     status: Annotated[reps.Status, Query(description="which handoffs")] = "waiting",
     channel: Annotated[reps.Channel, Query(description="only this channel")] = "all",
-) -> list[HandoffItem]:
-    """Handoffs waiting for (or already given) a first human contact, in working order."""
+) -> list[QueueItem]:
+    """Leads waiting for (or already given) a first human contact, in working order: each
+    with its first handoff (the others are on ``/api/rep/handoffs/{id}`` as ``lead_handoffs``
+    ids) and how many it has."""
     async with runtime.sessions() as session:
         rows = await reps.list_handoffs(session, status=status, channel=channel)
-    return [HandoffItem.model_validate(_item(row, ch)) for row, ch in rows]
+    return [QueueItem.model_validate({**_item(row, ch), "lead_handoffs": n}) for row, ch, n in rows]
 
 
 @router.get(
@@ -94,11 +107,17 @@ async def list_handoffs(
     responses=_NOT_FOUND,
 )
 async def get_handoff(handoff_id: RowId, runtime: RuntimeDep, rep: ApiRepDep) -> HandoffDetail:
-    """Everything the rep page shows, as JSON."""
+    """Everything the rep page shows, as JSON (with the lead's other handoffs' ids)."""
     async with runtime.sessions() as session:
         row, channel = await reps.get_handoff(session, handoff_id)
+        history = await reps.lead_history(session, row.lead_id)
     return HandoffDetail.model_validate(
-        {**_item(row, channel), "updated_at": row.updated_at, "record": row.record}
+        {
+            **_item(row, channel),
+            "updated_at": row.updated_at,
+            "record": row.record,
+            "lead_handoffs": [h.id for h, _ in history.handoffs],
+        }
     )
 
 
