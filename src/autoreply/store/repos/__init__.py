@@ -25,6 +25,13 @@ from autoreply.store.repos.conversations import (
     messages_of,
     token_hash_of,
 )
+from autoreply.store.repos.counters import (
+    add_hit,
+    clear_counters,
+    counter_value,
+    hold_until,
+    prune_counters,
+)
 from autoreply.store.repos.forms import add_submission, earlier_submission
 from autoreply.store.repos.handoffs import (
     add_handoff,
@@ -66,6 +73,7 @@ __all__ = [
     "add_booking",
     "add_conversation",
     "add_handoff",
+    "add_hit",
     "add_identity",
     "add_messages",
     "add_rep",
@@ -75,10 +83,12 @@ __all__ = [
     "bookings_between",
     "cancel_pending",
     "claim_inbound",
+    "clear_counters",
     "confirmed_booking",
     "conversation_by_id",
     "conversation_by_public_id",
     "count_reps",
+    "counter_value",
     "current_lead",
     "earlier_submission",
     "enqueue",
@@ -88,6 +98,7 @@ __all__ = [
     "handoff_of",
     "handoff_with_channel",
     "handoffs",
+    "hold_until",
     "identities_of",
     "idle_conversations",
     "inbound_failed",
@@ -99,6 +110,7 @@ __all__ = [
     "message_row",
     "messages_of",
     "pending_inbound",
+    "prune_counters",
     "queued_in",
     "recipients_of",
     "record_inbound",
