@@ -46,6 +46,9 @@ def _server_env(port: int, database_url: str | None, workers: int | None) -> dic
         AUTOREPLY_TEMPLATES_DIR=str(REPO / "templates"),
         AUTOREPLY_LOG_LEVEL="WARNING",
         AUTOREPLY_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        # Every simulated lead comes from 127.0.0.1: the per-address limit would refuse them.
+        AUTOREPLY_CHAT_STARTS_PER_MINUTE="1000000",
+        AUTOREPLY_CHAT_STARTS_PER_HOUR="1000000",
     )
     if database_url:
         env["AUTOREPLY_DATABASE_URL"] = database_url

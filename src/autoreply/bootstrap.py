@@ -40,6 +40,7 @@ from autoreply.service.content import Content
 from autoreply.service.conversations import ConversationService
 from autoreply.service.deliveries import Deliveries
 from autoreply.service.intake import FormIntake
+from autoreply.service.limits import DatabaseCounters, LimitPolicy, RateLimits
 from autoreply.service.meetings import MeetingMail
 from autoreply.service.runtime import Runtime
 from autoreply.store.db import (
@@ -64,6 +65,7 @@ __all__ = [
     "mail_renderer",
     "open_runtime",
     "open_session",
+    "rate_limits",
     "read_yaml",
     "resolve_secret",
     "run_worker",
@@ -229,6 +231,13 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     )
 
 
+def rate_limits(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock
+) -> RateLimits:
+    """The rate limits, counted where every process sees them: the database."""
+    return RateLimits(DatabaseCounters(sessions), clock, LimitPolicy.from_settings(settings))
+
+
 # -- the running product -------------------------------------------------------------------
 
 
@@ -297,6 +306,7 @@ async def open_runtime(
             FormIntake(service, renderer),
             Bookings(service),
             worker,
+            rate_limits(settings, sessions, content.clock),
             LineInbox(service, profile=line.display_name) if line else None,
             line.channel_secret if line else None,
         )

@@ -109,6 +109,18 @@ class Settings(BaseSettings):
         10, ge=1, description="Form posts accepted per client address per minute."
     )
     form_max_bytes: int = Field(65536, ge=1024, description="Largest form body (413 above).")
+    chat_starts_per_minute: int = Field(
+        10, ge=1, description="Conversations a client address may start per minute (429 above)."
+    )
+    chat_starts_per_hour: int = Field(
+        60, ge=1, description="Conversations a client address may start per hour (429 above)."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Wrong passwords for one rep address that lock it for a while."
+    )
+    login_lockout_minutes: int = Field(
+        15, ge=1, description="How long a locked rep address is refused, right password or not."
+    )
     chat_page_url: str | None = Field(
         None,
         description="A page with the widget, where email links continue the chat (default /).",

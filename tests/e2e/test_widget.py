@@ -339,3 +339,26 @@ def test_a_form_then_continue_in_the_chat_without_being_asked_again(site: str, p
     expect(widget.locator(".row.out", has_text="いつ頃をお考え")).to_have_count(0)
     assert "#autoreply" not in page.url and "autoreply=" not in page.url
     _screenshot(page, "widget-from-form.png")
+
+
+def test_too_many_starts_from_one_address_are_explained_politely(site: str, page: Page) -> None:
+    """Once this address has started AUTOREPLY_CHAT_STARTS_PER_MINUTE conversations, the
+    widget's start is answered 429 and the visitor reads a polite request to wait, with a
+    retry button, never the server's reason."""
+    import httpx
+
+    with httpx.Client(base_url=site) as client:
+        for _ in range(10):
+            started = client.post("/api/chat/conversations", json={"page": {"url": site + "/"}})
+            assert started.status_code == 201
+    page.goto(site + "/")
+    with page.expect_response(re.compile(r"/api/chat/conversations$")) as start:
+        widget = _widget(page)
+        widget.get_by_role("button", name="チャットで相談する").click()
+    assert start.value.status == 429
+    alert = widget.get_by_role("alert")
+    expect(alert).to_contain_text(
+        "ただいま混み合っております。恐れ入りますが、しばらくおいてからもう一度お試しください。"
+    )
+    expect(alert.get_by_role("button", name="もう一度試す")).to_be_visible()
+    expect(widget.get_by_role("log")).not_to_contain_text(GREETING)

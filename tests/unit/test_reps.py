@@ -12,7 +12,6 @@ from argon2 import PasswordHasher
 from autoreply.errors import BadRequestError, ConfigError
 from autoreply.service import reps
 from autoreply.signing import new_token, token_hash, verify_token
-from autoreply.web.auth import LoginThrottle
 from autoreply.web.routes.rep import elapsed
 
 NOW = datetime(2026, 11, 21, 14, 10, tzinfo=UTC)
@@ -79,41 +78,6 @@ def test_the_demo_password_is_made_once_and_kept_private(tmp_path: Path) -> None
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert reps.check_password(password, stored)[0]
     assert reps.demo_password(path)[0] == password
-
-
-def test_five_failures_lock_an_address_for_15_minutes() -> None:
-    """The fifth failure within 15 minutes locks that address (only) for 15 minutes."""
-    throttle = LoginThrottle()
-    for minute in range(4):
-        throttle.failed("sato@example.com", NOW + timedelta(minutes=minute))
-    assert not throttle.locked("sato@example.com", NOW + timedelta(minutes=4))
-    throttle.failed("SATO@example.com ", NOW + timedelta(minutes=4))
-    assert throttle.locked("sato@example.com", NOW + timedelta(minutes=5))
-    assert not throttle.locked("suzuki@example.com", NOW + timedelta(minutes=5))
-    assert throttle.locked("sato@example.com", NOW + timedelta(minutes=18))
-    assert not throttle.locked("sato@example.com", NOW + timedelta(minutes=19))
-
-
-def test_old_failures_and_a_success_reset_the_count() -> None:
-    """Failures older than the window do not count; a successful login clears them."""
-    throttle = LoginThrottle()
-    for minute in (0, 1, 2, 3):
-        throttle.failed("sato@example.com", NOW + timedelta(minutes=minute))
-    throttle.failed("sato@example.com", NOW + timedelta(minutes=16))  # the first has expired
-    assert not throttle.locked("sato@example.com", NOW + timedelta(minutes=16))
-    throttle.succeeded("sato@example.com")
-    for minute in (17, 18, 19, 20):
-        throttle.failed("sato@example.com", NOW + timedelta(minutes=minute))
-    assert not throttle.locked("sato@example.com", NOW + timedelta(minutes=20))
-
-
-def test_the_throttle_forgets_stale_addresses_when_full() -> None:
-    """Spraying many addresses does not grow memory without bound."""
-    throttle = LoginThrottle(max_tracked=3)
-    for i in range(3):
-        throttle.failed(f"user{i}@example.com", NOW)
-    throttle.failed("late@example.com", NOW + timedelta(hours=1))
-    assert len(throttle._by_email) == 1
 
 
 def test_time_to_first_contact_is_whole_hours_and_minutes() -> None:

@@ -13,6 +13,7 @@ from autoreply.service.booking import Bookings
 from autoreply.service.content import Content
 from autoreply.service.conversations import ConversationService
 from autoreply.service.intake import FormIntake
+from autoreply.service.limits import RateLimits
 from autoreply.store.outbox import OutboxWorker
 
 __all__ = ["Runtime"]
@@ -33,5 +34,6 @@ class Runtime:
     intake: FormIntake
     bookings: Bookings  # the booking page of the links in emails
     worker: OutboxWorker
+    limits: RateLimits  # chat starts, form posts, login failures (shared by all processes)
     line: LineInbox | None = None  # None: no LINE channel configured
     line_secret: str | None = field(default=None, repr=False)

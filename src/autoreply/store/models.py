@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -33,6 +34,7 @@ __all__ = [
     "LeadIdentity",
     "Message",
     "OutboxRow",
+    "RateCounter",
     "Rep",
     "UTCDateTime",
 ]
@@ -265,3 +267,18 @@ class InboundEvent(Base):
     processed_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class RateCounter(Base):
+    """One rate-limit counter: hits of ``key`` (a client address, an email) in ``bucket``
+    (chat starts, form posts, login failures) during the window starting at
+    ``window_start``. Shared by every process on the database; pruned after
+    ``expires_at``. A lockout is a row whose ``expires_at`` is its end."""
+
+    __tablename__ = "rate_counters"
+    __table_args__ = (Index("ix_rate_counters_expires_at", "expires_at"),)
+    bucket: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime]

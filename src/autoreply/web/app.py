@@ -54,14 +54,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
 def _lifespan(
     settings: Settings, clock: Clock | None, migrate: bool
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Opens the runtime and runs the background work (idle handoffs; the outbox and LINE
-    events unless a separate ``autoreply worker`` does) while the app serves."""
+    """Opens the runtime and runs the background work (idle handoffs, pruning expired
+    rate-limit counters; the outbox and LINE events unless a separate ``autoreply worker``
+    does) while the app serves."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings, clock=clock, migrate=migrate) as runtime:
             app.state.runtime = runtime
-            tasks = [asyncio.create_task(_idle_handoffs(runtime), name="idle-handoffs")]
+            tasks = [
+                asyncio.create_task(_idle_handoffs(runtime), name="idle-handoffs"),
+                asyncio.create_task(_prune_counters(runtime), name="rate-counters"),
+            ]
             if settings.run_worker:
                 tasks.append(asyncio.create_task(runtime.worker.run(), name="outbox"))
                 if runtime.line is not None:
@@ -93,6 +97,16 @@ async def _idle_handoffs(runtime: Runtime) -> None:
             continue
         if count:
             log.info("idle conversations handed off: %d", count)
+
+
+async def _prune_counters(runtime: Runtime) -> None:
+    """Every minute, drop the rate-limit counters and lockouts that have expired."""
+    while True:
+        await asyncio.sleep(IDLE_CHECK_SECONDS)
+        try:
+            await runtime.limits.prune()
+        except Exception:  # a database hiccup must not end the loop
+            log.exception("pruning rate-limit counters failed")
 
 
 def app_from_environment() -> FastAPI:

@@ -1,11 +1,10 @@
-"""Rep authentication: signed-cookie sessions, CSRF tokens, login throttling, API tokens."""
+"""Rep authentication: signed-cookie sessions, CSRF tokens, API tokens (the login lockout
+is ``service.limits``, shared by every process)."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -23,7 +22,6 @@ __all__ = [
     "SESSION_COOKIE",
     "SESSION_MAX_AGE",
     "ApiRepDep",
-    "LoginThrottle",
     "api_rep",
     "csrf_ok",
     "csrf_token",
@@ -31,7 +29,6 @@ __all__ = [
     "log_in",
     "log_out",
     "session_rep",
-    "throttle_of",
 ]
 
 SESSION_COOKIE = "autoreply_session"
@@ -41,7 +38,7 @@ _CSRF = "csrf"
 
 
 def install_rep_auth(app: FastAPI, settings: Settings, secret: str) -> None:
-    """Add the session middleware and the login throttle to the app.
+    """Add the session middleware to the app.
 
     The session is a signed cookie holding only the rep id and a CSRF token. Its key is
     derived from the app secret, so a session cookie can never pass as a signed link.
@@ -55,76 +52,6 @@ def install_rep_auth(app: FastAPI, settings: Settings, secret: str) -> None:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
-    app.state.login_throttle = LoginThrottle()
-
-
-# -- login throttling ------------------------------------------------------------------------
-
-
-@dataclass
-class _Attempts:
-    failures: list[datetime] = field(default_factory=list)
-    locked_until: datetime | None = None
-
-
-class LoginThrottle:
-    """Refuses logins for an address after too many failures (in memory, per process).
-
-    After ``max_failures`` wrong passwords for one address within ``window``, every
-    attempt for that address is refused for ``lockout``, right password or not.
-    """
-
-    def __init__(
-        self,
-        max_failures: int = 5,
-        window: timedelta = timedelta(minutes=15),
-        lockout: timedelta = timedelta(minutes=15),
-        max_tracked: int = 10_000,
-    ) -> None:
-        self.max_failures = max_failures
-        self.window = window
-        self.lockout = lockout
-        self.max_tracked = max_tracked
-        self._by_email: dict[str, _Attempts] = {}
-
-    @staticmethod
-    def _key(email: str) -> str:
-        return email.strip().lower()[:320]
-
-    def locked(self, email: str, now: datetime) -> bool:
-        """Whether attempts for this address are refused right now."""
-        attempts = self._by_email.get(self._key(email))
-        if attempts is None or attempts.locked_until is None:
-            return False
-        if now < attempts.locked_until:
-            return True
-        del self._by_email[self._key(email)]
-        return False
-
-    def failed(self, email: str, now: datetime) -> None:
-        """Count a failed attempt; the one that reaches the limit starts the lockout."""
-        if len(self._by_email) >= self.max_tracked:
-            self._forget_before(now)
-        attempts = self._by_email.setdefault(self._key(email), _Attempts())
-        attempts.failures = [t for t in attempts.failures if now - t < self.window] + [now]
-        if len(attempts.failures) >= self.max_failures:
-            attempts.locked_until = now + self.lockout
-
-    def succeeded(self, email: str) -> None:
-        """A successful login clears the address's failures."""
-        self._by_email.pop(self._key(email), None)
-
-    def _forget_before(self, now: datetime) -> None:
-        for key, attempts in list(self._by_email.items()):
-            recent = attempts.failures and now - attempts.failures[-1] < self.window
-            if not recent and (attempts.locked_until is None or attempts.locked_until <= now):
-                del self._by_email[key]
-
-
-def throttle_of(request: Request) -> LoginThrottle:
-    """The app's login throttle."""
-    throttle: LoginThrottle = request.app.state.login_throttle
-    return throttle
 
 
 # -- sessions and CSRF ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the runtime, and the conversation token from the request."""
+"""FastAPI dependencies: the runtime, the conversation token and the client's address."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ from fastapi import Depends, Header, Path, Request
 from autoreply.errors import UnauthorizedError
 from autoreply.service.runtime import Runtime
 
-__all__ = ["MAX_ROW_ID", "RowId", "RuntimeDep", "TokenDep", "get_runtime", "get_token"]
+__all__ = [
+    "MAX_ROW_ID",
+    "ClientDep",
+    "RowId",
+    "RuntimeDep",
+    "TokenDep",
+    "client_address",
+    "get_runtime",
+    "get_token",
+]
 
 MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer, the type of the tables' ids
 
@@ -31,6 +40,18 @@ async def get_token(authorization: Annotated[str | None, Header()] = None) -> st
     return authorization[7:].strip()
 
 
+async def client_address(request: Request) -> str:
+    """The address the request came from, as rate limits count it.
+
+    This is the peer of the connection. Behind a reverse proxy or load balancer, run
+    uvicorn with ``--forwarded-allow-ips`` (or ``FORWARDED_ALLOW_IPS``) naming the proxy,
+    so that uvicorn puts the client's address from ``X-Forwarded-For`` here; otherwise
+    every visitor counts as the proxy.
+    """
+    return request.client.host if request.client else "unknown"
+
+
+ClientDep = Annotated[str, Depends(client_address)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a record's id")]
 """A numeric id in a path: out of the database's integer range is a 422, never a query."""

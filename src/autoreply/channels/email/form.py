@@ -1,8 +1,8 @@
 """The web form's wire format: fields from a form post or JSON, where the submitter came
-from (page, UTM), the HMAC signature of server-to-server posts, and the posting limit.
+from (page, UTM), and the HMAC signature of server-to-server posts.
 
-Pure except for the rate limiter's counters; HTTP itself (reading the body, multipart)
-stays in the web route.
+Pure: HTTP itself (reading the body, multipart) stays in the web route, and the posting
+limit is ``service.limits`` (its counters are shared by every process).
 """
 
 from __future__ import annotations
@@ -14,18 +14,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from limits import parse as parse_limit
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
-
-from autoreply.errors import BadRequestError, TooManyRequestsError, UnauthorizedError
+from autoreply.errors import BadRequestError, UnauthorizedError
 
 __all__ = [
     "FORM_KINDS",
     "JSON",
     "MULTIPART",
     "SIGNATURE_HEADER",
-    "FormLimits",
     "check_signature",
     "parse_fields",
     "signature",
@@ -52,21 +47,6 @@ def check_signature(secret: str | None, given: str | None, body: bytes) -> None:
     expected = signature(secret, body) if secret else ""
     if not secret or not hmac.compare_digest(given.encode("utf-8"), expected.encode("ascii")):
         raise UnauthorizedError(f"wrong {SIGNATURE_HEADER}")
-
-
-class FormLimits:
-    """Form posts accepted per client address per minute (in memory, per process)."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.rule = parse_limit(f"{per_minute}/minute")
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
-
-    def check(self, client: str) -> None:
-        """Count a post; ``TooManyRequestsError`` above the limit."""
-        if not self.limiter.hit(self.rule, "forms", client):
-            raise TooManyRequestsError(
-                "too many submissions from this address; try again in a minute", retry_after=60
-            )
 
 
 def parse_fields(

@@ -30,6 +30,13 @@ from autoreply.store.repos.conversations import (
     messages_of,
     token_hash_of,
 )
+from autoreply.store.repos.counters import (
+    add_hit,
+    clear_counters,
+    counter_value,
+    hold_until,
+    prune_counters,
+)
 from autoreply.store.repos.forms import add_submission, earlier_submission
 from autoreply.store.repos.handoffs import (
     add_handoff,
@@ -73,6 +80,7 @@ __all__ = [
     "add_booking",
     "add_conversation",
     "add_handoff",
+    "add_hit",
     "add_identity",
     "add_messages",
     "add_rep",
@@ -83,11 +91,13 @@ __all__ = [
     "bookings_of_lead",
     "cancel_pending",
     "claim_inbound",
+    "clear_counters",
     "confirm_hold",
     "confirmed_booking",
     "conversation_by_id",
     "conversation_by_public_id",
     "count_reps",
+    "counter_value",
     "current_lead",
     "earlier_submission",
     "enqueue",
@@ -99,6 +109,7 @@ __all__ = [
     "handoff_with_channel",
     "handoffs",
     "handoffs_of_lead",
+    "hold_until",
     "identities_of",
     "idle_conversations",
     "inbound_failed",
@@ -111,6 +122,7 @@ __all__ = [
     "message_row",
     "messages_of",
     "pending_inbound",
+    "prune_counters",
     "queued_in",
     "recipients_of",
     "record_inbound",

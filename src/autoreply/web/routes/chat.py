@@ -21,7 +21,7 @@ from autoreply.channels.web import (
 from autoreply.errors import BadRequestError, FlowRuntimeError
 from autoreply.flows.turns import Reply, reply_from_dict
 from autoreply.service.runtime import Runtime
-from autoreply.web.deps import RuntimeDep, TokenDep
+from autoreply.web.deps import ClientDep, RuntimeDep, TokenDep
 
 __all__ = ["banner", "router"]
 
@@ -56,12 +56,19 @@ def _replies(
     status_code=201,
     response_model=StartOut,
     summary="Start a conversation from a page of the site",
+    responses={
+        429: {
+            "description": "too many conversations started from this address "
+            "(AUTOREPLY_CHAT_STARTS_PER_MINUTE, _PER_HOUR); see Retry-After"
+        }
+    },
 )
-async def start(body: StartIn, runtime: RuntimeDep) -> StartOut:
+async def start(body: StartIn, runtime: RuntimeDep, client: ClientDep) -> StartOut:
     """Greets the visitor; the returned token is needed for everything after."""
     engine = runtime.content.flow_for(body.flow, body.locale)
     if engine is None:
         raise BadRequestError(f"unknown flow {body.flow!r}")
+    await runtime.limits.chat_start(client)
     visitor = body.visitor or secrets.token_urlsafe(12)
     result = await runtime.service.start(
         channel="web",

@@ -22,21 +22,13 @@ from autoreply.domain.forms import FieldError, FormSpec
 from autoreply.errors import InvalidFieldsError, NotFoundError
 from autoreply.service.runtime import Runtime
 from autoreply.web.body import multipart_fields, read_limited
-from autoreply.web.deps import RuntimeDep
+from autoreply.web.deps import ClientDep, RuntimeDep
 from autoreply.web.pages import Pages
 
 __all__ = ["router"]
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/forms", tags=["forms"])
-
-
-def _limits(request: Request, runtime: Runtime) -> wire.FormLimits:
-    state = request.app.state
-    if getattr(state, "form_limits", None) is None:
-        state.form_limits = wire.FormLimits(runtime.settings.form_rate_per_minute)
-    limits: wire.FormLimits = state.form_limits
-    return limits
 
 
 def _form(runtime: Runtime, form_id: str) -> FormSpec:
@@ -90,11 +82,13 @@ async def form_page(form_id: str, request: Request, runtime: RuntimeDep) -> HTML
         429: {"description": "too many posts from this address"},
     },
 )
-async def submit(form_id: str, request: Request, runtime: RuntimeDep) -> Response:
+async def submit(
+    form_id: str, request: Request, runtime: RuntimeDep, client: ClientDep
+) -> Response:
     """Accepts a submission: stores it, and queues the contextual reply email."""
     form = _form(runtime, form_id)
     settings = runtime.settings
-    _limits(request, runtime).check(request.client.host if request.client else "unknown")
+    await runtime.limits.form_post(client)
     body = await read_limited(request, settings.form_max_bytes)
     if form.require_signature:
         given = request.headers.get(wire.SIGNATURE_HEADER)

@@ -19,7 +19,6 @@ from autoreply.web.auth import (
     log_in,
     log_out,
     session_rep,
-    throttle_of,
 )
 from autoreply.web.deps import RowId, RuntimeDep
 from autoreply.web.pages import Pages
@@ -112,23 +111,23 @@ async def login(
     password: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form(alias="csrf_token")] = "",
 ) -> Response:
-    """Check the password; five failures for one address lock it for 15 minutes."""
+    """Check the password; five failures for one address lock it for 15 minutes
+    (``AUTOREPLY_LOGIN_MAX_FAILURES``, ``AUTOREPLY_LOGIN_LOCKOUT_MINUTES``), in every
+    process at once."""
     if not csrf_ok(request, csrf):
         return _forbidden(request, runtime)
-    throttle = throttle_of(request)
-    now = runtime.content.clock.now()
-    if throttle.locked(email, now):
+    if await runtime.limits.login_locked(email):
         return _render(
             request, runtime, "rep/login.html", 429, rep=None, email=email, error="locked"
         )
     async with runtime.sessions() as session, session.begin():
         rep = await reps.authenticate(session, email, password)
     if rep is None:
-        throttle.failed(email, now)
+        await runtime.limits.login_failed(email)
         return _render(
             request, runtime, "rep/login.html", 400, rep=None, email=email, error="invalid"
         )
-    throttle.succeeded(email)
+    await runtime.limits.login_succeeded(email)
     log_in(request, rep)
     return _to(HOME)
 

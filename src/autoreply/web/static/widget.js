@@ -58,6 +58,7 @@
       refused: "この操作はお受けできませんでした。もう一度お選びいただくか、ご入力ください。",
       tooLong: "メッセージは2000文字以内でお願いいたします。",
       unavailable: "ただいまチャットをご利用いただけません。しばらくしてからお試しください。",
+      tooMany: "ただいま混み合っております。恐れ入りますが、しばらくおいてからもう一度お試しください。",
       retry: "もう一度試す",
     },
     en: {
@@ -78,6 +79,7 @@
       refused: "That could not be accepted. Please choose again or type your answer.",
       tooLong: "Please keep messages under 2000 characters.",
       unavailable: "The chat is not available right now. Please try again later.",
+      tooMany: "We are receiving many chats right now. Please try again in a little while.",
       retry: "Try again",
     },
   };
@@ -529,6 +531,13 @@
     return valid ? stored : null;
   }
 
+  // What the visitor reads when starting fails: too many starts from their address (429,
+  // the server's rate limit) asks them to wait; anything else says the chat is unavailable.
+  function explain(error) {
+    if (error.status === 429) return T.tooMany;
+    return error.status ? T.unavailable : T.network;
+  }
+
   // Resolves once the conversation is on screen: the stored one read back, else (only while the
   // panel is open) a new one. Concurrent callers share one promise, so nothing starts twice.
   function ensureConversation() {
@@ -549,7 +558,7 @@
       state.ready = null;
       if (error.status && window.console) console.warn("autoreply:", error.status, error.detail);
       if (isOpen()) {
-        showError(error.status ? T.unavailable : T.network, function () {
+        showError(explain(error), function () {
           clearError();
           ensureConversation();
         });
@@ -599,6 +608,8 @@
         showError(T.tooLong);
       } else if (error.status === 400 || error.status === 409 || error.status === 422) {
         showError(T.refused);
+      } else if (error.status === 429) {
+        showError(T.tooMany);
       } else {
         showError(T.network);
       }
