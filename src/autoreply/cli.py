@@ -243,8 +243,10 @@ def _reps_list(args: argparse.Namespace, out: TextIO) -> int:
 def _chat(args: argparse.Namespace, out: TextIO) -> int:
     """A trial conversation: on a throwaway database unless ``--live`` or ``--database``."""
     overrides: dict[str, Any] = {}
-    if args.flow:
+    if args.flow:  # the configured flows stay served: forms and extra flows may name them
+        configured = _settings()
         overrides["flow"] = Path(args.flow)
+        overrides["extra_flows"] = f"{configured.flow},{configured.extra_flows}"
     if args.database:
         overrides["database_url"] = args.database
     if args.live or args.database:

@@ -229,6 +229,20 @@ def test_a_bad_at_is_a_one_line_usage_error(tmp_path: Path, command: str, value:
     assert not (tmp_path / "var").exists()
 
 
+def test_declining_the_meeting_at_1702_on_a_weekday_promises_today(tmp_path: Path) -> None:
+    """Inside business hours the promise is 「本日中に」, never the current minute 「17:02以降」."""
+    answers = "1\n夜間の問い合わせへの返信が遅れています\n7\n"
+    result = run("chat", "--at", "2026-12-02T17:02", cwd=tmp_path, stdin=answers)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "  7) 今回は予約しない" in out
+    assert (
+        "bot> 承知いたしました。いただいた内容は担当者に引き継ぎ、本日中にご連絡いたします。" in out
+    )
+    assert "以降にご連絡" not in out and "17:02" not in out
+    assert "理由: no_booking" in out
+
+
 def test_chat_end_of_input_hands_off_what_was_said(tmp_path: Path) -> None:
     """Leaving the chat halfway (end of input) still writes a handoff with the answers."""
     result = run("chat", "--at", "2026-11-21T23:10", cwd=tmp_path, stdin="来年度\n")
