@@ -243,9 +243,17 @@ def rate_limits(
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    migrate: bool = True,
+    demo_password_file: Path = DEMO_PASSWORD_FILE,
 ) -> AsyncIterator[Runtime]:
-    """Load and check everything, migrate the database, seed the demo, and clean up after."""
+    """Load and check everything, migrate the database, seed the demo, and clean up after.
+
+    ``demo_password_file`` is where the demo rep's password is kept (a trial chat keeps it
+    in its own throwaway folder, not in ``var/``).
+    """
     content = build_content(settings, clock or SystemClock())
     if migrate:
         await upgrade(settings.database_url)
@@ -294,7 +302,7 @@ async def open_runtime(
                 head,
             )
         elif settings.demo:
-            await seed_demo(sessions, content.clock)
+            await seed_demo(sessions, content.clock, demo_password_file)
         yield Runtime(
             settings,
             content,
@@ -333,18 +341,22 @@ async def run_worker(settings: Settings, *, once: bool = False, migrate: bool = 
     return 0  # pragma: no cover - the jobs end only by cancellation
 
 
-async def seed_demo(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+async def seed_demo(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    password_file: Path = DEMO_PASSWORD_FILE,
+) -> None:
     """With no reps at all, add one demo rep so meetings can be offered right away.
 
     The demo rep can log in to the rep pages: its password is generated once into
     ``var/demo-rep-password.txt`` (owner-only) and reused for later fresh databases.
     """
-    password, hashed = await asyncio.to_thread(reps.demo_password, DEMO_PASSWORD_FILE)
+    password, hashed = await asyncio.to_thread(reps.demo_password, password_file)
     async with sessions() as session, session.begin():
         seeded = await reps.seed_demo_rep(session, hashed, clock.now())
     if seeded:
         # Demo only: the operator needs this login to try the rep pages.
-        log.info("demo rep login: %s / %s, also in %s", seeded.email, password, DEMO_PASSWORD_FILE)
+        log.info("demo rep login: %s / %s, also in %s", seeded.email, password, password_file)
 
 
 @asynccontextmanager

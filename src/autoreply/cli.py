@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import secrets
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import datetime
+from email import policy as mail_policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -100,10 +104,21 @@ def _timing(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _moment(text: str | None, settings: Settings) -> datetime | None:
-    if not text:
+AT_FORMAT = "YYYY-MM-DDTHH:MM, e.g. 2026-11-21T23:10"
+
+
+def _at(text: str) -> datetime:
+    """The ``--at`` argument: an ISO 8601 moment; anything else is a usage error (exit 2)."""
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {AT_FORMAT}, got {text!r}") from None
+
+
+def _moment(value: datetime | None, settings: Settings) -> datetime | None:
+    """A moment given on the command line, in the business timezone when it names none."""
+    if value is None:
         return None
-    value = datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=settings.tz)
 
 
@@ -226,20 +241,77 @@ def _reps_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _chat(args: argparse.Namespace, out: TextIO) -> int:
-    from autoreply.bootstrap import open_runtime
+    """A trial conversation: on a throwaway database unless ``--live`` or ``--database``."""
+    overrides: dict[str, Any] = {}
+    if args.flow:  # the configured flows stay served: forms and extra flows may name them
+        configured = _settings()
+        overrides["flow"] = Path(args.flow)
+        overrides["extra_flows"] = f"{configured.flow},{configured.extra_flows}"
+    if args.database:
+        overrides["database_url"] = args.database
+    if args.live or args.database:
+        return _converse(Settings(**overrides), args.at, out)
+    with tempfile.TemporaryDirectory(prefix="autoreply-trial-") as folder:
+        trial = Path(folder)
+        mail = Path(args.mail_dir) if args.mail_dir else trial / "mail"
+        settings = Settings(**overrides, **_trial_overrides(trial, mail))
+        print(
+            "# trial chat: a throwaway database, deleted at exit "
+            "(--live writes to the configured one)",
+            file=out,
+        )
+        code = _converse(settings, args.at, out, trial=trial)
+        _report_mail(mail, kept=bool(args.mail_dir), out=out)
+        return code
+
+
+def _trial_overrides(folder: Path, mail: Path) -> dict[str, Any]:
+    """Settings of a trial chat: its own SQLite file, emails as files, no LINE, a demo rep.
+
+    Nothing of the configured product is written or sent: not the database, not ``var/``
+    (the signing key is ephemeral), not the SMTP server or the LINE channel.
+    """
+    return {
+        "database_url": f"sqlite+aiosqlite:///{folder / 'trial.db'}",
+        "mail_dir": mail,
+        "smtp_host": None,
+        "line_channel_secret": None,
+        "line_channel_access_token": None,
+        "secret_key": secrets.token_urlsafe(32),
+        "demo": True,
+    }
+
+
+def _converse(
+    settings: Settings, at: datetime | None, out: TextIO, *, trial: Path | None = None
+) -> int:
+    from autoreply.bootstrap import DEMO_PASSWORD_FILE, open_runtime
     from autoreply.channels.terminal import run_chat
 
-    overrides: dict[str, Any] = {}
-    if args.flow:
-        overrides["flow"] = Path(args.flow)
-    settings = Settings(**overrides)
-    at = _moment(args.at, settings)
+    moment = _moment(at, settings)
+    clock = FixedClock(moment) if moment else None
+    password_file = trial / "demo-rep-password.txt" if trial else DEMO_PASSWORD_FILE
 
     async def run() -> int:
-        async with open_runtime(settings, clock=FixedClock(at) if at else None) as runtime:
-            return await run_chat(runtime, sys.stdin, out)
+        async with open_runtime(settings, clock=clock, demo_password_file=password_file) as runtime:
+            code = await run_chat(runtime, sys.stdin, out)
+            if trial is not None:  # the trial's emails go to its folder, never to SMTP
+                while await runtime.worker.run_once():
+                    pass
+            return code
 
     return asyncio.run(run())
+
+
+def _report_mail(folder: Path, *, kept: bool, out: TextIO) -> None:
+    """Say what a trial chat's emails were and where they went."""
+    files = sorted(folder.glob("*.eml")) if folder.is_dir() else []
+    where = f"written to {folder}" if kept else "not sent (--mail-dir DIR keeps them as .eml)"
+    print(f"# trial: {len(files)} email{'' if len(files) == 1 else 's'}, {where}", file=out)
+    parser = BytesHeaderParser(policy=mail_policy.default)
+    for path in files:
+        headers = parser.parsebytes(path.read_bytes())
+        print(f"#   To: {headers['To']}  Subject: {headers['Subject']}", file=out)
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -278,9 +350,33 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
     worker.set_defaults(func=_worker)
 
-    chat = sub.add_parser("chat", help="hold a conversation with a flow in the terminal")
+    chat = sub.add_parser(
+        "chat",
+        help="hold a trial conversation with a flow in the terminal",
+        description=(
+            "Hold a conversation with a flow in the terminal. By default it is a trial: a "
+            "throwaway database (migrated, with a demo rep) deleted at exit, and its emails "
+            "are never sent (--mail-dir keeps them as .eml files). --live or --database URL "
+            "store it for real; queued emails then go out with `serve` or `worker`."
+        ),
+    )
     chat.add_argument("--flow", help="flow file (default: the configured flow)")
-    chat.add_argument("--at", help="pretend it is this moment, e.g. 2026-11-21T23:00")
+    chat.add_argument(
+        "--at",
+        type=_at,
+        metavar="TIME",
+        help=f"pretend it is this moment ({AT_FORMAT}; the business timezone unless given)",
+    )
+    where = chat.add_mutually_exclusive_group()
+    where.add_argument(
+        "--live",
+        action="store_true",
+        help="store the conversation in the configured database (AUTOREPLY_DATABASE_URL)",
+    )
+    where.add_argument("--database", metavar="URL", help="store the conversation in this database")
+    where.add_argument(
+        "--mail-dir", metavar="DIR", help="trial only: keep the emails as .eml files in DIR"
+    )
     chat.set_defaults(func=_chat)
 
     flow = sub.add_parser("flow", help="check, describe and draw flows").add_subparsers(
@@ -308,7 +404,9 @@ def _parser() -> argparse.ArgumentParser:
 
     timing = sub.add_parser("timing", help="how a timing answer (導入時期) is read")
     timing.add_argument("text")
-    timing.add_argument("--at", help="the moment it is said (default: now)")
+    timing.add_argument(
+        "--at", type=_at, metavar="TIME", help=f"the moment it is said ({AT_FORMAT}; default: now)"
+    )
     timing.add_argument("--locale", default="ja", choices=["ja", "en"])
     timing.set_defaults(func=_timing)
 

@@ -8,6 +8,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from autoreply.clock import FixedClock
+from tests.conftest import tokyo
+
 PAGE = {"url": "https://example.com/", "title": "サンプル株式会社"}
 
 
@@ -28,6 +31,20 @@ async def test_start_greets_with_the_honest_off_hours_banner(client: httpx.Async
     kinds = [r["kind"] for r in body["replies"]]
     assert kinds == ["text", "choices"]
     assert body["replies"][1]["options"][0] == {"label": "1か月以内", "value": "within_1_month"}
+
+
+async def test_in_hours_the_banner_and_greeting_promise_today(
+    client: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    """Wednesday 17:02: open, and a person follows up today (never "17:02以降")."""
+    clock.set(tokyo(2026, 12, 2, 17, 2))
+    _, _, body = await _start(client)
+    assert body["banner"] == {
+        "open": True,
+        "text": "営業時間内です。担当者が順次ご対応いたします。",
+    }
+    assert "担当者より本日中にご連絡いたします" in body["replies"][0]["text"]
+    assert "以降" not in body["replies"][0]["text"]
 
 
 async def test_english_widget_gets_the_english_flow(client: httpx.AsyncClient) -> None:

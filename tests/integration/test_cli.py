@@ -106,30 +106,145 @@ def test_timing_command_reads_japanese(tmp_path: Path) -> None:
     )
 
 
-def test_chat_holds_a_whole_conversation_and_prints_the_handoff(tmp_path: Path) -> None:
-    """`chat` stores the conversation in ./var and ends with the handoff summary."""
-    answers = (
-        "\n".join(
-            [
-                "1",
-                "夜間の問い合わせへの返信が遅れています",
-                "1",
-                "山田太郎",
-                "株式会社サンプル",
-                "taro@example.com",
-            ]
-        )
-        + "\n"
+BOOKING = (
+    "\n".join(
+        [
+            "1",
+            "夜間の問い合わせへの返信が遅れています",
+            "1",
+            "山田太郎",
+            "株式会社サンプル",
+            "taro@example.com",
+        ]
     )
-    result = run("chat", "--at", "2026-11-21T23:10", cwd=tmp_path, stdin=answers)
+    + "\n"
+)
+
+
+def test_chat_holds_a_whole_conversation_and_prints_the_handoff(tmp_path: Path) -> None:
+    """`chat` is a trial by default: the whole conversation and its handoff are printed, and
+    nothing is left in ./var (no database, key, password or mail)."""
+    result = run("chat", "--at", "2026-11-21T23:10", cwd=tmp_path, stdin=BOOKING)
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    assert out.startswith("# trial chat: a throwaway database")
     assert "担当者より11月24日(火) 9:00以降にご連絡いたします" in out
     assert "  1) 1か月以内" in out
     assert "===== 引き継ぎ（Tier A" in out
     assert "商談予約: 11月24日(火) 10:00" in out
     assert "最初の一言: 株式会社サンプル 山田太郎様" in out
-    assert (tmp_path / "var" / "autoreply.db").exists()
+    assert "# trial: 3 emails, not sent" in out
+    assert "#   To: 山田太郎 <taro@example.com>  Subject: 【サンプル株式会社】" in out
+    assert not (tmp_path / "var").exists()
+
+
+async def _counts(url: str) -> dict[str, int]:
+    """How many rows the tables a conversation writes hold."""
+    from sqlalchemy import text
+
+    from autoreply.store.db import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return {
+                table: int((await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
+                for table in ("leads", "conversations", "handoffs", "bookings", "outbox")
+            }
+    finally:
+        await engine.dispose()
+
+
+async def test_a_trial_chat_leaves_the_configured_database_untouched(
+    tmp_path: Path, migrated: str
+) -> None:
+    """A trial chat that books a slot and hands off adds no lead, handoff, booking or outbox
+    row to AUTOREPLY_DATABASE_URL; `--live` (the operator's explicit choice) stores all of it."""
+    env = {"AUTOREPLY_DATABASE_URL": migrated}
+    before = await _counts(migrated)
+    trial = run("chat", "--at", "2026-12-26T22:00", cwd=tmp_path, stdin=BOOKING, env=env)
+    assert trial.returncode == 0, trial.stderr
+    assert "商談予約: " in trial.stdout
+    assert await _counts(migrated) == before
+
+    live = run("chat", "--live", "--at", "2026-12-26T22:00", cwd=tmp_path, stdin=BOOKING, env=env)
+    assert live.returncode == 0, live.stderr
+    assert not live.stdout.startswith("# trial")
+    after = await _counts(migrated)
+    assert after["handoffs"] == after["bookings"] == 1
+    assert after["outbox"] >= 1
+
+
+def test_chat_database_option_stores_in_that_database(tmp_path: Path) -> None:
+    """`--database URL` stores the conversation there, and nowhere else."""
+    scratch = tmp_path / "scratch.db"
+    result = run(
+        "chat",
+        "--database",
+        f"sqlite+aiosqlite:///{scratch}",
+        "--at",
+        "2026-11-21T23:10",
+        cwd=tmp_path,
+        stdin="来年度\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert scratch.exists() and not (tmp_path / "var" / "autoreply.db").exists()
+
+
+def test_trial_chat_emails_never_reach_the_smtp_server(tmp_path: Path) -> None:
+    """With an SMTP server configured, a trial's emails still go to files only (--mail-dir)."""
+    from tests.mailserver import mail_server
+
+    with mail_server() as smtp:
+        env = {"AUTOREPLY_SMTP_HOST": "127.0.0.1", "AUTOREPLY_SMTP_PORT": str(smtp.port)}
+        result = run(
+            "chat",
+            "--at",
+            "2026-11-21T23:10",
+            "--mail-dir",
+            str(tmp_path / "mail"),
+            cwd=tmp_path,
+            stdin=BOOKING,
+            env=env,
+        )
+        assert result.returncode == 0, result.stderr
+        assert smtp.recorder.received == []
+    files = list((tmp_path / "mail").glob("*.eml"))
+    assert len(files) == 3
+    assert f"# trial: 3 emails, written to {tmp_path / 'mail'}" in result.stdout
+
+
+@pytest.mark.parametrize("value", ["2026-13-01", "saturday night", ""])
+@pytest.mark.parametrize("command", ["chat", "timing 来月"])
+def test_a_bad_at_is_a_one_line_usage_error(tmp_path: Path, command: str, value: str) -> None:
+    """A moment that is no ISO date and time is refused argparse style (exit 2), naming the
+    expected format, never with a traceback."""
+    result = run(*command.split(), "--at", value, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last == (
+        f"autoreply {command.split()[0]}: error: argument --at: "
+        f"expected YYYY-MM-DDTHH:MM, e.g. 2026-11-21T23:10, got {value!r}"
+    )
+    assert result.stderr.startswith("usage: ")
+    assert not (tmp_path / "var").exists()
+
+
+def test_declining_the_meeting_at_1702_on_a_weekday_promises_today(tmp_path: Path) -> None:
+    """Inside business hours the promise is 「本日中に」, never the current minute 「17:02以降」."""
+    answers = "1\n夜間の問い合わせへの返信が遅れています\n7\ntaro@example.com\n"
+    result = run("chat", "--at", "2026-12-02T17:02", cwd=tmp_path, stdin=answers)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "  7) 今回は予約しない" in out
+    assert "メールアドレスまたはお電話番号を教えていただけますか" in out  # asked before promising
+    assert (
+        "bot> ありがとうございます。いただいた内容は担当者に引き継ぎ、本日中にご連絡いたします。"
+        in out
+    )
+    assert "以降にご連絡" not in out and "17:02" not in out
+    assert "理由: no_booking" in out
 
 
 def test_chat_end_of_input_hands_off_what_was_said(tmp_path: Path) -> None:

@@ -105,6 +105,21 @@ async def test_login_success_and_failure(client: httpx.AsyncClient, rep: Rep) ->
     assert "frame-ancestors 'none'" in listing.headers["content-security-policy"]
 
 
+async def test_list_header_says_in_hours_or_the_next_opening(
+    client: httpx.AsyncClient, rep: Rep, clock: FixedClock
+) -> None:
+    """Inside business hours the list says 「営業時間内（…まで）」, never "next opening: now";
+    outside, and in the lunch break, the next opening."""
+    assert (await _login(client)).status_code == 303
+    clock.set(tokyo(2026, 12, 2, 16, 57))
+    inside = (await client.get("/rep/handoffs")).text
+    assert "営業時間内（18:00まで）" in inside and "次の営業開始" not in inside
+    clock.set(tokyo(2026, 12, 2, 12, 20))
+    assert "次の営業開始: 12月2日(水) 13:00" in (await client.get("/rep/handoffs")).text
+    clock.set(tokyo(2026, 12, 2, 18, 0))
+    assert "次の営業開始: 12月3日(木) 9:00" in (await client.get("/rep/handoffs")).text
+
+
 async def test_five_failures_lock_the_address_for_15_minutes(
     client: httpx.AsyncClient, rep: Rep, clock: FixedClock
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from icalendar import Calendar
@@ -183,3 +183,45 @@ def test_html_parts_escape_what_the_lead_wrote(tmp_path: object) -> None:
     plain = rendered.message.get_body(("plain",))
     assert plain is not None and "> <script>alert(1)</script>" in plain.get_content()
     assert timedelta(0) == rendered.message["Date"].datetime.utcoffset() - timedelta(hours=9)
+
+
+@pytest.mark.parametrize(
+    ("locale", "now", "expected"),
+    [
+        ("ja", tokyo(2026, 12, 2, 17, 2), "担当者より本日中にご連絡いたします。"),
+        (
+            "ja",
+            tokyo(2026, 12, 2, 17, 45),
+            "本日中、遅くとも12月3日(木) 9:15までにご連絡いたします。",
+        ),
+        ("ja", tokyo(2026, 11, 21, 23, 10), "担当者より11月24日(火) 9:00以降にご連絡いたします。"),
+        ("en", tokyo(2026, 12, 2, 17, 2), "A member of our team will contact you today."),
+    ],
+)
+def test_the_form_reply_email_makes_the_same_promise_as_the_chat(
+    content: Content, locale: str, now: datetime, expected: str
+) -> None:
+    """Both parts of the form reply say the one promise: today in hours, the opening after."""
+    from autoreply.domain.promise import follow_up
+
+    renderer = MailRenderer(ROOT / "templates", parse_sender("営業部 <sales@example.com>"))
+    rendered = renderer.render(
+        "form_reply",
+        locale,
+        to=Person("山田", "taro@example.com"),
+        now=now,
+        variables={
+            "form": {"title": "資料請求"},
+            "lead": {"name": "山田"},
+            "documents": [],
+            "cases": [],
+            "open_now": content.calendar.is_open(now),
+            "follow_up": follow_up(content.calendar, now),
+            "continue_url": "http://127.0.0.1:8000/c/x",
+            "book_url": "http://127.0.0.1:8000/book/x",
+            "link_days": 14,
+        },
+    )
+    for kind in ("plain", "html"):
+        body = rendered.message.get_body((kind,))
+        assert body is not None and expected in body.get_content()

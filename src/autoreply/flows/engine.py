@@ -11,6 +11,7 @@ from jinja2 import Template
 from autoreply.domain import booking
 from autoreply.domain.calendar import format_when
 from autoreply.domain.casestudies import CaseMatch
+from autoreply.domain.promise import follow_up
 from autoreply.domain.timing import TimingBucket, parse_timing, timing_from_bucket
 from autoreply.domain.topics import normalize
 from autoreply.errors import FlowRuntimeError
@@ -566,6 +567,7 @@ class Engine:
             "open_now": ctx.calendar.is_open(ctx.now),
             "reachable": reachable(self.flow, state, ctx),
             "next_opening": ctx.calendar.next_opening(ctx.now),
+            "follow_up": follow_up(ctx.calendar, ctx.now),
             "channel": ctx.channel,
             "cases": [_case_vars(m) for m in run.last_cases],
             "offered": list(state.offered),

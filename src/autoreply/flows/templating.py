@@ -11,6 +11,7 @@ from jinja2 import (
     ChainableUndefined,
     Environment,
     FileSystemLoader,
+    TemplateNotFound,
     TemplateSyntaxError,
     nodes,
     pass_context,
@@ -19,6 +20,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from autoreply.domain.calendar import format_date, format_when
+from autoreply.domain.promise import FollowUp
 from autoreply.errors import ConfigError
 
 __all__ = [
@@ -42,6 +44,7 @@ CONTEXT_NAMES: frozenset[str] = frozenset(
         "reachable",
         "channel",
         "next_opening",
+        "follow_up",
         "cases",
         "offered",
         "booking",
@@ -71,6 +74,24 @@ def _date(ctx: Context, value: Any) -> str:
     return "" if value is None else str(value)
 
 
+@pass_context
+def _promise(ctx: Context, value: Any) -> str:
+    """A ``FollowUp`` as the phrase before 「ご連絡いたします」 / "contact you", from
+    ``templates/promise.<locale>.j2`` (falling back to ``ja``)."""
+    if not isinstance(value, FollowUp):
+        return ""
+    locale = str(ctx.get("locale", "ja"))
+    env = ctx.environment
+    if env.loader is not None:
+        for name in (f"promise.{locale}.j2", "promise.ja.j2"):
+            try:
+                template = env.get_template(name)
+            except TemplateNotFound:
+                continue
+            return template.render(f=value, locale=locale).strip()
+    raise ConfigError(f"template promise.{locale}.j2 not found (the promise filter needs it)")
+
+
 def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
     """The one Jinja2 environment for flow text: sandboxed, forgiving about unset slots."""
     env = SandboxedEnvironment(
@@ -83,6 +104,7 @@ def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
     )
     env.filters["when"] = _when
     env.filters["date"] = _date
+    env.filters["promise"] = _promise
     return env
 
 

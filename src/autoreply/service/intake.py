@@ -27,6 +27,7 @@ from autoreply.channels.email.render import MailRenderer, serialize
 from autoreply.domain.calendar import format_when
 from autoreply.domain.forms import Submission
 from autoreply.domain.invites import Person
+from autoreply.domain.promise import follow_up
 from autoreply.domain.timing import TimingBucket, timing_from_bucket
 from autoreply.errors import ConfigError
 from autoreply.flows.engine import Engine
@@ -281,6 +282,7 @@ class FormIntake:
             "open_now": is_open,
             "next_opening": calendar.next_opening(now),
             "next_opening_text": format_when(calendar.next_opening(now), locale),
+            "follow_up": follow_up(calendar, now),
             "continue_url": links.continue_chat(conversation.public_id, now),
             "book_url": links.book(conversation.public_id, now),
             "link_days": self.content.settings.link_days,

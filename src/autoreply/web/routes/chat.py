@@ -18,6 +18,7 @@ from autoreply.channels.web import (
     TurnOut,
     render_replies,
 )
+from autoreply.domain.promise import follow_up
 from autoreply.errors import BadRequestError, FlowRuntimeError
 from autoreply.flows.turns import Reply, reply_from_dict
 from autoreply.service.runtime import Runtime
@@ -34,7 +35,11 @@ def banner(runtime: Runtime, locale: str) -> Banner:
     now = runtime.content.clock.now().astimezone(calendar.tz)
     is_open = calendar.is_open(now)
     text = runtime.content.texts.render(
-        "widget/banner", locale, open_now=is_open, next_opening=calendar.next_opening(now)
+        "widget/banner",
+        locale,
+        open_now=is_open,
+        next_opening=calendar.next_opening(now),
+        follow_up=follow_up(calendar, now),
     )
     return Banner(open=is_open, text=text)
 

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from autoreply.channels.email import form as wire
 from autoreply.domain.forms import FieldError, FormSpec
+from autoreply.domain.promise import follow_up
 from autoreply.errors import InvalidFieldsError, NotFoundError
 from autoreply.service.runtime import Runtime
 from autoreply.web.body import multipart_fields, read_limited
@@ -140,5 +141,6 @@ async def thanks(form_id: str, request: Request, runtime: RuntimeDep, c: str = "
         continue_url=f"/c/{c}" if valid else None,
         open_now=calendar.is_open(local),
         next_opening=calendar.next_opening(local),
+        follow_up=follow_up(calendar, local),
         page="form",
     )

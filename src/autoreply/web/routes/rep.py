@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 
+from autoreply.domain.promise import follow_up
 from autoreply.errors import NotFoundError
 from autoreply.service import reps
 from autoreply.store.models import HandoffRow
@@ -169,7 +170,7 @@ async def handoff_list(
         channel=channel,
         statuses=reps.STATUSES,
         channels=reps.CHANNELS,
-        next_opening=runtime.content.calendar.next_opening(now),
+        follow_up=follow_up(runtime.content.calendar, now),
     )
 
 
