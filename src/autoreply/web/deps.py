@@ -9,7 +9,15 @@ from fastapi import Depends, Header, Path, Request
 from autoreply.errors import UnauthorizedError
 from autoreply.service.runtime import Runtime
 
-__all__ = ["MAX_ROW_ID", "RowId", "RuntimeDep", "TokenDep", "get_runtime", "get_token"]
+__all__ = [
+    "MAX_ROW_ID",
+    "PublicId",
+    "RowId",
+    "RuntimeDep",
+    "TokenDep",
+    "get_runtime",
+    "get_token",
+]
 
 MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer, the type of the tables' ids
 
@@ -34,4 +42,15 @@ async def get_token(authorization: Annotated[str | None, Header()] = None) -> st
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a record's id")]
 """A numeric id in a path: out of the database's integer range is a 422, never a query."""
+PublicId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="a conversation's public id (URL-safe base64)",
+    ),
+]
+"""A conversation id in a path: anything not of that shape (a NUL, non-ASCII, too long) is
+a 422, never a query."""
 TokenDep = Annotated[str, Depends(get_token)]
