@@ -25,7 +25,7 @@ def loads(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     try:
         value = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ValueError(f"the body is not UTF-8: {exc}") from exc
+        raise ValueError(f"the body is not JSON: not UTF-8 ({exc})") from exc
     except RecursionError:
         raise too_deep from None
     except ValueError as exc:

@@ -15,8 +15,8 @@ __all__ = ["multipart_fields", "read_limited"]
 async def read_limited(request: Request, limit: int) -> bytes:
     """The raw body; ``PayloadTooLargeError`` as soon as it is known to be larger than
     ``limit`` (from Content-Length before reading, else while streaming)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
