@@ -55,7 +55,8 @@ class Links:
     def opened(self, purpose: Purpose, token: str, now: datetime) -> str | None:
         """The conversation a token is for, if it is ours, for this purpose, and not expired."""
         parts = token.split(".")
-        if len(parts) != 3 or not parts[1].isdigit():
+        # str.isdigit() also takes "²" and "٣", which int() refuses or reads.
+        if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()):
             return None
         conversation_id, expires, signature = parts
         if not verify(self.secret, signature, purpose, conversation_id, expires):

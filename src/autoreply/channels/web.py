@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, model_validator
 
 from autoreply.domain.calendar import format_date
-from autoreply.domain.leads import MAX_ANSWER_CHARS
+from autoreply.domain.leads import MAX_ANSWER_CHARS, free_text
 from autoreply.flows.turns import Cards, Choices, Inbound, Reply, SlotPicker, Text
 
 __all__ = [
@@ -23,8 +23,16 @@ __all__ = [
     "render_replies",
 ]
 
-Url = Annotated[str, Field(max_length=2000)]
-ShortText = Annotated[str, Field(max_length=300)]
+
+def _without_nul(value: Any) -> Any:
+    """Free text loses its NUL characters before it is checked (PostgreSQL text cannot
+    hold them); ids (visitor, choice, slot) keep them and are refused as not ours."""
+    return free_text(value) if isinstance(value, str) else value
+
+
+NoNul = BeforeValidator(_without_nul)
+Url = Annotated[str, Field(max_length=2000), NoNul]
+ShortText = Annotated[str, Field(max_length=300), NoNul]
 VisitorId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
@@ -48,7 +56,9 @@ class StartIn(_In):
         default_factory=dict
     )
     locale: Literal["ja", "en"] = "ja"
-    flow: ShortText | None = Field(None, description="Flow id (default: the configured flow).")
+    flow: Annotated[str, Field(max_length=300)] | None = Field(
+        None, description="Flow id (default: the configured flow)."
+    )
     visitor: (
         Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None
     ) = Field(None, description="The widget's visitor id, so one browser is one lead.")
@@ -67,7 +77,7 @@ class StartIn(_In):
 class MessageIn(_In):
     """What the visitor did: typed text, tapped a choice, or picked a slot (exactly one)."""
 
-    text: Annotated[str, Field(min_length=1, max_length=MAX_ANSWER_CHARS)] | None = None
+    text: Annotated[str, Field(min_length=1, max_length=MAX_ANSWER_CHARS), NoNul] | None = None
     choice: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     slot: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     label: ShortText = Field("", description="The tapped button's label, for the transcript.")

@@ -27,7 +27,7 @@ __all__ = [
 PREP_AFTER_CLOSED = timedelta(hours=8)
 """A rep unavailable at least this long before a stretch starts gets ``prep_buffer`` first."""
 
-_ID = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})([+-])(\d{2})(\d{2})-(\d{1,4})")
+_ID = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})([+-])(\d{2})(\d{2})-(\d{1,4})", re.ASCII)
 _MINUTE = timedelta(minutes=1)
 
 Interval = tuple[datetime, datetime]
@@ -87,9 +87,9 @@ class Slot:
         offset = timedelta(hours=off_h, minutes=off_m) * (1 if m[6] == "+" else -1)
         try:
             start = datetime(year, month, day, hour, minute, tzinfo=timezone(offset))
-        except ValueError as exc:
+            return start.astimezone(tz), (start + minutes * _MINUTE).astimezone(tz)
+        except (ValueError, OverflowError) as exc:  # no such day, or past year 1 or 9999
             raise ValueError(f"bad slot id {text!r}") from exc
-        return start.astimezone(tz), (start + minutes * _MINUTE).astimezone(tz)
 
 
 @dataclass(frozen=True)

@@ -196,13 +196,17 @@ class Forms:
     ) -> tuple[Submission | None, dict[str, FieldError]]:
         """Clean a submission, or say what is wrong with each field (never raises).
 
-        Unknown fields are ignored; a field sent twice counts with its first value.
+        Unknown fields are ignored; a field sent twice counts with its first value. Free
+        text loses its NUL characters; a name or company is made one line (control
+        characters become spaces, see ``leads.one_line``), so it is safe in an email header;
+        an address or a choice holding a control character is not one (a phone number is
+        kept as parsed).
         """
         values: dict[str, str] = {}
         errors: dict[str, FieldError] = {}
         for name, spec in form.fields.items():
             given = raw.get(name, "")
-            text = (given if isinstance(given, str) else (given[0] if given else "")).strip()
+            text = _prepared(spec, given if isinstance(given, str) else (given[0] if given else ""))
             if not text:
                 if spec.required:
                     errors[name] = FieldError("required", f"{spec.label} is required")
@@ -220,6 +224,18 @@ class Forms:
         return Submission(form, values), {}
 
 
+_ONE_LINE = (FieldType.NAME, FieldType.COMPANY)
+_FREE_TEXT = (FieldType.TEXT, FieldType.TEXTAREA)
+
+
+def _prepared(spec: FieldSpec, text: str) -> str:
+    if spec.type in _ONE_LINE:
+        return leads.one_line(text)
+    if spec.type in _FREE_TEXT:
+        return leads.free_text(text).strip()
+    return text.strip()
+
+
 def _clean(spec: FieldSpec, text: str) -> str | FieldError:
     if spec.type is FieldType.EMAIL:
         email = leads.clean_email(text)
@@ -232,7 +248,7 @@ def _clean(spec: FieldSpec, text: str) -> str | FieldError:
             return text
         return FieldError("unknown_choice", f"not one of the choices of {spec.label}")
     if spec.type is FieldType.NAME:
-        return leads.clean_name(text) or text
+        return leads.clean_name(text) or text  # text is one line already
     if spec.type is FieldType.COMPANY:
         return leads.clean_company(text) or text
     return text

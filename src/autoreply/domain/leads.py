@@ -1,4 +1,11 @@
-"""What a lead types, checked and cleaned per slot type (email, phone, name, company)."""
+"""What a lead types, checked and cleaned per slot type (email, phone, name, company).
+
+Text from outside is cleaned at the edge in one of two ways: free text (a message, a
+challenge) only loses its NUL characters, which PostgreSQL text cannot hold; a single-line
+value (a name, a company, anything that may end up in an email header) also has every run
+of control characters (CR, LF, tab, NUL, DEL, C1, the Unicode line separators) collapsed
+into one space, so a header built from it can never be split.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +22,34 @@ __all__ = [
     "clean_name",
     "clean_phone",
     "find_contact",
+    "free_text",
+    "one_line",
 ]
 
 MAX_ANSWER_CHARS = 2000
 
 _NAME_TAIL = re.compile(r"(と申します|ともうします|です|でございます)[。.!！\s]*$")
 _NAME_HEAD = re.compile(r"^(私は|わたしは|my name is|i am|i'm)\s*", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_SPACES = re.compile(r"\s+")
+
+
+def free_text(text: str) -> str:
+    """Text as a lead wrote it, without NUL characters (line breaks and tabs kept).
+
+    >>> free_text("夜間の\\x00問い合わせ\\n")
+    '夜間の問い合わせ\\n'
+    """
+    return text.replace("\x00", "")
+
+
+def one_line(text: str) -> str:
+    """A single-line value: control characters and runs of spaces become one space.
+
+    >>> one_line("A\\r\\nBcc: x@example.com ")
+    'A Bcc: x@example.com'
+    """
+    return _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
 
 
 # Where an address may sit inside a sentence (「taro@example.co.jpです」): ASCII local part and
@@ -92,12 +121,12 @@ def clean_phone(text: str, region: str = "JP") -> str | None:
 
 def clean_name(text: str) -> str | None:
     """A person's name without 'と申します' and the like; None if empty or absurdly long."""
-    candidate = _NAME_HEAD.sub("", _NAME_TAIL.sub("", _nfkc(text))).strip()
+    candidate = _NAME_HEAD.sub("", _NAME_TAIL.sub("", one_line(_nfkc(text)))).strip()
     return candidate if 0 < len(candidate) <= 100 else None
 
 
 def clean_company(text: str) -> str | None:
     """A company name as typed (NFKC, trimmed); None if empty or absurdly long."""
-    candidate = re.sub(r"\s+", " ", _nfkc(text))
+    candidate = one_line(_nfkc(text))
     candidate = re.sub(r"(です|でございます)[。.]*$", "", candidate).strip()
     return candidate if 0 < len(candidate) <= 200 else None

@@ -12,6 +12,7 @@ from autoreply.service.runtime import Runtime
 __all__ = [
     "MAX_ROW_ID",
     "ClientDep",
+    "PublicId",
     "RowId",
     "RuntimeDep",
     "TokenDep",
@@ -55,4 +56,15 @@ ClientDep = Annotated[str, Depends(client_address)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a record's id")]
 """A numeric id in a path: out of the database's integer range is a 422, never a query."""
+PublicId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="a conversation's public id (URL-safe base64)",
+    ),
+]
+"""A conversation id in a path: anything not of that shape (a NUL, non-ASCII, too long) is
+a 422, never a query."""
 TokenDep = Annotated[str, Depends(get_token)]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from autoreply import jsonbody
+from autoreply.domain.leads import free_text, one_line
 from autoreply.errors import BadRequestError, UnauthorizedError
 
 __all__ = [
@@ -68,31 +69,72 @@ def parse_fields(
 
 
 def _json_fields(body: bytes) -> dict[str, Any]:
+    """Fields of a JSON object: each value text or a number (as text), ``utm`` an object
+    of such values; anything else is refused with the field it is in."""
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequestError(f"the body is not JSON: {exc}") from exc
+        data = jsonbody.loads(body)
+    except ValueError as exc:
+        raise BadRequestError(str(exc)) from exc
     if not isinstance(data, dict):
         raise BadRequestError("the JSON body must be an object of field names to values")
     out: dict[str, Any] = {}
     for key, value in data.items():
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
+        if key == "utm" and value is not None:
+            out["utm"] = _utm(value)
+        elif _is_text(value):
             out[str(key)] = str(value)
-        elif isinstance(value, dict) and key == "utm":
-            out["utm"] = {str(k): str(v) for k, v in value.items()}
         elif value is not None:
-            raise BadRequestError(f"field {key!r}: give text, not {type(value).__name__}")
+            raise BadRequestError(f"field {key!r}: give text, not {_kind(value)}")
     return out
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", bool: "true/false"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _utm(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise BadRequestError(
+            f'field \'utm\': give an object like {{"source": "…"}}, not {_kind(value)}'
+        )
+    utm = {}
+    for key, item in value.items():
+        if not _is_text(item):
+            raise BadRequestError(f"field 'utm': {key!r} must be text, not {_kind(item)}")
+        utm[str(key)] = str(item)
+    return utm
 
 
 def source_of(fields: Mapping[str, Any], referer: str | None) -> dict[str, Any]:
     """Where the submitter was: the page (the form's hidden page_url, else the Referer) and
-    the campaign (utm_* fields, or those of the page's address)."""
-    page = str(fields.get("page_url") or referer or "")[:2000]
-    utm = {k: str(v)[:300] for k, v in dict(fields.get("utm") or {}).items() if k in _UTM}
-    query = parse_qs(urlsplit(page).query) if page else {}
+    the campaign (utm_* fields, or those of the page's address). Each value is one line of
+    text (NUL dropped, other control characters become spaces); a ``utm`` that is not an
+    object (a browser form's plain field of that name) is not a campaign, and a page
+    address that does not parse has none."""
+    page = _line(fields.get("page_url") or referer or "", 2000)
+    given = fields.get("utm")
+    utm = {k: _line(v, 300) for k, v in (given if isinstance(given, dict) else {}).items()}
+    utm = {k: v for k, v in utm.items() if k in _UTM and v}
+    query = _query(page)
     for key in _UTM:
         value = fields.get(f"utm_{key}") or (query.get(f"utm_{key}") or [""])[0]
         if value and key not in utm:
-            utm[key] = str(value)[:300]
-    return {"url": page, "title": str(fields.get("page_title") or "")[:300], "utm": utm}
+            utm[key] = _line(value, 300)
+    return {"url": page, "title": _line(fields.get("page_title") or "", 300), "utm": utm}
+
+
+def _query(page: str) -> dict[str, list[str]]:
+    try:
+        return parse_qs(urlsplit(page).query) if page else {}
+    except ValueError:  # e.g. "http://[" (an unclosed IPv6 host)
+        return {}
+
+
+def _line(value: Any, limit: int) -> str:
+    return one_line(free_text(str(value)))[:limit]

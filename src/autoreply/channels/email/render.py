@@ -22,6 +22,7 @@ from jinja2 import ChainableUndefined, FileSystemLoader, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
 from autoreply.domain.invites import Person
+from autoreply.domain.leads import one_line
 from autoreply.errors import ConfigError
 from autoreply.flows.templating import compile_all, make_environment
 
@@ -56,8 +57,10 @@ def parse_sender(value: str, setting: str = "AUTOREPLY_MAIL_FROM") -> Person:
 
 
 def _address(person: Person) -> Address:
+    """The header form of a person; the display name (a lead's name, from any channel) is
+    made one line, so it can never add a header or break the message."""
     username, _, domain = person.email.partition("@")
-    return Address(display_name=person.name, username=username, domain=domain)
+    return Address(display_name=one_line(person.name), username=username, domain=domain)
 
 
 def serialize(message: EmailMessage) -> str:
@@ -125,7 +128,7 @@ class MailRenderer:
     ) -> Rendered:
         """One message from the templates named ``name``, addressed to ``to``; a stable
         ``message_id`` keeps the same Message-ID for a message written again."""
-        subject = " ".join(self._render(name, locale, "subject", variables).split())
+        subject = one_line(self._render(name, locale, "subject", variables))
         message = EmailMessage()
         message["Subject"] = subject
         message["From"] = _address(self.sender)

@@ -9,14 +9,16 @@ offers as quick replies (at most 13, labels at most 20 characters, postback data
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import parse_qs, urlencode
 
 from linebot.v3.webhook import SignatureValidator
 
+from autoreply import jsonbody
+from autoreply.domain.leads import free_text
 from autoreply.errors import WebhookError
 from autoreply.flows.turns import Cards, Choices, Inbound, Reply, SlotPicker, Text
 
@@ -43,6 +45,9 @@ MAX_POSTBACK = 300
 MAX_BUBBLES = 12
 MAX_ALT_TEXT = 1500
 MAX_MESSAGES = 5
+MAX_TIMESTAMP = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z in ms: the last datetime
+MAX_USER_ID = 33  # "U" and 32 hex digits
+_ID = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -68,11 +73,17 @@ def valid_signature(channel_secret: str, body: bytes, signature: str | None) -> 
 
 
 def parse_webhook(body: bytes) -> list[LineEvent]:
-    """The events of a webhook body; ``WebhookError`` says why a body is unusable."""
+    """The events of a webhook body; ``WebhookError`` says why a body is unusable.
+
+    Whatever the events are stored and looked up by is checked here, so a signed body that
+    LINE would never send is refused (400) rather than stored: the event id, the type, the
+    timestamp (ms, 0 up to the year 9999) and the sender's ``userId`` (text of at most 33
+    letters and digits, as LINE's ``U`` + 32 hex digits).
+    """
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WebhookError(f"the body is not JSON: {exc}") from exc
+        data = jsonbody.loads(body)
+    except ValueError as exc:
+        raise WebhookError(str(exc)) from exc
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         raise WebhookError("the body must be an object with an 'events' list")
     events = []
@@ -80,17 +91,29 @@ def parse_webhook(body: bytes) -> list[LineEvent]:
         if not isinstance(event, dict):
             raise WebhookError(f"events[{index}] is not an object")
         event_id, kind, timestamp = (event.get(k) for k in ("webhookEventId", "type", "timestamp"))
-        if not isinstance(event_id, str) or not event_id or len(event_id) > 200:
-            raise WebhookError(f"events[{index}]: missing webhookEventId")
-        if not isinstance(kind, str) or not kind:
+        if not _is_id(event_id, 200):
+            raise WebhookError(f"events[{index}]: missing webhookEventId (letters and digits)")
+        if not _is_id(kind, 50):
             raise WebhookError(f"events[{index}]: missing type")
         if not isinstance(timestamp, int) or isinstance(timestamp, bool):
-            raise WebhookError(f"events[{index}]: missing timestamp")
+            raise WebhookError(f"events[{index}]: missing timestamp (ms since the epoch)")
+        if not 0 <= timestamp <= MAX_TIMESTAMP:
+            raise WebhookError(f"events[{index}]: timestamp out of range: {timestamp}")
         source = event.get("source")
         if source is not None and not isinstance(source, dict):
             raise WebhookError(f"events[{index}]: source is not an object")
+        user = (source or {}).get("userId")
+        if user is not None and not _is_id(user, MAX_USER_ID):
+            raise WebhookError(
+                f"events[{index}]: source.userId must be text of at most {MAX_USER_ID} "
+                "letters and digits"
+            )
         events.append(LineEvent(event_id, kind, timestamp, event))
     return events
+
+
+def _is_id(value: Any, limit: int) -> TypeGuard[str]:
+    return isinstance(value, str) and len(value) <= limit and bool(_ID.fullmatch(value))
 
 
 # -- postbacks ------------------------------------------------------------------------------
@@ -111,7 +134,8 @@ def inbound_of(event: Mapping[str, Any]) -> Inbound | None:
     """The channel-neutral event of a text message or a postback (None: nothing to answer).
 
     A message that is not text (a sticker, a photo) is an answer that cannot be read, so
-    the flow asks again; a postback whose data is not ours is ignored.
+    the flow asks again; a postback whose data is not ours is ignored. Text loses its NUL
+    characters (PostgreSQL text cannot hold them).
     """
     kind = event.get("type")
     if kind == "message":
@@ -119,7 +143,7 @@ def inbound_of(event: Mapping[str, Any]) -> Inbound | None:
         if not isinstance(message, dict):
             return None
         text = message.get("text") if message.get("type") == "text" else ""
-        return Inbound("text", text=str(text or "")[:2000])
+        return Inbound("text", text=free_text(str(text or ""))[:2000])
     if kind == "postback":
         postback = event.get("postback")
         data = postback.get("data") if isinstance(postback, dict) else None
@@ -129,7 +153,7 @@ def inbound_of(event: Mapping[str, Any]) -> Inbound | None:
         tap, value, label = fields.get("k"), fields.get("v", ""), fields.get("l", "")
         if tap not in ("choice", "slot") or not value:
             return None
-        return Inbound("choice" if tap == "choice" else "slot", text=label, value=value)
+        return Inbound("choice" if tap == "choice" else "slot", text=free_text(label), value=value)
     return None
 
 

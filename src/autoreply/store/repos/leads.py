@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.store.models import Booking, Conversation, HandoffRow, Lead, LeadIdentity, OutboxRow
@@ -37,9 +38,35 @@ async def resolve_lead(
     identity given is attached to it. If the identities already belonged to different
     leads, the newer leads are merged into the oldest one (their conversations,
     handoffs, bookings and identities move; the merged rows keep a pointer).
+
+    Two transactions may see the same new identity at once (two workers handling a new
+    LINE user's first events, a double-clicked form): the second one's insert meets the
+    unique constraint. That attempt is undone in its savepoint and the identities are
+    read again, now finding the lead the first transaction made: never an error.
     """
     if not identities:
         raise ValueError("a lead needs at least one identity")
+    tries = RESOLVE_TRIES
+    while True:
+        tries -= 1
+        try:
+            async with session.begin_nested():
+                lead = await _resolve(session, identities, now)
+        except IntegrityError:
+            if not tries:
+                raise
+            continue
+        if facts:
+            update_lead(lead, facts, now)
+        return lead
+
+
+RESOLVE_TRIES = 3  # a race for an identity is lost once; a third try is to spare
+
+
+async def _resolve(
+    session: AsyncSession, identities: Sequence[tuple[str, str]], now: datetime
+) -> Lead:
     owners = {
         (channel, external_id): await lead_of_identity(session, channel, external_id)
         for channel, external_id in identities
@@ -58,8 +85,6 @@ async def resolve_lead(
             _attach(session, lead, channel, external_id, now)
         else:
             await add_identity(session, lead, channel, external_id, now)
-    if facts:
-        update_lead(lead, facts, now)
     return lead
 
 

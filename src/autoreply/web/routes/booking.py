@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from autoreply.domain.calendar import format_when
 from autoreply.errors import NotFoundError
 from autoreply.store.models import Booking
-from autoreply.web.deps import RuntimeDep
+from autoreply.web.deps import PublicId, RuntimeDep
 from autoreply.web.pages import Pages
 
 __all__ = ["router"]
@@ -42,7 +42,7 @@ def _check(runtime: RuntimeDep, conversation_id: str, signature: str) -> None:
     summary="The cancel page of a booking (from the link sent to the lead)",
 )
 async def cancel_page(
-    conversation_id: str, s: str, request: Request, runtime: RuntimeDep
+    conversation_id: PublicId, s: str, request: Request, runtime: RuntimeDep
 ) -> HTMLResponse:
     """Shows the meeting and a button; nothing changes until the lead confirms."""
     _check(runtime, conversation_id, s)
@@ -53,7 +53,10 @@ async def cancel_page(
 
 @router.post("/{conversation_id}/cancel", response_class=HTMLResponse, summary="Cancel the booking")
 async def cancel(
-    conversation_id: str, s: Annotated[str, Form()], request: Request, runtime: RuntimeDep
+    conversation_id: PublicId,
+    s: Annotated[str, Form()],
+    request: Request,
+    runtime: RuntimeDep,
 ) -> HTMLResponse:
     """Cancels the meeting (the slot becomes free) and tells the rep via the handoff."""
     _check(runtime, conversation_id, s)

@@ -22,7 +22,7 @@ from autoreply.domain.promise import follow_up
 from autoreply.errors import BadRequestError, FlowRuntimeError
 from autoreply.flows.turns import Reply, reply_from_dict
 from autoreply.service.runtime import Runtime
-from autoreply.web.deps import ClientDep, RuntimeDep, TokenDep
+from autoreply.web.deps import ClientDep, PublicId, RuntimeDep, TokenDep
 
 __all__ = ["banner", "router"]
 
@@ -99,7 +99,7 @@ async def start(body: StartIn, runtime: RuntimeDep, client: ClientDep) -> StartO
     summary="Send what the visitor typed or tapped; the replies come back",
 )
 async def send(
-    conversation_id: str, body: MessageIn, runtime: RuntimeDep, token: TokenDep
+    conversation_id: PublicId, body: MessageIn, runtime: RuntimeDep, token: TokenDep
 ) -> TurnOut:
     """Runs one turn. A tap on a choice or slot that is not on offer is refused (400)."""
     result = await runtime.service.handle(
@@ -117,7 +117,7 @@ async def send(
     response_model=TranscriptOut,
     summary="Read the conversation back (after a reload or on another page)",
 )
-async def read(conversation_id: str, runtime: RuntimeDep, token: TokenDep) -> TranscriptOut:
+async def read(conversation_id: PublicId, runtime: RuntimeDep, token: TokenDep) -> TranscriptOut:
     """Every message so far, replies rendered as the widget shows them."""
     await runtime.service.authorize(conversation_id, token)
     status, locale, lines = await runtime.service.messages(conversation_id)
@@ -142,7 +142,7 @@ async def read(conversation_id: str, runtime: RuntimeDep, token: TokenDep) -> Tr
     summary="Tell which page of the site the visitor is on now",
 )
 async def page_view(
-    conversation_id: str, body: PageIn, runtime: RuntimeDep, token: TokenDep
+    conversation_id: PublicId, body: PageIn, runtime: RuntimeDep, token: TokenDep
 ) -> Response:
     """Pages matching AUTOREPLY_SCORE_PAGES (e.g. /pricing) raise the lead's score."""
     await runtime.service.authorize(conversation_id, token)

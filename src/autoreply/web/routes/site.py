@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from autoreply.errors import NotFoundError
-from autoreply.web.deps import RuntimeDep
+from autoreply.web.deps import PublicId, RuntimeDep
 from autoreply.web.pages import Pages
 
 __all__ = ["WIDGET", "router"]
@@ -50,7 +50,7 @@ async def widget() -> FileResponse:
     summary="Open a case study sent in the chat (recorded on the handoff)",
 )
 async def open_case(
-    conversation_id: str, case_id: str, s: str, runtime: RuntimeDep
+    conversation_id: PublicId, case_id: str, s: str, runtime: RuntimeDep
 ) -> RedirectResponse:
     """Checks the link's signature, records 'opened', and redirects to the case study."""
     if not runtime.service.links.case_valid(conversation_id, case_id, s):
