@@ -12,7 +12,7 @@ from tests.e2e.conftest import require_playwright
 
 require_playwright()
 
-from playwright.sync_api import CDPSession, Locator, Page, expect  # noqa: E402
+from playwright.sync_api import Browser, CDPSession, Locator, Page, expect  # noqa: E402
 
 ARTIFACTS = ROOT / "test-artifacts"
 GREETING = "お問い合わせありがとうございます"
@@ -86,7 +86,7 @@ def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload
     # 1. The launcher opens the panel: greeting and the off-hours promise.
     widget = _open(page)
     expect(widget.locator(".banner")).to_contain_text(
-        "担当者より11月24日(火) 9:00以降にご連絡いたします"
+        "担当者の対応は11月24日(火) 9:00以降になります"
     )
     expect(widget.get_by_role("log")).to_contain_text(GREETING)
 
@@ -144,6 +144,7 @@ def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload
     _screenshot(page, "widget-slots.png")
     picker.get_by_role("button").first.click()
     expect(_user_bubbles(widget).last).to_contain_text("11月24日(火) 10:00")
+    expect(widget.get_by_role("log")).to_contain_text("11月24日(火) 10:00の枠を仮予約いたしました")
     expect(widget.get_by_role("log")).to_contain_text("お名前")
     expect(picker.get_by_role("button").first).to_be_disabled()
     _type_and_send(widget, "山田太郎")
@@ -335,7 +336,17 @@ def test_a_form_then_continue_in_the_chat_without_being_asked_again(site: str, p
     widget = _widget(page)
     expect(widget.get_by_role("dialog", name="チャットでご相談")).to_be_visible()
     expect(widget.locator(".slots")).to_be_visible()
-    expect(widget.locator(".row.in .bubble").first).to_contain_text("サービス概要資料")
+    # One conversation: what the form said as the bot's summary, the email's cases after
+    # the sentence introducing them, a greeting that asks nothing, then the slots.
+    expect(_user_bubbles(widget)).to_have_count(0)
+    rows = widget.locator(".row")
+    expect(rows.nth(0)).to_contain_text("資料請求フォームで、次の内容を承りました。")
+    expect(rows.nth(0)).to_contain_text("サービス概要資料")
+    expect(rows.nth(0)).to_contain_text("メールでご紹介した導入事例は、こちらです。")
+    expect(rows.nth(1).locator(".card").first).to_be_visible()
+    expect(rows.nth(2)).to_contain_text("こちらで続けてご案内いたします")
+    expect(rows.nth(2)).not_to_contain_text("お伺い")
+    expect(widget.locator(".card")).to_have_count(rows.nth(1).locator(".card").count())
     expect(widget.locator(".row.out", has_text="いつ頃をお考え")).to_have_count(0)
     assert "#autoreply" not in page.url and "autoreply=" not in page.url
     _screenshot(page, "widget-from-form.png")
@@ -362,3 +373,103 @@ def test_too_many_starts_from_one_address_are_explained_politely(site: str, page
     )
     expect(alert.get_by_role("button", name="もう一度試す")).to_be_visible()
     expect(widget.get_by_role("log")).not_to_contain_text(GREETING)
+
+
+def _to_the_slots(widget: Locator) -> Locator:
+    widget.get_by_role("button", name="1か月以内").click()
+    expect(widget.get_by_role("log")).to_contain_text("課題")
+    _type_and_send(widget, CHALLENGE)
+    picker = widget.locator(".slots").last
+    expect(picker).to_be_visible()
+    return picker
+
+
+def test_declining_asks_how_to_reach_the_lead_before_promising_a_call(
+    site: str, page: Page
+) -> None:
+    """The web chat knows no way to reach a lead: declining the meeting asks for an email
+    address or phone number, and only then promises the call; 「連絡先を伝えない」 is there."""
+    page.goto(site + "/")
+    widget = _open(page)
+    expect(widget.get_by_role("log")).not_to_contain_text("ご連絡いたします")
+    picker = _to_the_slots(widget)
+    picker.get_by_role("button", name="今回は予約しない").click()
+    ask = widget.locator(".row.out").last
+    expect(ask).to_contain_text("メールアドレスまたはお電話番号を教えていただけますか")
+    expect(ask.get_by_role("button", name="連絡先を伝えない")).to_be_visible()
+    expect(widget.get_by_role("log")).not_to_contain_text("ご連絡いたします")
+    _type_and_send(widget, "090-1234-5678 です")
+    expect(widget.get_by_role("log")).to_contain_text(
+        "ありがとうございます。いただいた内容は担当者に引き継ぎ、"
+        "11月24日(火) 9:00以降にご連絡いたします。"
+    )
+    _screenshot(page, "widget-contact-before-promise.png")
+
+
+def test_a_tapped_slot_is_held_for_the_lead_not_booked(
+    site: str, page: Page, browser: Browser
+) -> None:
+    """Tapping a slot holds it: the lead reads 仮予約, another visitor is not offered it; it
+    is booked once name, company and email are in."""
+    page.goto(site + "/")
+    widget = _open(page)
+    picker = _to_the_slots(widget)
+    picker.get_by_role("button", name="11月24日(火) 10:00").click()
+    expect(widget.get_by_role("log")).to_contain_text("仮予約いたしました")
+    other = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844})
+    try:
+        rival = other.new_page()
+        rival.goto(site + "/")
+        rival_picker = _to_the_slots(_open(rival))
+        expect(rival_picker.get_by_role("button", name="11月24日(火) 13:00")).to_be_visible()
+        expect(rival_picker.get_by_role("button", name="11月24日(火) 10:00")).to_have_count(0)
+        _screenshot(rival, "widget-held-slot-not-offered-phone.png")
+    finally:
+        other.close()
+    for answer in ("山田太郎", "株式会社サンプル", "taro@example.com"):
+        _type_and_send(widget, answer)
+    expect(widget.get_by_role("log")).to_contain_text(
+        "11月24日(火) 10:00からの打ち合わせを承りました"
+    )
+
+
+def test_a_second_tab_brings_itself_up_to_date(site: str, page: Page) -> None:
+    """Two tabs on one conversation: when one taps a slot, the other redraws from the server
+    and offers nothing that is gone; a tap on a stale button there catches up, too."""
+    page.goto(site + "/")
+    first = _open(page)
+    _to_the_slots(first)
+    second_tab = page.context.new_page()
+    second_tab.goto(site + "/")
+    second = _open(second_tab)
+    expect(second.locator(".slots")).to_be_visible()  # the same conversation, resumed
+    second.get_by_role("button", name="11月24日(火) 10:00").click()
+    expect(second.get_by_role("log")).to_contain_text("仮予約いたしました")
+    # The first tab hears of it (storage event) and redraws: the slots are spent there too.
+    expect(first.get_by_role("log")).to_contain_text("仮予約いたしました")
+    expect(first.locator(".slots button:enabled")).to_have_count(0)
+    _screenshot(page, "widget-second-tab-updated.png")
+
+
+def test_a_stale_tap_brings_the_tab_up_to_date(site: str, page: Page, browser: Browser) -> None:
+    """A window that heard nothing (another browser profile answered) and taps a slot that
+    is no longer on offer is brought up to date and told so, instead of only refused."""
+    page.goto(site + "/")
+    mine = _open(page)
+    _to_the_slots(mine)
+    stored = page.evaluate("localStorage.getItem('autoreply:conversation:default')")
+    other = browser.new_context(locale="ja-JP")
+    try:
+        elsewhere = other.new_page()
+        elsewhere.goto(site + "/")
+        elsewhere.evaluate("s => localStorage.setItem('autoreply:conversation:default', s)", stored)
+        elsewhere.reload()
+        there = _open(elsewhere)
+        there.get_by_role("button", name="11月24日(火) 13:00").click()
+        expect(there.get_by_role("log")).to_contain_text("仮予約いたしました")
+    finally:
+        other.close()
+    mine.get_by_role("button", name="11月24日(火) 10:00").click()  # stale here
+    expect(mine.get_by_role("alert")).to_contain_text("最新の状態に更新いたしました")
+    expect(mine.get_by_role("log")).to_contain_text("11月24日(火) 13:00の枠を仮予約いたしました")
+    expect(mine.locator(".slots button:enabled")).to_have_count(0)

@@ -166,14 +166,24 @@ async def test_the_links_in_the_reply_work_against_the_app(
     )
     assert chat.status_code == 200
     messages = chat.json()["messages"]
-    assert (
-        messages[0]["direction"] == "in" and "ご相談内容・課題: 夜間や休日" in messages[0]["text"]
+    # One coherent conversation: what the form said as the bot's summary (never as the
+    # lead's own bubble), the email's cases right after the sentence introducing them, a
+    # greeting that asks nothing it will not ask, no other cases, then the slots.
+    assert all(m["direction"] == "out" for m in messages)
+    replies = [m["reply"] for m in messages]
+    assert replies[0]["kind"] == "text"
+    assert replies[0]["text"].startswith("資料請求フォームで、次の内容を承りました。")
+    assert "・ご相談内容・課題：夜間や休日" in replies[0]["text"]
+    assert replies[0]["text"].endswith("メールでご紹介した導入事例は、こちらです。")
+    assert replies[1]["kind"] == "cards"
+    emailed = [c["title"] for c in replies[1]["cards"]]
+    assert emailed and all(title in text for title in emailed)
+    assert [r["kind"] for r in replies[2:]] == ["text", "slots"]
+    assert replies[2]["text"].startswith(
+        "資料請求ありがとうございました。こちらで続けてご案内いたします。"
     )
-    kinds = [m["reply"]["kind"] for m in messages if m["direction"] == "out"]
-    assert kinds[-1] == "slots"  # timing and challenge came with the form: straight to a slot
-    assert not any(
-        "導入の時期" in (m["reply"].get("text") or "") for m in messages if m["direction"] == "out"
-    )
+    assert "お伺い" not in replies[2]["text"]  # timing and challenge came with the form
+    assert "担当者より11月24日(火) 9:00以降にご連絡いたします" in replies[2]["text"]
     record = await app.state.runtime.service.handoff_record(conversation_id)
     assert record["channel"] == "form" and record["cases_opened"]
     assert record["first_line"].startswith("株式会社サンプル 山田太郎様、サービス概要資料のご請求")

@@ -95,7 +95,7 @@ def test_greeting_depends_on_now_not_on_the_clock(content: Content) -> None:
     assert isinstance(night.replies[0], Text) and "営業時間外" in night.replies[0].text
     assert isinstance(morning.replies[0], Text)
     assert "営業時間外" not in morning.replies[0].text
-    assert "担当者より本日中にご連絡いたします" in morning.replies[0].text
+    assert "担当者の対応は本日中になります" in morning.replies[0].text
 
 
 def test_an_unknown_choice_value_is_asked_again(content: Content) -> None:

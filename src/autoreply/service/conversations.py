@@ -155,8 +155,8 @@ class ConversationService(TurnRunner):
 
     async def messages(
         self, conversation_id: str
-    ) -> tuple[str, str, list[tuple[str, str, dict[str, Any], str]]]:
-        """(status, locale, [(direction, text, payload, ISO time)]) of a conversation."""
+    ) -> tuple[str, str, list[tuple[str, str, str, dict[str, Any], str]]]:
+        """(status, locale, [(direction, kind, text, payload, ISO time)]) of a conversation."""
         async with self.uow.read() as session:
             conversation = await repos.conversation_by_public_id(session, conversation_id)
             if conversation is None:
@@ -166,7 +166,10 @@ class ConversationService(TurnRunner):
         return (
             conversation.status,
             locale,
-            [(m.direction, m.text, dict(m.payload), m.created_at.isoformat()) for m in rows],
+            [
+                (m.direction, m.kind, m.text, dict(m.payload), m.created_at.isoformat())
+                for m in rows
+            ],
         )
 
     async def authorize(self, conversation_id: str, token: str) -> None:

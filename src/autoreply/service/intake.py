@@ -182,9 +182,18 @@ class FormIntake:
             auto_submitted="auto-replied",
         )
         note = self.renderer.part(
-            "form_note", locale, {"subject": rendered.subject, "form": submission.form}
+            "form_note",
+            locale,
+            {
+                "subject": rendered.subject,
+                "form": submission.form,
+                "answers": submission.summary(),
+                "cases": len(cards.cards),
+            },
         )
-        replies: list[Reply] = [*([cards] if cards.cards else []), Text(note)]
+        # What was received, then the cases it introduces: the chat opened from the email
+        # reads like one conversation.
+        replies: list[Reply] = [Text(note), *([cards] if cards.cards else [])]
         message = partial(repos.message_row, conversation.id, now=now)
         await repos.add_messages(
             session,

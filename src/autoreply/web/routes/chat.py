@@ -122,7 +122,9 @@ async def read(conversation_id: PublicId, runtime: RuntimeDep, token: TokenDep) 
     await runtime.service.authorize(conversation_id, token)
     status, locale, lines = await runtime.service.messages(conversation_id)
     messages: list[dict[str, Any]] = []
-    for direction, text, payload, at in lines:
+    for direction, kind, text, payload, at in lines:
+        if direction == "in" and kind == "form":
+            continue  # the form as sent: the bot's note after it summarises what was received
         if direction == "in":
             messages.append({"direction": "in", "text": text, "at": at})
             continue

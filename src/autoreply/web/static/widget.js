@@ -35,6 +35,7 @@
   var TIMEOUT_MS = 20000;
   var STORE_KEY = "autoreply:conversation:" + (FLOW || (LOCALE === "ja" ? "default" : "default-" + LOCALE));
   var VISITOR_KEY = "autoreply:visitor";
+  var SYNC_KEY = STORE_KEY + ":changed"; // written after each turn: other tabs bring themselves up to date
 
   // ---------------------------------------------------------------------------------------
   // 2. UI strings, one table keyed by locale
@@ -56,6 +57,7 @@
       network: "通信エラーが発生しました。もう一度お試しください。",
       expired: "会話の有効期限が切れたため、新しい会話を始めます。",
       refused: "この操作はお受けできませんでした。もう一度お選びいただくか、ご入力ください。",
+      updated: "別の画面でのご回答を反映し、最新の状態に更新いたしました。",
       tooLong: "メッセージは2000文字以内でお願いいたします。",
       unavailable: "ただいまチャットをご利用いただけません。しばらくしてからお試しください。",
       tooMany: "ただいま混み合っております。恐れ入りますが、しばらくおいてからもう一度お試しください。",
@@ -77,6 +79,7 @@
       network: "A network error occurred. Please try again.",
       expired: "This conversation has expired, so we are starting a new one.",
       refused: "That could not be accepted. Please choose again or type your answer.",
+      updated: "This chat was answered in another window, so it has been brought up to date.",
       tooLong: "Please keep messages under 2000 characters.",
       unavailable: "The chat is not available right now. Please try again later.",
       tooMany: "We are receiving many chats right now. Please try again in a little while.",
@@ -451,7 +454,7 @@
   // ---------------------------------------------------------------------------------------
   // 8. The conversation: start, resume, send, page views
   // ---------------------------------------------------------------------------------------
-  var state = { conversation: null, status: null, busy: false, ready: null, rendered: false };
+  var state = { conversation: null, status: null, busy: false, ready: null, rendered: false, seen: 0 };
 
   function resetConversation() {
     save(STORE_KEY, null);
@@ -471,6 +474,7 @@
     return api("POST", "/api/chat/conversations", body).then(function (data) {
       state.conversation = { conversation_id: data.conversation_id, token: data.token };
       state.status = data.status;
+      state.seen = data.replies.length;
       save(STORE_KEY, state.conversation);
       showBanner(data.banner);
       data.replies.forEach(renderReply);
@@ -478,24 +482,44 @@
     });
   }
 
+  // The transcript as the server has it: the only source of which buttons are still live.
+  function renderTranscript(data) {
+    state.status = data.status;
+    state.seen = data.messages.length;
+    showBanner(data.banner);
+    ui.log.textContent = "";
+    live = [];
+    data.messages.forEach(function (m) {
+      if (m.direction === "in") {
+        retire(null);
+        bubble("in", m.text);
+      } else if (m.reply) {
+        renderReply(m.reply);
+      }
+    });
+    if (data.status !== "active") retire(null);
+    state.rendered = true;
+  }
+
+  // Another tab (or window) of this conversation may have answered meanwhile: read it back and
+  // redraw if anything changed, so no stale slot or choice stays on offer.
+  function refresh() {
+    var c = state.conversation;
+    if (!c || state.busy || !state.rendered) return Promise.resolve(false);
+    var path = "/api/chat/conversations/" + encodeURIComponent(c.conversation_id);
+    return api("GET", path, undefined, c.token).then(function (data) {
+      if (state.busy || c !== state.conversation) return false;
+      if (data.messages.length === state.seen && data.status === state.status) return false;
+      renderTranscript(data);
+      return true;
+    }, function () { return false; });
+  }
+
   function resumeConversation(stored) {
     var path = "/api/chat/conversations/" + encodeURIComponent(stored.conversation_id);
     return api("GET", path, undefined, stored.token).then(function (data) {
       state.conversation = stored;
-      state.status = data.status;
-      showBanner(data.banner);
-      ui.log.textContent = "";
-      live = [];
-      data.messages.forEach(function (m) {
-        if (m.direction === "in") {
-          retire(null);
-          bubble("in", m.text);
-        } else if (m.reply) {
-          renderReply(m.reply);
-        }
-      });
-      if (data.status !== "active") retire(null);
-      state.rendered = true;
+      renderTranscript(data);
       // This page load is a page view of an ongoing conversation (the score watches /pricing).
       api("POST", path + "/pages", { url: location.href, title: clip(document.title, 300) },
         stored.token).catch(function () {});
@@ -589,7 +613,9 @@
       busy(false);
       retire(button);
       state.status = data.status;
+      state.seen += 1 + (data.replies || []).length;
       (data.replies || []).forEach(renderReply);
+      save(SYNC_KEY, { conversation_id: c.conversation_id, at: Date.now() });
       if (!live.length || isText) focusInput();
       else live[0].focus({ preventScroll: true });
     }, function (error) {
@@ -606,6 +632,9 @@
         showError(T.expired);
       } else if (error.status === 422 && isText && typed.length > MAX_TEXT) {
         showError(T.tooLong);
+      } else if (!isText && (error.status === 400 || error.status === 409)) {
+        // A tap on something no longer on offer (answered in another tab): catch up first.
+        refresh().then(function (changed) { showError(changed ? T.updated : T.refused); });
       } else if (error.status === 400 || error.status === 409 || error.status === 422) {
         showError(T.refused);
       } else if (error.status === 429) {
@@ -696,6 +725,17 @@
   // ---------------------------------------------------------------------------------------
   // 11. Boot: attach to the page, resume a stored conversation, expose window.autoreply
   // ---------------------------------------------------------------------------------------
+  function catchUp() {
+    if (!document.hidden) refresh();
+  }
+  document.addEventListener("visibilitychange", catchUp);
+  window.addEventListener("focus", catchUp);
+  window.addEventListener("storage", function (event) {
+    if (event.key !== SYNC_KEY || !state.conversation) return;
+    var changed = load(SYNC_KEY);
+    if (changed && changed.conversation_id === state.conversation.conversation_id) refresh();
+  });
+
   function boot() {
     document.body.appendChild(host);
     if (takeOverFromLink()) open();
