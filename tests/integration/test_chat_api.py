@@ -22,11 +22,12 @@ async def _start(client: httpx.AsyncClient, **extra: Any) -> tuple[str, dict[str
 
 
 async def test_start_greets_with_the_honest_off_hours_banner(client: httpx.AsyncClient) -> None:
-    """A new conversation answers with the greeting, the first question and the banner."""
+    """A new conversation answers with the greeting, the first question and the banner; no
+    call is promised yet, as the web chat does not know how to reach the visitor."""
     _, _, body = await _start(client, utm={"source": "google", "campaign": "night"})
     assert body["banner"] == {
         "open": False,
-        "text": "営業時間外です。担当者より11月24日(火) 9:00以降にご連絡いたします。",
+        "text": "営業時間外です。担当者の対応は11月24日(火) 9:00以降になります。",
     }
     kinds = [r["kind"] for r in body["replies"]]
     assert kinds == ["text", "choices"]
@@ -43,8 +44,9 @@ async def test_in_hours_the_banner_and_greeting_promise_today(
         "open": True,
         "text": "営業時間内です。担当者が順次ご対応いたします。",
     }
-    assert "担当者より本日中にご連絡いたします" in body["replies"][0]["text"]
+    assert "担当者の対応は本日中になります" in body["replies"][0]["text"]
     assert "以降" not in body["replies"][0]["text"]
+    assert "ご連絡いたします" not in body["replies"][0]["text"]  # nobody to call yet
 
 
 async def test_english_widget_gets_the_english_flow(client: httpx.AsyncClient) -> None:

@@ -128,7 +128,7 @@ def test_chat_holds_a_whole_conversation_and_prints_the_handoff(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith("# trial chat: a throwaway database")
-    assert "担当者より11月24日(火) 9:00以降にご連絡いたします" in out
+    assert "担当者の対応は11月24日(火) 9:00以降になります" in out
     assert "  1) 1か月以内" in out
     assert "===== 引き継ぎ（Tier A" in out
     assert "商談予約: 11月24日(火) 10:00" in out

@@ -413,3 +413,28 @@ def test_only_turns_that_can_reach_a_slot_offer_need_availability(content: Conte
     # Without the reps, the turn that offers would have had nothing to offer:
     bare = engine.turn(at_challenge, Inbound("text", text="人手不足"), _ctx(content, reps=[]))
     assert not any(isinstance(r, SlotPicker) for r in bare.replies)
+
+
+@pytest.mark.parametrize(
+    ("channel", "lead", "promise"),
+    [
+        ("line", {}, "担当者より11月24日(火) 9:00以降にご連絡いたします。"),
+        (
+            "web",
+            {"email": "taro@example.com"},
+            "担当者より11月24日(火) 9:00以降にご連絡いたします。",
+        ),
+        ("web", {}, "担当者の対応は11月24日(火) 9:00以降になります。"),
+    ],
+)
+def test_the_greeting_promises_a_call_only_to_a_lead_who_can_be_reached(
+    content: Content, channel: str, lead: dict[str, str], promise: str
+) -> None:
+    """LINE pushes and a known address reach the lead: the greeting promises the call; a
+    new web visitor only hears when the team is available (the call is promised later, once
+    a way to reach them is known)."""
+    engine = content.engine("demo-ja")
+    greeting = engine.turn(State(), Inbound("start"), _ctx(content, channel=channel, lead=lead))
+    text = greeting.replies[0].text  # type: ignore[union-attr]
+    assert promise in text
+    assert ("ご連絡いたします" in text) == (promise.endswith("ご連絡いたします。"))
