@@ -441,6 +441,7 @@ async def test_one_person_is_one_lead_on_the_rep_pages(
     page = await client.get("/rep/handoffs")
     assert _row_ids(page.text) == [booked, other]  # the lead once, at its Tier A handoff
     assert "お問い合わせ 2件" in page.text
+    assert "（お名前・ご連絡先未取得）" in page.text  # the other lead left no name or contact
     detail = await client.get(f"/rep/handoffs/{booked}")
     history = detail.text.split('id="lead-history"', 1)[1]
     assert f'href="/rep/handoffs/{later}"' in history and "（このページ）" in history
@@ -476,3 +477,31 @@ async def test_a_second_booking_by_the_same_lead_is_refused_politely(
     async with app.state.runtime.sessions() as session:
         bookings = await session.scalar(select(func.count()).select_from(Booking))
     assert bookings == 1
+
+
+async def test_a_second_booking_found_out_by_the_email_address_is_refused(
+    app: FastAPI, clock: FixedClock
+) -> None:
+    """Another browser, the same person: the slot tapped is held, but the email address
+    given names a lead with a meeting booked, so nothing is confirmed; the hold is freed
+    and the lead is told which meeting they have."""
+    await _books(app, "first-browser", "夜間の問い合わせ対応が遅れています")
+    clock.advance(timedelta(hours=1))
+    service = app.state.runtime.service
+    started = await service.start(channel="web", identities=[("web", "second-browser")])
+    cid = started.conversation_id
+    await service.handle(cid, Inbound("text", text="来月中旬"))
+    offered = await service.handle(cid, Inbound("text", text="人手不足です"))
+    picker = next(r for r in offered.replies if isinstance(r, SlotPicker))
+    slot = picker.slots[0]
+    await service.handle(cid, Inbound("slot", text=slot.label, value=slot.id))
+    for text in ("山田太郎", "株式会社サンプル"):
+        await service.handle(cid, Inbound("text", text=text))
+    last = await service.handle(cid, Inbound("text", text="taro@example.com"))
+    texts = " ".join(getattr(r, "text", "") for r in last.replies)
+    assert "すでに11月24日(火) 10:00からのお打ち合わせをご予約いただいております" in texts
+    assert "承りました" not in texts
+    assert last.handoff is not None and last.handoff.reason == "already_booked"
+    async with app.state.runtime.sessions() as session:
+        statuses = list(await session.scalars(select(Booking.status).order_by(Booking.id)))
+    assert statuses == ["confirmed", "released"]

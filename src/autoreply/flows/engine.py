@@ -47,6 +47,7 @@ from autoreply.flows.turns import (
     OptIn,
     Option,
     OptOut,
+    Release,
     Reply,
     SlotOption,
     SlotPicker,
@@ -520,6 +521,19 @@ class Engine:
         slot_id = state.booking["slot_id"]
         if run.ctx.lost_hold == slot_id:
             self._slot_taken(run)
+            return False
+        offer = self.flow.spec.steps.get(state.offer_step or "")
+        if run.ctx.lead_booking is not None and isinstance(offer, OfferSlotsStep):
+            # The details show a lead who has a meeting booked already: one at a time.
+            run.state = state.evolve(booking=None)
+            run.effects.append(Release())
+            self._say(run, ("steps", state.offer_step or "", "already_booked"))
+            self._go(
+                run,
+                offer.on_booked
+                or offer.on_decline
+                or self.flow.successor.get(state.offer_step or ""),
+            )
             return False
         run.state = state.evolve(booking={**state.booking, "status": "confirmed"})
         run.effects.append(Confirm(slot_id))

@@ -224,6 +224,11 @@ class Confirm:
 
 
 @dataclass(frozen=True)
+class Release:
+    """Free the slot held for the lead (it will not be confirmed)."""
+
+
+@dataclass(frozen=True)
 class OptOut:
     """The lead asked us to stop: send nothing more."""
 
@@ -252,7 +257,7 @@ class Ended:
     """The conversation reached its end."""
 
 
-Effect = Handoff | Book | Confirm | OptOut | OptIn | LeadUpdate | CasesSent | Ended
+Effect = Handoff | Book | Confirm | Release | OptOut | OptIn | LeadUpdate | CasesSent | Ended
 
 
 # -- state ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from autoreply.flows.turns import (
     LeadUpdate,
     OptIn,
     OptOut,
+    Release,
     Reply,
     State,
     Turn,
@@ -159,7 +160,14 @@ class TurnRunner:
         a slot taken at this very moment runs the turn again as ``slot_taken`` (the lead is
         told and offered fresh slots)."""
         turn = engine.turn(state, event, ctx)
+        if ctx.lead_booking is None and any(isinstance(e, Confirm) for e in turn.effects):
+            booked = await self._booked_elsewhere(session, conversation, lead, turn, ctx.now)
+            if booked is not None:  # one person, one meeting: the details named a booked lead
+                ctx = replace(ctx, lead_booking=booked)
+                turn = engine.turn(state, event, ctx)
         for effect in turn.effects:
+            if isinstance(effect, Release):
+                await repos.release_holds(session, conversation.id, ctx.now)
             if isinstance(effect, Book) and not await self.hold_slot(
                 session, conversation, lead, effect, ctx, ctx.now, held_until=self._hold_end(ctx)
             ):
@@ -171,6 +179,33 @@ class TurnRunner:
                 ctx = await self.context(session, engine, conversation, lead, ctx.now, slots=True)
                 return engine.turn(state, event, replace(ctx, lost_hold=effect.slot_id))
         return turn
+
+    async def _booked_elsewhere(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        lead: Lead,
+        turn: Turn,
+        now: datetime,
+    ) -> dict[str, datetime] | None:
+        """The upcoming meeting of this lead, or of the lead whose email address this turn
+        gave, booked in another conversation (None when there is none)."""
+        lead_ids = [lead.id]
+        for effect in turn.effects:
+            if isinstance(effect, LeadUpdate) and effect.fields.get("email"):
+                known = await repos.lead_of_identity(
+                    session, "email", effect.fields["email"].lower()
+                )
+                if known is not None and known not in lead_ids:
+                    lead_ids.append(known)
+        tz = self.content.calendar.tz
+        for lead_id in lead_ids:
+            other = await repos.upcoming_booking_of_lead(
+                session, lead_id, now, other_than=conversation.id
+            )
+            if other is not None:
+                return {"start": other.start_at.astimezone(tz), "end": other.end_at.astimezone(tz)}
+        return None
 
     def _hold_end(self, ctx: Context) -> datetime:
         return ctx.now + timedelta(minutes=self.content.settings.slot_hold_minutes)
