@@ -103,6 +103,16 @@ def _kinds(replies: list[dict[str, Any]]) -> set[str]:
     return {str(r.get("kind")) for r in replies}
 
 
+def _asks_contact(replies: list[dict[str, Any]]) -> bool:
+    """Whether the bot asks for a way to reach the lead (its 「連絡先を伝えない」 choice)."""
+    return any(
+        option.get("value") == "declined"
+        for reply in replies
+        if reply.get("kind") == "choices"
+        for option in reply.get("options", [])
+    )
+
+
 def _offered(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         slot
@@ -160,6 +170,10 @@ async def converse(
         elif "slots" in kinds:
             message = {"slot": "decline", "label": "今回は予約しない"}
             step = "decline"
+        elif "choices" in kinds and _asks_contact(replies):
+            # Declined, so the bot asks how a rep can follow up: the lead gives the address.
+            message = {"text": dict(lead.answers)["email"]}
+            step = "contact"
         elif "choices" in kinds:
             value, label = lead.timing
             message = {"choice": value, "label": label}
@@ -183,6 +197,8 @@ async def converse(
             recorder.outcomes["declined"] += 1
         if step == "email" and status != "active":
             recorder.outcomes["booked"] += 1
+        if step == "contact" and status != "active":
+            recorder.outcomes["declined, gave a contact"] += 1
     recorder.outcomes["incomplete (did not follow the demo flow)"] += 1
 
 

@@ -449,6 +449,9 @@ async def test_one_person_is_one_lead_on_the_rep_pages(
     auth = {"Authorization": f"Bearer {await _token(app)}"}
     items = (await client.get("/api/rep/handoffs", headers=auth)).json()
     assert [(i["id"], i["lead_handoffs"]) for i in items] == [(booked, 2), (other, 1)]
+    unreachable = await client.get(f"/rep/handoffs/{other}")
+    assert 'id="no-contact"' in unreachable.text  # the rep sees there is no way to call
+    assert 'id="no-contact"' not in detail.text
     full = (await client.get(f"/api/rep/handoffs/{later}", headers=auth)).json()
     assert full["lead_handoffs"] == [later, booked]
     done = await client.post(f"/api/rep/handoffs/{booked}/contacted", headers=auth)
