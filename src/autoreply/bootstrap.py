@@ -14,9 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import yaml
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoreply.channels.email.render import MailRenderer, parse_sender
@@ -27,11 +25,12 @@ from autoreply.clock import Clock, SystemClock
 from autoreply.config import Settings, project_path
 from autoreply.domain.booking import SlotRules
 from autoreply.domain.calendar import BusinessCalendar, Closure, WeeklyHours
-from autoreply.domain.casestudies import CaseLibrary
-from autoreply.domain.forms import Forms, load_forms
-from autoreply.domain.topics import TopicVocabulary
+from autoreply.domain.casestudies import CaseLibrary, library_from_source
+from autoreply.domain.forms import FlowFacts, Forms, load_forms
+from autoreply.domain.topics import TopicVocabulary, topics_from_source
 from autoreply.errors import ConfigError, FlowError
 from autoreply.flows.engine import Engine
+from autoreply.flows.kinds import Checked, check_files, flow_facts
 from autoreply.flows.loader import load_flow
 from autoreply.links import Links
 from autoreply.service import reps
@@ -54,19 +53,21 @@ from autoreply.store.db import (
 )
 from autoreply.store.outbox import OutboxWorker, RetryPolicy
 from autoreply.texts import Texts
+from autoreply.yamlsource import Located, load_located, read_source
 
 __all__ = [
     "add_flow",
     "build_calendar",
     "build_content",
     "check_forms",
+    "check_operator_files",
+    "configured_files",
     "load_checked_forms",
     "load_library",
     "mail_renderer",
     "open_runtime",
     "open_session",
     "rate_limits",
-    "read_yaml",
     "resolve_secret",
     "run_worker",
     "slot_rules",
@@ -77,16 +78,6 @@ DEMO_PASSWORD_FILE = Path("var") / "demo-rep-password.txt"
 
 
 # -- what the operator wrote ----------------------------------------------------------------
-
-
-def read_yaml(path: Path) -> Any:
-    """Read an operator YAML file; problems become ``ConfigError`` naming the file."""
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
 
 
 def resolve_secret(settings: Settings) -> str:
@@ -105,13 +96,32 @@ def resolve_secret(settings: Settings) -> str:
     return secret
 
 
+def _located(path: Path) -> Located:
+    return load_located(read_source(path), str(path))
+
+
 def load_library(settings: Settings) -> tuple[TopicVocabulary, CaseLibrary]:
-    """The topic vocabulary and case-study library named by the settings."""
-    topics_path = settings.path("topics")
-    vocabulary = TopicVocabulary.from_data(read_yaml(topics_path), source=str(topics_path))
-    cases_path = settings.path("casestudies")
-    library = CaseLibrary.from_data(read_yaml(cases_path), vocabulary, source=str(cases_path))
-    return vocabulary, library
+    """The topic vocabulary and case-study library named by the settings (``FlowError``
+    lists every problem as file:line:column)."""
+    vocabulary = topics_from_source(_located(settings.path("topics")))
+    return vocabulary, library_from_source(_located(settings.path("casestudies")), vocabulary)
+
+
+def configured_files(settings: Settings) -> list[Path]:
+    """The operator files the settings name: flows, topics, case studies, forms."""
+    extras = [project_path(Path(p.strip())) for p in settings.extra_flows.split(",") if p.strip()]
+    names = ("flow", "topics", "casestudies", "forms")
+    return [settings.path("flow"), *extras, *(settings.path(n) for n in names[1:])]
+
+
+def check_operator_files(settings: Settings, paths: list[Path]) -> list[Checked]:
+    """``autoreply flow check``: each file (or folder of files) by its kind, against each
+    other and, for a kind none of them is, against the configured files."""
+    templates = settings.path("templates_dir")
+    renderer = MailRenderer(templates, parse_sender(settings.mail_from))
+    return check_files(
+        paths, templates_dir=templates, template=renderer.has, context=configured_files(settings)
+    )
 
 
 def build_calendar(settings: Settings) -> BusinessCalendar:
@@ -184,30 +194,25 @@ def mail_renderer(settings: Settings) -> MailRenderer:
 
 
 def check_forms(forms: Forms, content: Content, renderer: MailRenderer) -> list[str]:
-    """What in the forms file does not fit the rest of the configuration."""
-    problems = []
-    for form in forms.by_id.values():
-        where = f"{forms.source}: form {form.id!r}"
-        engine = content.flow_for(form.flow, form.locale)
-        if engine is None:
-            problems.append(f"{where}: unknown flow {form.flow!r}")
-        if form.require_signature and not content.settings.form_signing_secret:
-            problems.append(
-                f"{where}: require_signature is set but AUTOREPLY_FORM_SIGNING_SECRET is not"
+    """What in the forms file does not fit the rest of the configuration, as
+    ``file:line:column: problem`` lines (the same checks as ``flow check``, and the settings)."""
+
+    def flow_for(flow_id: str | None, locale: str) -> FlowFacts | None:
+        engine = content.flow_for(flow_id, locale)
+        return None if engine is None else flow_facts(engine.flow)
+
+    problems = forms.reference_problems(flow_for, content.vocabulary.get, renderer.has)
+    if not content.settings.form_signing_secret:
+        problems += [
+            forms.problem(
+                ("forms", form.id, "require_signature"),
+                f"form {form.id!r}: require_signature is set "
+                "but AUTOREPLY_FORM_SIGNING_SECRET is not",
             )
-        if not renderer.has(form.reply_template):
-            problems.append(f"{where}: no template email/{form.reply_template}.ja.txt.j2")
-        for name, spec in form.fields.items():
-            if spec.slot and engine is not None and spec.slot not in engine.flow.spec.slots:
-                problems.append(
-                    f"{where}: field {name!r} fills slot {spec.slot!r}, "
-                    f"which flow {engine.flow.id!r} does not have"
-                )
-            for choice in spec.choices:
-                for topic in choice.topics:
-                    if content.vocabulary.get(topic) is None:
-                        problems.append(f"{where}: field {name!r}: unknown topic {topic!r}")
-    return problems
+            for form in forms.by_id.values()
+            if form.require_signature
+        ]
+    return [str(problem) for problem in sorted(problems)]
 
 
 def load_checked_forms(content: Content, renderer: MailRenderer) -> Forms:

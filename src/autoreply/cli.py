@@ -32,26 +32,24 @@ def _settings() -> Settings:
 
 
 def _flow_check(args: argparse.Namespace, out: TextIO) -> int:
-    from autoreply.flows.loader import check_flow_file
+    """Every operator file named (a folder: every YAML file in it), each by its kind."""
+    from autoreply.bootstrap import check_operator_files
 
-    settings = _settings()
-    templates = settings.path("templates_dir")
     failed = 0
-    for path in args.paths:
-        problems = check_flow_file(Path(path), templates)
-        for problem in problems:
+    for checked in check_operator_files(_settings(), [Path(p) for p in args.paths]):
+        for problem in sorted(checked.problems):
             print(problem, file=out)
-        if problems:
+        if checked.problems:
             failed += 1
         elif not args.quiet:
-            print(f"{path}: ok", file=out)
+            print(f"{checked.path}: ok", file=out)
     return 1 if failed else 0
 
 
 def _flow_schema(args: argparse.Namespace, out: TextIO) -> int:
-    from autoreply.flows.schema import flow_json_schema
+    from autoreply.flows.kinds import kind_schema
 
-    print(json.dumps(flow_json_schema(), ensure_ascii=False, indent=2), file=out)
+    print(json.dumps(kind_schema(args.kind), ensure_ascii=False, indent=2), file=out)
     return 0
 
 
@@ -332,6 +330,12 @@ def _worker(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _kinds() -> list[str]:
+    from autoreply.flows.kinds import KINDS
+
+    return list(KINDS)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autoreply",
@@ -382,11 +386,22 @@ def _parser() -> argparse.ArgumentParser:
     flow = sub.add_parser("flow", help="check, describe and draw flows").add_subparsers(
         dest="flow_command", required=True
     )
-    check = flow.add_parser("check", help="validate flow files (exit 1 on any problem)")
-    check.add_argument("paths", nargs="+")
-    check.add_argument("-q", "--quiet", action="store_true", help="print problems only")
-    check.set_defaults(func=_flow_check)
-    flow.add_parser("schema", help="print the flow JSON Schema").set_defaults(func=_flow_schema)
+    for commands, name in ((flow, "check"), (sub, "check")):
+        check = commands.add_parser(
+            name,
+            help="check operator files and folders of them (exit 1 on any problem)",
+            description=(
+                "Check flows, case studies, topics and forms, each by its kind (its top-level "
+                "key: flow:, cases:, topics:, forms:), and what they name in each other. A "
+                "folder means every *.yaml and *.yml file in it."
+            ),
+        )
+        check.add_argument("paths", nargs="+", metavar="PATH")
+        check.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+        check.set_defaults(func=_flow_check)
+    schema = flow.add_parser("schema", help="print the JSON Schema of a kind of operator file")
+    schema.add_argument("--kind", default="flow", choices=_kinds(), help="default: flow")
+    schema.set_defaults(func=_flow_schema)
     graph = flow.add_parser("graph", help="print a Mermaid diagram of a flow")
     graph.add_argument("path", nargs="?")
     graph.set_defaults(func=_flow_graph)

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from autoreply.errors import FlowError, FlowProblem
 
 __all__ = ["Located", "Path_", "load_located", "read_source"]
 
 Path_ = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -44,6 +45,16 @@ class Located:
         """A problem located at ``path`` in this file."""
         line, column = self.where(path, key=key)
         return FlowProblem(self.file, line, column, message)
+
+    def model(self, model: type[M], what: str, top: str) -> M:
+        """The data as ``model``; ``FlowError`` with every problem located when it is not
+        one (``what`` names the file's kind, ``top`` its top-level key)."""
+        if not isinstance(self.data, dict):
+            raise FlowError([self.problem((), f"{what} must be a mapping with '{top}:'")])
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as exc:
+            raise FlowError(self.validation_problems(exc, top=top)) from exc
 
     def validation_problems(
         self,

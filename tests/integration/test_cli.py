@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from autoreply.flows.kinds import kind_schema
 from autoreply.flows.schema import flow_json_schema
 from tests.conftest import ROOT, operator_env
 
@@ -69,6 +71,77 @@ def test_flow_schema_is_published_and_current(tmp_path: Path) -> None:
     assert printed["properties"]["steps"]["additionalProperties"]
     committed = json.loads((ROOT / "docs" / "flow.schema.json").read_text(encoding="utf-8"))
     assert committed == printed, "run: autoreply flow schema > docs/flow.schema.json"
+
+
+@pytest.mark.parametrize(
+    ("kind", "key"), [("casestudies", "cases"), ("topics", "topics"), ("forms", "forms")]
+)
+def test_every_kind_has_its_schema_published_current_and_named_by_its_files(
+    tmp_path: Path, kind: str, key: str
+) -> None:
+    """`flow schema --kind K` prints docs/K.schema.json, and the shipped file points at it."""
+    result = run("flow", "schema", "--kind", kind, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed == kind_schema(kind)
+    assert printed["required"] == [key]
+    committed = json.loads((ROOT / "docs" / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    assert committed == printed, (
+        f"run: autoreply flow schema --kind {kind} > docs/{kind}.schema.json"
+    )
+    shipped = (ROOT / "flows" / f"{kind}.yaml").read_text(encoding="utf-8")
+    assert shipped.startswith(f"# yaml-language-server: $schema=../docs/{kind}.schema.json\n")
+
+
+def test_flow_check_of_the_shipped_folder_checks_every_file_by_its_kind(tmp_path: Path) -> None:
+    """`flow check flows/` (and `check`) say ok for each shipped file and exit 0."""
+    for command in (("flow", "check"), ("check",)):
+        result = run(*command, str(ROOT / "flows"), cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        names = ["casestudies", "demo.en", "demo.ja", "forms", "topics"]
+        assert result.stdout.splitlines() == [f"{ROOT / 'flows' / n}.yaml: ok" for n in names]
+
+
+def test_flow_check_of_a_folder_reports_every_problem_of_every_file(tmp_path: Path) -> None:
+    """A broken topics file and a form naming an unknown flow: both reported, exit 1."""
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    for name in ("casestudies", "demo.ja", "demo.en", "topics", "forms"):
+        text = (ROOT / "flows" / f"{name}.yaml").read_text(encoding="utf-8")
+        (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
+    topics = folder / "topics.yaml"
+    topics.write_text(
+        topics.read_text(encoding="utf-8").replace(
+            "    label: 人手不足\n", "    labels: 人手不足\n"
+        ),
+        encoding="utf-8",
+    )
+    forms = folder / "forms.yaml"
+    forms.write_text(
+        forms.read_text(encoding="utf-8").replace("    flow: demo-en\n", "    flow: demo-fr\n"),
+        encoding="utf-8",
+    )
+    result = run("flow", "check", "flows", cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert "flows/demo.ja.yaml: ok" in lines and "flows/casestudies.yaml: ok" in lines
+    assert any(
+        re.fullmatch(r"flows/topics\.yaml:\d+:5: unknown key 'labels'", line) for line in lines
+    ), lines
+    assert any(
+        re.fullmatch(
+            r"flows/forms\.yaml:\d+:11: form 'document-request-en': unknown flow 'demo-fr'", line
+        )
+        for line in lines
+    ), lines
+
+
+def test_chat_with_the_english_flow_starts_and_greets_in_english(tmp_path: Path) -> None:
+    """`chat --flow flows/demo.en.yaml` starts (the forms' Japanese flow stays served)."""
+    result = run("chat", "--flow", str(ROOT / "flows" / "demo.en.yaml"), cwd=tmp_path, stdin="")
+    assert result.returncode == 0, result.stderr
+    assert "bot> Thank you for getting in touch." in result.stdout
+    assert "When are you planning to get started?" in result.stdout
 
 
 def test_flow_graph_prints_mermaid(tmp_path: Path) -> None:

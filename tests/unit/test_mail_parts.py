@@ -96,7 +96,9 @@ def test_the_shipped_forms_fit_the_shipped_flows(content: Content) -> None:
     forms = load_checked_forms(content, renderer)
     assert {"document-request", "inquiry"} <= set(forms.by_id)
     broken = parse_forms(GOOD.replace("title: 資料請求", "title: x\n    flow: nope"), "f.yaml")
-    assert check_forms(broken, content, renderer) == ["f.yaml: form 'demo': unknown flow 'nope'"]
+    assert check_forms(broken, content, renderer) == [
+        "f.yaml:4:11: form 'demo': unknown flow 'nope'"
+    ]
 
 
 def test_a_bad_sender_names_the_setting() -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from autoreply.domain.topics import MIN_PHRASE_LENGTH, Phrase, TopicVocabulary, normalize
-from autoreply.errors import ConfigError
+from autoreply.errors import ConfigError, FlowError
+from autoreply.yamlsource import Located, Path_
 
 __all__ = [
     "INDUSTRY_BOOST",
@@ -19,7 +20,12 @@ __all__ = [
     "TOPIC_WEIGHT",
     "CaseLibrary",
     "CaseMatch",
+    "CaseSpec",
     "CaseStudy",
+    "CasesFile",
+    "case_issues",
+    "cases_from_source",
+    "library_from_source",
 ]
 
 TOPIC_WEIGHT: Final = 0.5
@@ -79,7 +85,9 @@ class CaseMatch:
 _NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
-class _CaseSpec(BaseModel):
+class CaseSpec(BaseModel):
+    """One case study as written in the file (topics are ids of the topics file)."""
+
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     id: Annotated[str, StringConstraints(pattern=_CASE_ID)]
@@ -93,10 +101,12 @@ class _CaseSpec(BaseModel):
     url: Annotated[str, StringConstraints(strip_whitespace=True, pattern=_URL)]
 
 
-class _CasesFile(BaseModel):
+class CasesFile(BaseModel):
+    """A case-study file (``flows/casestudies.yaml``): the list of published cases."""
+
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    cases: list[_CaseSpec]
+    cases: list[CaseSpec]
 
 
 def _describe(exc: ValidationError, data: Any) -> str:
@@ -116,6 +126,69 @@ def _describe(exc: ValidationError, data: Any) -> str:
                 where += "." + ".".join(str(part) for part in loc[2:])
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
+
+
+def _cases(spec: CasesFile) -> tuple[CaseStudy, ...]:
+    return tuple(
+        CaseStudy(
+            id=item.id,
+            title=item.title,
+            customer=item.customer,
+            industry=item.industry,
+            company_size=item.company_size,
+            topics=tuple(dict.fromkeys(item.topics)),
+            keywords=tuple(dict.fromkeys(item.keywords)),
+            summary=item.summary,
+            url=item.url,
+        )
+        for item in spec.cases
+    )
+
+
+def case_issues(
+    cases: Sequence[CaseStudy], topic: Callable[[str], object | None] | None = None
+) -> list[tuple[Path_, str]]:
+    """What is wrong with these cases, as (data path in the file, why): a duplicate id, an
+    unusable keyword and, given ``topic`` (a lookup by id), a topic it does not know."""
+    issues: list[tuple[Path_, str]] = []
+    seen: set[str] = set()
+    for index, case in enumerate(cases):
+        here: Path_ = ("cases", index)
+        if case.id in seen:
+            issues.append(((*here, "id"), f"duplicate case id {case.id!r}"))
+        seen.add(case.id)
+        for position, topic_id in enumerate(case.topics):
+            if topic is not None and topic(topic_id) is None:
+                issues.append(
+                    (
+                        (*here, "topics", position),
+                        f"case {case.id!r} refers to unknown topic {topic_id!r}",
+                    )
+                )
+        for position, keyword in enumerate(case.keywords):
+            try:
+                Phrase.compile(keyword)
+            except ValueError as exc:
+                issues.append(((*here, "keywords", position), f"case {case.id!r}: keyword {exc}"))
+    return issues
+
+
+def cases_from_source(
+    src: Located, topic: Callable[[str], object | None] | None = None
+) -> tuple[CaseStudy, ...]:
+    """Check a case-study file (and its topics, given ``topic``, a lookup by id); ``FlowError``
+    lists every problem as file:line:column."""
+    spec = src.model(CasesFile, "a case-study file", "cases")
+    cases = _cases(spec)
+    issues = case_issues(cases, topic)
+    if issues:
+        raise FlowError([src.problem(path, why) for path, why in issues])
+    return cases
+
+
+def library_from_source(src: Located, vocabulary: TopicVocabulary) -> CaseLibrary:
+    """The case-study library of a file, checked against ``vocabulary`` (``FlowError``)."""
+    return CaseLibrary(cases_from_source(src, vocabulary.get), vocabulary, source=src.file)
 
 
 def _unique(words: Sequence[str]) -> tuple[str, ...]:
@@ -169,20 +242,13 @@ class CaseLibrary:
         self.cases: tuple[CaseStudy, ...] = tuple(cases)
         self._vocabulary = vocabulary
         self._by_id: dict[str, CaseStudy] = {}
+        issues = case_issues(self.cases, vocabulary.get)
+        if issues:
+            raise ConfigError(f"{source}: {issues[0][1]}")
         entries: list[_Entry] = []
         for case in self.cases:
-            if case.id in self._by_id:
-                raise ConfigError(f"{source}: duplicate case id {case.id!r}")
             self._by_id[case.id] = case
-            for topic_id in case.topics:
-                if vocabulary.get(topic_id) is None:
-                    raise ConfigError(
-                        f"{source}: case {case.id!r} refers to unknown topic {topic_id!r}"
-                    )
-            try:
-                keywords = tuple(Phrase.compile(keyword) for keyword in case.keywords)
-            except ValueError as exc:
-                raise ConfigError(f"{source}: case {case.id!r}: keyword {exc}") from exc
+            keywords = tuple(Phrase.compile(keyword) for keyword in case.keywords)
             industry_norm = normalize(case.industry)
             parts = {industry_norm, *_INDUSTRY_SEPARATORS.split(industry_norm)}
             industry_parts = tuple(
@@ -205,24 +271,10 @@ class CaseLibrary:
         a case refers to an unknown topic, or two cases share an id.
         """
         try:
-            spec = _CasesFile.model_validate(data)
+            spec = CasesFile.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(f"{source}: invalid case studies: {_describe(exc, data)}") from exc
-        cases = [
-            CaseStudy(
-                id=item.id,
-                title=item.title,
-                customer=item.customer,
-                industry=item.industry,
-                company_size=item.company_size,
-                topics=tuple(dict.fromkeys(item.topics)),
-                keywords=tuple(dict.fromkeys(item.keywords)),
-                summary=item.summary,
-                url=item.url,
-            )
-            for item in spec.cases
-        ]
-        return cls(cases, vocabulary, source=source)
+        return cls(_cases(spec), vocabulary, source=source)
 
     def get(self, case_id: str) -> CaseStudy | None:
         """Return the case with this id, or ``None``."""

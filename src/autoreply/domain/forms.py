@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from autoreply.domain import leads
 from autoreply.errors import FlowError, FlowProblem
-from autoreply.yamlsource import load_located, read_source
+from autoreply.yamlsource import Located, Path_, load_located, read_source
 
 __all__ = [
     "FieldError",
     "FieldSpec",
     "FieldType",
+    "FlowFacts",
     "FormChoice",
     "FormSpec",
     "Forms",
+    "FormsFile",
     "Submission",
+    "forms_from_source",
     "load_forms",
     "parse_forms",
 ]
@@ -104,7 +107,9 @@ class FormSpec(BaseModel):
         return next(n for n, f in self.fields.items() if f.type is FieldType.EMAIL)
 
 
-class _FormsFile(BaseModel):
+class FormsFile(BaseModel):
+    """A forms file (``flows/forms.yaml``): form id -> its fields and reply."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     forms: dict[Annotated[str, StringConstraints(pattern=_ID)], FormSpec]
@@ -180,12 +185,51 @@ class Submission:
         return out
 
 
+@dataclass(frozen=True)
+class FlowFacts:
+    """What a form needs to know of the flow that continues its conversation."""
+
+    id: str
+    locale: str
+    slots: frozenset[str] | None = None  # None: unknown (its file did not load)
+
+
 class Forms:
     """The declared forms, by id."""
 
-    def __init__(self, forms: Mapping[str, FormSpec], source: str = "forms") -> None:
+    def __init__(
+        self, forms: Mapping[str, FormSpec], source: str = "forms", src: Located | None = None
+    ) -> None:
         self.by_id = dict(forms)
         self.source = source
+        self.src = src
+
+    def problem(self, path: Path_, message: str) -> FlowProblem:
+        """A problem at ``path`` of the forms file (line 1 when it was not read from one)."""
+        if self.src is None:
+            return FlowProblem(self.source, 1, 1, message)
+        return self.src.problem(path, message)
+
+    def reference_problems(
+        self,
+        flow_for: Callable[[str | None, str], FlowFacts | None],
+        topic: Callable[[str], object | None] | None = None,
+        template: Callable[[str], bool] | None = None,
+    ) -> list[FlowProblem]:
+        """What the forms name that does not exist, at the line that names it.
+
+        ``flow_for(flow id or None, locale)`` finds the flow a form continues in (None:
+        unknown); ``topic`` looks a topic up by id, ``template`` tells whether a reply email
+        template exists. A lookup not given is not checked.
+        """
+        found: list[tuple[Path_, str]] = []
+        for form in self.by_id.values():
+            flow = flow_for(form.flow, form.locale)
+            found += [
+                (("forms", form.id, *path), f"form {form.id!r}{why}")
+                for path, why in _references(form, flow, topic, template)
+            ]
+        return [self.problem(path, why) for path, why in found]
 
     def get(self, form_id: str) -> FormSpec | None:
         """The form with this id, or None."""
@@ -228,6 +272,43 @@ _ONE_LINE = (FieldType.NAME, FieldType.COMPANY)
 _FREE_TEXT = (FieldType.TEXT, FieldType.TEXTAREA)
 
 
+def _references(
+    form: FormSpec,
+    flow: FlowFacts | None,
+    topic: Callable[[str], object | None] | None,
+    template: Callable[[str], bool] | None,
+) -> list[tuple[Path_, str]]:
+    """What one form names that does not exist, as (path under the form, why)."""
+    found: list[tuple[Path_, str]] = []
+    if form.flow and flow is None:
+        found.append((("flow",), f": unknown flow {form.flow!r}"))
+    elif form.flow and flow is not None and flow.locale != form.locale:
+        found.append(
+            (("flow",), f" is in {form.locale!r} but flow {flow.id!r} is in {flow.locale!r}")
+        )
+    if template is not None and not template(form.reply_template):
+        found.append((("reply_template",), f": no template email/{form.reply_template}.ja.txt.j2"))
+    for name, spec in form.fields.items():
+        if flow is not None and flow.slots is not None and spec.slot not in {None, *flow.slots}:
+            found.append(
+                (
+                    ("fields", name, "slot"),
+                    f": field {name!r} fills slot {spec.slot!r}, "
+                    f"which flow {flow.id!r} does not have",
+                )
+            )
+        for index, choice in enumerate(spec.choices):
+            found += [
+                (
+                    ("fields", name, "choices", index, "topics", position),
+                    f": field {name!r}: unknown topic {topic_id!r}",
+                )
+                for position, topic_id in enumerate(choice.topics)
+                if topic is not None and topic(topic_id) is None
+            ]
+    return found
+
+
 def _prepared(spec: FieldSpec, text: str) -> str:
     if spec.type in _ONE_LINE:
         return leads.one_line(text)
@@ -256,13 +337,12 @@ def _clean(spec: FieldSpec, text: str) -> str | FieldError:
 
 def parse_forms(text: str, file: str) -> Forms:
     """Check and load a forms file; ``FlowError`` lists every problem as file:line:column."""
-    src = load_located(text, file)
-    if not isinstance(src.data, dict):
-        raise FlowError([src.problem((), "a forms file must be a mapping with 'forms:'")])
-    try:
-        spec = _FormsFile.model_validate(src.data)
-    except ValidationError as exc:
-        raise FlowError(src.validation_problems(exc, top="forms")) from exc
+    return forms_from_source(load_located(text, file))
+
+
+def forms_from_source(src: Located) -> Forms:
+    """Check and load a forms file read with positions (see :func:`parse_forms`)."""
+    spec = src.model(FormsFile, "a forms file", "forms")
     problems: list[FlowProblem] = []
     forms: dict[str, FormSpec] = {}
     for form_id, form in spec.forms.items():
@@ -289,7 +369,7 @@ def parse_forms(text: str, file: str) -> Forms:
         forms[form_id] = form.model_copy(update={"id": form_id})
     if problems:
         raise FlowError(problems)
-    return Forms(forms, source=file)
+    return Forms(forms, source=src.file, src=src)
 
 
 def load_forms(path: Path) -> Forms:

@@ -11,7 +11,8 @@ from typing import Annotated, Any, Final
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from rapidfuzz import fuzz
 
-from autoreply.errors import ConfigError
+from autoreply.errors import ConfigError, FlowError
+from autoreply.yamlsource import Located, load_located
 
 __all__ = [
     "FUZZY_CUTOFF",
@@ -19,8 +20,12 @@ __all__ = [
     "Phrase",
     "Topic",
     "TopicHit",
+    "TopicSpec",
     "TopicVocabulary",
+    "TopicsFile",
     "normalize",
+    "parse_topics",
+    "topics_from_source",
 ]
 
 FUZZY_CUTOFF: Final = 88.0
@@ -137,17 +142,58 @@ _NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 _TopicId = Annotated[str, StringConstraints(pattern=_TOPIC_ID)]
 
 
-class _TopicSpec(BaseModel):
+class TopicSpec(BaseModel):
+    """One topic: how the rep sees it, and the words that say a lead writes about it."""
+
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     label: _NonEmpty
     synonyms: list[_NonEmpty] = Field(min_length=1)
 
 
-class _TopicsFile(BaseModel):
+class TopicsFile(BaseModel):
+    """A topics file (``flows/topics.yaml``): topic id -> label and synonyms."""
+
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    topics: dict[_TopicId, _TopicSpec] = Field(min_length=1)
+    topics: dict[_TopicId, TopicSpec] = Field(min_length=1)
+
+
+def _phrases(topic: Topic) -> tuple[tuple[Phrase, ...], list[tuple[int, str]]]:
+    """A topic's synonyms compiled (duplicates after normalising dropped), and the
+    unusable ones as (index, why)."""
+    phrases: dict[str, Phrase] = {}
+    issues: list[tuple[int, str]] = []
+    for index, synonym in enumerate(topic.synonyms):
+        try:
+            phrase = Phrase.compile(synonym)
+        except ValueError as exc:
+            issues.append((index, str(exc)))
+            continue
+        phrases.setdefault(phrase.norm, phrase)
+    return tuple(phrases.values()), issues
+
+
+def topics_from_source(src: Located) -> TopicVocabulary:
+    """Check and load a topics file; ``FlowError`` lists every problem as file:line:column."""
+    spec = src.model(TopicsFile, "a topics file", "topics")
+    topics = [
+        Topic(id=topic_id, label=item.label, synonyms=tuple(item.synonyms))
+        for topic_id, item in spec.topics.items()
+    ]
+    problems = [
+        src.problem(("topics", topic.id, "synonyms", index), f"topic {topic.id!r}: {why}")
+        for topic in topics
+        for index, why in _phrases(topic)[1]
+    ]
+    if problems:
+        raise FlowError(problems)
+    return TopicVocabulary(topics, source=src.file)
+
+
+def parse_topics(text: str, file: str) -> TopicVocabulary:
+    """Check and load a topics file from its text (see :func:`topics_from_source`)."""
+    return topics_from_source(load_located(text, file))
 
 
 def _describe(exc: ValidationError) -> str:
@@ -170,19 +216,12 @@ class TopicVocabulary:
             if topic.id in self._by_id:
                 raise ConfigError(f"{source}: duplicate topic id {topic.id!r}")
             self._by_id[topic.id] = topic
-            phrases: list[Phrase] = []
-            seen: set[str] = set()
-            for synonym in topic.synonyms:
-                try:
-                    phrase = Phrase.compile(synonym)
-                except ValueError as exc:
-                    raise ConfigError(f"{source}: topic {topic.id!r}: {exc}") from exc
-                if phrase.norm not in seen:
-                    seen.add(phrase.norm)
-                    phrases.append(phrase)
+            phrases, issues = _phrases(topic)
+            if issues:
+                raise ConfigError(f"{source}: topic {topic.id!r}: {issues[0][1]}")
             if not phrases:
                 raise ConfigError(f"{source}: topic {topic.id!r} has no synonyms")
-            compiled.append((topic, tuple(phrases)))
+            compiled.append((topic, phrases))
         self._compiled: tuple[tuple[Topic, tuple[Phrase, ...]], ...] = tuple(compiled)
 
     @classmethod
@@ -192,7 +231,7 @@ class TopicVocabulary:
         Raise ``ConfigError`` naming ``source`` and the problem if the data is invalid.
         """
         try:
-            spec = _TopicsFile.model_validate(data)
+            spec = TopicsFile.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(f"{source}: invalid topics: {_describe(exc)}") from exc
         topics = [

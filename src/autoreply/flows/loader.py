@@ -35,7 +35,7 @@ from autoreply.flows.templating import (
 )
 from autoreply.yamlsource import Located, Path_, load_located, read_source
 
-__all__ = ["Flow", "check_flow_file", "load_flow", "parse_flow"]
+__all__ = ["Flow", "check_flow_file", "flow_from_source", "load_flow", "parse_flow"]
 
 _TEXT_FIELDS = ("say", "reask", "empty", "none", "already_booked")
 
@@ -373,7 +373,11 @@ def _cycles_without_input(graph: dict[str, list[str]], spec: FlowSpec) -> list[l
 
 def parse_flow(text: str, file: str, templates_dir: Path | None = None) -> Flow:
     """Check and compile a flow from its YAML text; raise ``FlowError`` listing every problem."""
-    src = load_located(text, file)
+    return flow_from_source(load_located(text, file), templates_dir)
+
+
+def flow_from_source(src: Located, templates_dir: Path | None = None) -> Flow:
+    """Check and compile a flow read with positions (see :func:`parse_flow`)."""
     if not isinstance(src.data, dict):
         raise FlowError([src.problem((), "a flow file must be a mapping of keys")])
     try:
@@ -386,7 +390,7 @@ def parse_flow(text: str, file: str, templates_dir: Path | None = None) -> Flow:
         raise FlowError(checker.problems)
     return Flow(
         spec=spec,
-        source=file,
+        source=src.file,
         templates=checker.templates,
         conditions=checker.conditions,
         order=checker.order,
