@@ -33,7 +33,7 @@ from autoreply.domain.topics import TopicVocabulary
 from autoreply.errors import ConfigError, FlowError
 from autoreply.flows.engine import Engine
 from autoreply.flows.loader import load_flow
-from autoreply.links import Links
+from autoreply.links import Links, absolute_url
 from autoreply.service import reps
 from autoreply.service.booking import Bookings
 from autoreply.service.content import Content
@@ -111,7 +111,9 @@ def load_library(settings: Settings) -> tuple[TopicVocabulary, CaseLibrary]:
     vocabulary = TopicVocabulary.from_data(read_yaml(topics_path), source=str(topics_path))
     cases_path = settings.path("casestudies")
     library = CaseLibrary.from_data(read_yaml(cases_path), vocabulary, source=str(cases_path))
-    return vocabulary, library
+    # A url of one leading "/" is a page of this service (the demo's /cases/<id>).
+    resolved = library.with_urls(lambda url: absolute_url(settings.public_url, url))
+    return vocabulary, resolved
 
 
 def build_calendar(settings: Settings) -> BusinessCalendar:
