@@ -32,7 +32,7 @@ from autoreply.errors import ConfigError, FlowError
 from autoreply.flows.engine import Engine
 from autoreply.flows.kinds import Checked, check_files, flow_facts
 from autoreply.flows.loader import load_flow
-from autoreply.links import Links
+from autoreply.links import Links, absolute_url
 from autoreply.service import reps
 from autoreply.service.booking import Bookings
 from autoreply.service.content import Content
@@ -104,7 +104,10 @@ def load_library(settings: Settings) -> tuple[TopicVocabulary, CaseLibrary]:
     """The topic vocabulary and case-study library named by the settings (``FlowError``
     lists every problem as file:line:column)."""
     vocabulary = topics_from_source(_located(settings.path("topics")))
-    return vocabulary, library_from_source(_located(settings.path("casestudies")), vocabulary)
+    library = library_from_source(_located(settings.path("casestudies")), vocabulary)
+    # A url of one leading "/" is a page of this service (the demo's /cases/<id>).
+    resolved = library.with_urls(lambda url: absolute_url(settings.public_url, url))
+    return vocabulary, resolved
 
 
 def configured_files(settings: Settings) -> list[Path]:

@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     )
     public_url: str = Field(
         "http://127.0.0.1:8000",
-        description="Where leads reach this service (links in messages: cancel a booking).",
+        description="Where leads reach this service (links; urls starting / are under it).",
     )
     secure_cookies: bool = Field(False, description="Send cookies over HTTPS only (production).")
     idle_handoff_minutes: int = Field(

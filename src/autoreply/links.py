@@ -14,9 +14,24 @@ from urllib.parse import quote
 
 from autoreply.signing import sign, verify
 
-__all__ = ["Links"]
+__all__ = ["Links", "absolute_url"]
 
 Purpose = Literal["continue", "book"]
+
+CASE_PAGES = "cases"
+"""The demo site's case-study pages live at ``<public URL>/cases/<id>``."""
+
+
+def absolute_url(public_url: str, url: str) -> str:
+    """An operator file's URL as a lead's browser needs it.
+
+    A URL starting with one ``/`` is a path under ``AUTOREPLY_PUBLIC_URL``
+    (``/cases/x`` with ``https://host/app`` is ``https://host/app/cases/x``); anything else
+    (``https://…``) is kept as written.
+    """
+    if url.startswith("/") and not url.startswith("//"):
+        return public_url.rstrip("/") + url
+    return url
 
 
 class Links:
@@ -38,8 +53,25 @@ class Links:
         """Whether a cancel link's signature is ours."""
         return verify(self.secret, signature, "cancel", conversation_id)
 
+    def absolute(self, url: str) -> str:
+        """An operator file's URL made absolute under this deployment (see ``absolute_url``)."""
+        return absolute_url(self.base, url)
+
+    def case_page(self, case_id: str) -> str:
+        """The demo site's own page of a case study."""
+        return f"{self.base}/{CASE_PAGES}/{quote(case_id)}"
+
+    def case_view(self, conversation_id: str, case_id: str) -> str:
+        """Our own case page, signed so that serving it records "viewed" for this conversation."""
+        signature = sign(self.secret, "case-view", conversation_id, case_id)
+        return f"{self.case_page(case_id)}?c={quote(conversation_id)}&v={signature}"
+
+    def case_view_valid(self, conversation_id: str, case_id: str, signature: str) -> bool:
+        """Whether a case page's view signature is ours."""
+        return verify(self.secret, signature, "case-view", conversation_id, case_id)
+
     def case(self, conversation_id: str, case_id: str) -> str:
-        """The tracked link to a case study sent in a conversation (records "opened")."""
+        """The tracked link to a case study sent in a conversation (records the click)."""
         path = f"r/{quote(conversation_id)}/{quote(case_id)}"
         return self._url(path, "case", conversation_id, case_id)
 

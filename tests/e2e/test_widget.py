@@ -76,11 +76,6 @@ def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload
 ) -> None:
     """Greeting and honest banner, a choice, IME-safe typing, case cards, slots, booking, resume;
     then the rep logs in, reads the handoff's first line and marks it contacted."""
-    # A stand-in for the case-study site. Playwright does not route the hop after a redirect,
-    # and Chromium resolves no host names here (conftest), so nothing leaves the machine either way.
-    page.context.route(
-        "https://example.com/**", lambda route: route.fulfill(status=200, body="case")
-    )
     page.goto(site + "/")
 
     # 1. The launcher opens the panel: greeting and the off-hours promise.
@@ -121,7 +116,9 @@ def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload
     expect(link).to_have_attribute("target", "_blank")
     expect(link).to_have_attribute("rel", "noopener")
     expect(link).to_have_attribute("href", re.compile(re.escape(site) + "/r/"))
-    to_case = re.compile(r"^https://example\.com/cases/[\w-]+$")
+    # The story is the demo's own case page, served by the app after the tracking redirect.
+    case_title = cards.first.get_by_role("heading").inner_text()
+    to_case = re.compile(re.escape(site) + r"/cases/[\w-]+\?c=")
     with (
         page.context.expect_page() as opened,
         page.context.expect_event("request", lambda r: bool(to_case.match(r.url))) as hop,
@@ -132,6 +129,11 @@ def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload
     assert hop.value.redirected_from is not None
     assert hop.value.redirected_from.url == link.get_attribute("href")
     assert hop.value.redirected_from.response().status == 302  # type: ignore[union-attr]
+    assert hop.value.response().status == 200  # type: ignore[union-attr]
+    expect(story.get_by_role("heading", level=1)).to_have_text(case_title)
+    expect(story.locator("article.case")).to_contain_text("課題と導入の成果")
+    expect(story).to_have_url(re.compile(re.escape(site) + r"/cases/[\w-]+$"))  # signature gone
+    _screenshot(story, "case-page.png")
     assert page.evaluate("window.opener === null") and story.evaluate("window.opener") is None
     story.close()
 
@@ -187,7 +189,9 @@ def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload
     expect(first_line).to_contain_text("株式会社サンプル 山田太郎様")
     expect(first_line).to_contain_text("11月24日(火) 10:00のお打ち合わせ")
     expect(first_line).to_contain_text("夜間の問い合わせ対応が遅れています")
-    expect(rep.locator("main")).to_contain_text("閲覧済み")
+    cases_row = rep.locator("tr", has_text=case_title)
+    expect(cases_row.locator("td.case-link")).to_contain_text("閲覧済み")
+    expect(cases_row.locator("td.case-link")).not_to_contain_text("クリック済み")
     _screenshot(rep, "handoff.png")
     rep.get_by_role("button", name="対応済みにする").click()
     expect(rep.locator(".status-contacted")).to_contain_text("対応済み")

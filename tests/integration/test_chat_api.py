@@ -71,10 +71,12 @@ async def test_a_whole_chat_turn_by_turn(client: httpx.AsyncClient, app: FastAPI
     slots = next(r for r in second["replies"] if r["kind"] == "slots")
     assert slots["days"][0]["day"] == "11月24日(火)"
     assert [s["time"] for s in slots["days"][0]["slots"]] == ["10:00", "13:00"]
-    opened = await client.get(cards[0]["url"])
-    assert opened.status_code == 302 and opened.headers["location"] == (
-        "https://example.com/cases/" + cards[0]["id"]
-    )
+    clicked = await client.get(cards[0]["url"])
+    assert clicked.status_code == 302
+    target = clicked.headers["location"]  # the demo's own case page, signed to confirm a view
+    assert target.startswith("http://127.0.0.1:8000/cases/" + cards[0]["id"] + "?c=")
+    story = await client.get(target)
+    assert story.status_code == 200 and cards[0]["title"] in story.text
     pick = slots["days"][0]["slots"][0]
     booked = await client.post(url, json={"slot": pick["id"], "label": pick["label"]}, headers=auth)
     assert "お名前" in booked.json()["replies"][0]["text"]
@@ -82,7 +84,8 @@ async def test_a_whole_chat_turn_by_turn(client: httpx.AsyncClient, app: FastAPI
         last = await client.post(url, json={"text": text}, headers=auth)
     assert last.json()["status"] == "ended"
     record = await app.state.runtime.service.handoff_record(cid)
-    assert record["cases_opened"] == [cards[0]["id"]]
+    assert list(record["cases_clicked"]) == [cards[0]["id"]]
+    assert list(record["cases_viewed"]) == [cards[0]["id"]]
     assert record["booking"]["start_text"] == "11月24日(火) 10:00"
 
 

@@ -138,7 +138,7 @@ async def test_a_form_gets_a_reply_that_is_about_the_request(
     assert all(p.get_content_charset() == "utf-8" for p in message.iter_parts())
     text = body(message)
     assert "株式会社サンプル\n山田太郎 様" in text
-    assert "■ サービス概要資料\nhttps://example.com/docs/service-overview.pdf" in text
+    assert "■ サービス概要資料\nhttp://127.0.0.1:8000/documents/service-overview" in text
     assert "> 夜間や休日の問い合わせへの返信が遅れて、商談化できていません" in text
     assert "株式会社ハルカゼ精機様" in text  # the night-inquiry case study
     assert "担当者より11月24日(火) 9:00以降にご連絡いたします。" in text
@@ -149,13 +149,16 @@ async def test_a_form_gets_a_reply_that_is_about_the_request(
 async def test_the_links_in_the_reply_work_against_the_app(
     client: httpx.AsyncClient, app: FastAPI, smtp: MailServer
 ) -> None:
-    """A case link records "opened"; the continue link opens the same conversation in the
-    chat (what the form said is not asked again); the booking link books a slot."""
+    """A case link records the click, the document link is a page of the app; the continue
+    link opens the same conversation in the chat (what the form said is not asked again);
+    the booking link books a slot."""
     await submit(client)
     await deliver(app)
     text = body(smtp.recorder.received[0].message)
     case = await client.get(path_of(text, "r/"))
     assert case.status_code == 302
+    document = await client.get(path_of(text, "documents/"))
+    assert document.status_code == 200 and "サービス概要資料" in document.text
     opened = await client.get(path_of(text, "c/"))
     assert opened.status_code == 303
     landing, _, fragment = opened.headers["location"].partition("#autoreply=")
@@ -185,7 +188,7 @@ async def test_the_links_in_the_reply_work_against_the_app(
     assert "お伺い" not in replies[2]["text"]  # timing and challenge came with the form
     assert "担当者より11月24日(火) 9:00以降にご連絡いたします" in replies[2]["text"]
     record = await app.state.runtime.service.handoff_record(conversation_id)
-    assert record["channel"] == "form" and record["cases_opened"]
+    assert record["channel"] == "form" and record["cases_clicked"]
     assert record["first_line"].startswith("株式会社サンプル 山田太郎様、サービス概要資料のご請求")
     page = await client.get(path_of(text, "book/"))
     assert page.status_code == 200 and "11月24日(火)" in page.text

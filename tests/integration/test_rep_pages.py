@@ -216,7 +216,7 @@ async def test_detail_shows_what_the_rep_needs_and_escapes_the_leads_words(
     assert "ご本人の言葉:「来月中旬」" in html and "2026年12月11日〜2026年12月20日" in html
     assert "11月24日(火) 10:00（担当: デモ担当 山田）" in html
     assert "料金ページを2回閲覧" in html and "source=ads" in html
-    assert "未閲覧" in html and "夜間" in html
+    assert "未クリック" in html and "夜間" in html
     assert "商談予約あり" in html and "+40" in html
     assert "taro@example.com" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

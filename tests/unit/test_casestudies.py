@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import yaml
 from autoreply.domain.casestudies import CaseLibrary, CaseMatch, CaseStudy
 from autoreply.domain.topics import Topic, TopicVocabulary
 from autoreply.errors import ConfigError
+from autoreply.links import absolute_url
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 
@@ -84,7 +86,7 @@ def test_shipped_case_library_validates_with_12_to_16_varied_cases(library: Case
     for case in library.cases:
         assert 3 <= len(case.keywords) <= 8, case.id
         assert case.topics, case.id
-        assert case.url == f"https://example.com/cases/{case.id}"
+        assert case.url == f"/cases/{case.id}"  # the demo's own page, under the public URL
         assert case.company_size.startswith("従業員")
         assert any(ch.isdigit() for ch in case.title), f"{case.id} title has no number"
 
@@ -354,6 +356,8 @@ def _without(field: str) -> dict[str, Any]:
         (_changed(topics=[]), ["maker-test", "topics"]),
         (_changed(keywords=["図"]), ["maker-test", "shorter than 2"]),
         (_changed(url="example.com/cases/x"), ["maker-test", "url"]),
+        (_changed(url="//example.com/cases/x"), ["maker-test", "url"]),
+        (_changed(url="/cases/a b"), ["maker-test", "url"]),
         (_changed(id="Bad Id"), ["id"]),
         (_changed(title=""), ["maker-test", "title"]),
         (_changed(keywords="図面"), ["keywords"]),
@@ -387,3 +391,26 @@ def test_constructor_rejects_unknown_topics_and_duplicate_ids() -> None:
         CaseLibrary(
             [_case("x", ("staffing",), ()), _case("x", ("staffing",), ())], SMALL_VOCABULARY
         )
+
+
+def test_a_relative_url_is_a_path_under_the_public_url(vocabulary: TopicVocabulary) -> None:
+    """``/cases/x`` is kept as written and made absolute under the public URL (a prefix too);
+    an absolute URL stays as it is."""
+    data = _data(_valid_case("a"), {**_valid_case("b"), "url": "https://cases.example.jp/b"})
+    data["cases"][0]["url"] = "/cases/a"
+    library = CaseLibrary.from_data(data, vocabulary)
+    assert [c.url for c in library.cases] == ["/cases/a", "https://cases.example.jp/b"]
+    resolved = library.with_urls(lambda url: absolute_url("https://demo.example.jp/app/", url))
+    assert [c.url for c in resolved.cases] == [
+        "https://demo.example.jp/app/cases/a",
+        "https://cases.example.jp/b",
+    ]
+    assert resolved.get("a") == resolved.cases[0]
+    assert absolute_url("http://h", "//other/x") == "//other/x"
+
+
+def test_a_case_written_in_english_is_english(library: CaseLibrary) -> None:
+    """The page of a case follows the language it is written in."""
+    assert {case.locale for case in library.cases} == {"ja"}
+    english = replace(library.cases[0], title="Replies in 3 minutes", summary="A story.")
+    assert english.locale == "en"

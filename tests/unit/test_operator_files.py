@@ -82,9 +82,8 @@ def test_a_case_study_file_reports_bad_values_at_their_line() -> None:
     broken = CASES.replace("https://example.com/cases/a", "example.com/a") + CASES.split("\n", 1)[
         1
     ].replace("[図面, 見積]", "[図]")
-    assert problems_of(broken, "cases.yaml", "casestudies") == [
-        "cases.yaml:10:10: cases.0.url: String should match pattern '^https?://\\S+$'"
-    ]
+    [problem] = problems_of(broken, "cases.yaml", "casestudies")
+    assert problem.startswith("cases.yaml:10:10: cases.0.url: String should match pattern")
     duplicate = CASES + CASES.split("\n", 1)[1].replace("[図面, 見積]", "[図]")
     assert problems_of(duplicate, "cases.yaml", "casestudies") == [
         "cases.yaml:11:9: duplicate case id 'maker-a'",

@@ -24,7 +24,7 @@ from autoreply.service.content import Content
             70,
         ),
         (Signals(booked=True), "A", 40),
-        (Signals(pricing_views=5, cases_opened=1), "C", 25),
+        (Signals(pricing_views=5, cases_clicked=1), "C", 25),
         (Signals(timing_bucket="within_1_month", booked=True, opted_out=True), "C", 70),
         (Signals(flow_points=(("大口", 60),)), "A", 60),
     ],

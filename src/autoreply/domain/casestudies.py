@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -41,7 +41,9 @@ INDUSTRY_BOOST: Final = 15.0
 """Points added when the lead's industry matches the case's industry."""
 
 _CASE_ID: Final = r"^[a-z0-9][a-z0-9_-]*$"
-_URL: Final = r"^https?://\S+$"
+_URL: Final = r"^(https?://\S+|/([^/\s]\S*)?)$"
+"""An absolute http(s) URL, or a path under the public URL (``/cases/<id>``, never ``//host``)."""
+_JAPANESE: Final = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff66-\uff9f]")
 _INDUSTRY_SEPARATORS: Final = re.compile(r"[・/、,()\s]+")
 
 
@@ -58,6 +60,11 @@ class CaseStudy:
     keywords: tuple[str, ...]
     summary: str
     url: str
+
+    @property
+    def locale(self) -> str:
+        """``ja`` when the story is written in Japanese (kana or kanji in it), else ``en``."""
+        return "ja" if _JAPANESE.search(self.title + self.summary) else "en"
 
 
 @dataclass(frozen=True)
@@ -275,6 +282,15 @@ class CaseLibrary:
         except ValidationError as exc:
             raise ConfigError(f"{source}: invalid case studies: {_describe(exc, data)}") from exc
         return cls(_cases(spec), vocabulary, source=source)
+
+    def with_urls(self, resolve: Callable[[str], str]) -> CaseLibrary:
+        """The same library with every case's ``url`` passed through ``resolve``.
+
+        The composition root makes relative URLs (``/cases/<id>``) absolute with it, so
+        that every link handed to a lead works from a mail client or LINE.
+        """
+        cases = [replace(case, url=resolve(case.url)) for case in self.cases]
+        return CaseLibrary(cases, self._vocabulary)
 
     def get(self, case_id: str) -> CaseStudy | None:
         """Return the case with this id, or ``None``."""

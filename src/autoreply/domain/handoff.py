@@ -10,7 +10,32 @@ from typing import Any
 from autoreply.domain.scoring import Score
 from autoreply.domain.timing import Timing
 
-__all__ = ["Activity", "HandoffRecord", "Said", "TranscriptLine", "Who", "build_handoff"]
+__all__ = [
+    "Activity",
+    "HandoffRecord",
+    "Said",
+    "TranscriptLine",
+    "Who",
+    "build_handoff",
+    "case_clicks",
+    "case_views",
+]
+
+
+def case_clicks(source: Mapping[str, Any]) -> dict[str, str]:
+    """Case id -> when the lead first clicked its tracked link (ISO), from a conversation's source.
+
+    A click is only a click: the page it leads to may have failed to load. Clicks stored
+    before their times were kept (as ``cases_opened``) have the time ``""``.
+    """
+    clicks = {str(case_id): "" for case_id in source.get("cases_opened", [])}
+    clicks.update(source.get("case_clicks", {}))
+    return clicks
+
+
+def case_views(source: Mapping[str, Any]) -> dict[str, str]:
+    """Case id -> when one of our own case pages was served to the lead after the click (ISO)."""
+    return dict(source.get("case_views", {}))
 
 
 @dataclass(frozen=True)
@@ -36,7 +61,10 @@ class HandoffRecord:
     challenge: str | None
     topics: Sequence[str]
     cases_sent: Sequence[Mapping[str, Any]]
-    cases_opened: Sequence[str]
+    #: Case id -> first click on its link (ISO): the lead clicked; the page may not have loaded.
+    cases_clicked: Mapping[str, str]
+    #: Case id -> when our own case page was served after the click: the lead saw it.
+    cases_viewed: Mapping[str, str]
     booking: Mapping[str, Any] | None
     tier: str
     score: int
@@ -95,14 +123,15 @@ class Said:
 
 @dataclass(frozen=True)
 class Activity:
-    """What happened in the conversation: when, the transcript, what was sent and opened,
-    the meeting booked and its pre-meeting email."""
+    """What happened in the conversation: when, the transcript, what was sent, clicked and
+    viewed, the meeting booked and its pre-meeting email."""
 
     started_at: datetime
     first_response_at: datetime | None
     transcript: Sequence[TranscriptLine]
     cases_sent: Sequence[Mapping[str, Any]] = ()
-    cases_opened: Sequence[str] = ()
+    cases_clicked: Mapping[str, str] = field(default_factory=dict)
+    cases_viewed: Mapping[str, str] = field(default_factory=dict)
     booking: Mapping[str, Any] | None = None
     pre_meeting: Mapping[str, Any] | None = None
 
@@ -138,7 +167,8 @@ def build_handoff(
         challenge=said.challenge,
         topics=list(said.topic_labels),
         cases_sent=[dict(c) for c in activity.cases_sent],
-        cases_opened=list(activity.cases_opened),
+        cases_clicked=dict(activity.cases_clicked),
+        cases_viewed=dict(activity.cases_viewed),
         booking=dict(activity.booking) if activity.booking else None,
         tier=said.score.tier,
         score=said.score.points,

@@ -40,7 +40,7 @@ class Signals:
     asked_for_human: bool = False
     requested_document: bool = False
     pricing_views: int = 0
-    cases_opened: int = 0
+    cases_clicked: int = 0
     opted_out: bool = False
     flow_points: tuple[tuple[str, int], ...] = field(default_factory=tuple)
 
@@ -83,9 +83,9 @@ def score_lead(signals: Signals) -> Score:
         reasons.append(
             Reason("pricing_views", min(signals.pricing_views, 2) * 10, str(signals.pricing_views))
         )
-    if signals.cases_opened:
+    if signals.cases_clicked:
         reasons.append(
-            Reason("cases_opened", min(signals.cases_opened, 2) * 5, str(signals.cases_opened))
+            Reason("cases_clicked", min(signals.cases_clicked, 2) * 5, str(signals.cases_clicked))
         )
     reasons.extend(Reason("flow", points, why) for why, points in signals.flow_points)
     points = sum(r.points for r in reasons)

@@ -61,7 +61,7 @@ def lead_score(flow: Flow, state: State, ctx: Context) -> Score:
             asked_for_human=state.handoff == "asked_for_human",
             requested_document=ctx.requested_document,
             pricing_views=ctx.pricing_views,
-            cases_opened=ctx.cases_opened,
+            cases_clicked=ctx.cases_clicked,
             opted_out=state.status == "opted_out" or bool(ctx.lead.get("opted_out")),
             flow_points=state.points,
         )

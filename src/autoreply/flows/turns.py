@@ -342,7 +342,7 @@ class Context:
     slot_rules: SlotRules = field(default_factory=SlotRules)
     fiscal_year_start_month: int = 4
     pricing_views: int = 0
-    cases_opened: int = 0
+    cases_clicked: int = 0
     requested_document: bool = False
     links: Mapping[str, str] = field(default_factory=dict)
     lost_hold: str | None = None  # the slot id of a hold that lapsed and was taken

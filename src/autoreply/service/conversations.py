@@ -198,21 +198,41 @@ class ConversationService(TurnRunner):
             await self.refresh_handoff(session, conversation, now)
             return int(source.get("pricing_views", 0))
 
-    async def record_case_opened(self, conversation_id: str, case_id: str) -> str | None:
-        """Note that the lead opened a case study we sent; returns its URL (None if unknown)."""
+    async def record_case_click(self, conversation_id: str, case_id: str) -> str | None:
+        """Note that the lead clicked the link of a case study we sent (the first click's time).
+
+        Returns where to send the browser (``None`` for an unknown case): our own case page
+        with a signed view link (serving it records "viewed", see ``record_case_view``), or
+        the operator's URL as it is; a page elsewhere can confirm nothing, so that case
+        stays "clicked".
+        """
         case = self.content.library.get(case_id)
         if case is None:
             return None
+        await self._note_case(conversation_id, case_id, "case_clicks")
+        if case.url == self.links.case_page(case.id):
+            return self.links.case_view(conversation_id, case.id)
+        return case.url
+
+    async def record_case_view(self, conversation_id: str, case_id: str) -> None:
+        """Note that our own page of a case study was served after the lead clicked its link."""
+        await self._note_case(conversation_id, case_id, "case_clicks", "case_views")
+
+    async def _note_case(self, conversation_id: str, case_id: str, *keys: str) -> None:
+        """Stamp ``now`` for the case under each key of the source, keeping a first time."""
         now = self.content.clock.now()
         async with self.uow.write() as session:
             conversation = await repos.lock_conversation(session, conversation_id)
             source = dict(conversation.source or {})
-            opened = list(source.get("cases_opened", []))
-            if case_id not in opened:
-                source["cases_opened"] = [*opened, case_id]
+            changed = False
+            for key in keys:
+                times = dict(source.get(key, {}))
+                if case_id not in times:
+                    source[key] = {**times, case_id: now.isoformat()}
+                    changed = True
+            if changed:
                 conversation.source = source
                 await self.refresh_handoff(session, conversation, now)
-        return case.url
 
     async def handoff_idle(self) -> int:
         """Hand off conversations left idle for ``idle_handoff_minutes`` with something said.

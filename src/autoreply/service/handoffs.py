@@ -18,6 +18,8 @@ from autoreply.domain.handoff import (
     TranscriptLine,
     Who,
     build_handoff,
+    case_clicks,
+    case_views,
 )
 from autoreply.flows.engine import Engine
 from autoreply.flows.facts import challenge_of, lead_score, timing_of
@@ -173,7 +175,8 @@ async def _activity(
         first_response_at=conversation.first_response_at,
         transcript=transcript_of(messages),
         cases_sent=_cards_sent(messages),
-        cases_opened=list(source.get("cases_opened", [])),
+        cases_clicked=case_clicks(source),
+        cases_viewed=case_views(source),
         booking=booking_data,
         pre_meeting=source.get("pre_meeting"),
     )

@@ -263,7 +263,7 @@ class FormIntake:
         challenge = submission.challenge()
         quote = challenge if len(challenge) <= QUOTE_CHARS else challenge[:QUOTE_CHARS] + "…"
         documents = [
-            {"field": label, "label": c.label, "url": c.url}
+            {"field": label, "label": c.label, "url": links.absolute(c.url)}
             for label, c in submission.chosen()
             if c.url
         ]

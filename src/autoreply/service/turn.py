@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from autoreply.channels.base import Outgoing
 from autoreply.domain.booking import Busy, RepAvailability, Slot, pick_rep, reps_free_for
 from autoreply.domain.calendar import WeeklyHours
-from autoreply.domain.handoff import HandoffRecord
+from autoreply.domain.handoff import HandoffRecord, case_clicks
 from autoreply.errors import NotFoundError
 from autoreply.flows.engine import Engine
 from autoreply.flows.turns import (
@@ -421,7 +421,7 @@ class TurnRunner:
             slot_rules=content.rules,
             fiscal_year_start_month=content.settings.fiscal_year_start_month,
             pricing_views=int(source.get("pricing_views", 0)),
-            cases_opened=len(source.get("cases_opened", [])),
+            cases_clicked=len(case_clicks(source)),
             requested_document=bool(source.get("document")),
             links={"cancel_booking": self.links.cancel(conversation.public_id)},
             lead_booking=lead_booking,

@@ -1,13 +1,18 @@
-"""The demo company site (with the widget embedded), the widget script, and case-study links."""
+"""The demo company site (with the widget embedded), its case-study pages and documents,
+the widget script, and the tracked case-study links."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
+from autoreply.domain.casestudies import CaseStudy
 from autoreply.errors import NotFoundError
+from autoreply.service.runtime import Runtime
 from autoreply.web.deps import PublicId, RuntimeDep
 from autoreply.web.pages import Pages
 
@@ -15,7 +20,9 @@ __all__ = ["WIDGET", "router"]
 
 router = APIRouter(tags=["site"])
 WIDGET = Path(__file__).resolve().parents[1] / "static" / "widget.js"
-_PAGES = {"/": "index", "/pricing": "pricing", "/cases": "cases"}
+_PAGES = {"/": "index", "/pricing": "pricing"}
+_DOCUMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_RELATED = 3
 
 
 def _page(name: str):  # type: ignore[no-untyped-def]
@@ -33,6 +40,76 @@ for _path, _name in _PAGES.items():
     )
 
 
+def _pages(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
+
+
+def _topic_labels(runtime: Runtime, case: CaseStudy) -> list[str]:
+    vocabulary = runtime.content.vocabulary
+    return [t.label for t in map(vocabulary.get, case.topics) if t is not None]
+
+
+@router.get("/cases", include_in_schema=False, response_class=HTMLResponse)
+async def case_index(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """Every case study of the library, with a link to its page."""
+    cases = runtime.content.library.cases
+    return _pages(request).render("site/cases.html", request=request, page="cases", cases=cases)
+
+
+@router.get("/cases/{case_id}", include_in_schema=False, response_class=HTMLResponse)
+async def case_page(
+    case_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    c: Annotated[str | None, Query(max_length=64)] = None,
+    v: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    """One case study's page, from the library's own data.
+
+    Reached from a tracked link (``?c=<conversation>&v=<signature>``, see
+    ``Links.case_view``), serving it is what records "viewed" on the handoff: the lead's
+    browser got the page. An unknown case is a 404 and records nothing.
+    """
+    library = runtime.content.library
+    case = library.get(case_id)
+    if case is None:
+        raise NotFoundError(f"unknown case study {case_id!r}")
+    if c and v and runtime.service.links.case_view_valid(c, case.id, v):
+        await runtime.service.record_case_view(c, case.id)
+    related = [
+        other
+        for other in library.cases
+        if other.id != case.id
+        and other.locale == case.locale
+        and set(other.topics) & set(case.topics)
+    ][:_RELATED]
+    return _pages(request).render(
+        "site/case.html",
+        request=request,
+        page="cases",
+        case=case,
+        lang=case.locale,
+        topics=_topic_labels(runtime, case),
+        related=related,
+    )
+
+
+@router.get("/documents/{name}", include_in_schema=False, response_class=HTMLResponse)
+async def document(name: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """A document the forms offer (``templates/documents/<name>.html``), printable as a PDF."""
+    pages = _pages(request)
+    if not _DOCUMENT.match(name) or not (pages.dir / "documents" / f"{name}.html").is_file():
+        raise NotFoundError(f"unknown document {name!r}")
+    cases = runtime.content.library.cases
+    return pages.render(
+        f"documents/{name}.html",
+        request=request,
+        cases=cases,
+        topics={case.id: _topic_labels(runtime, case) for case in cases},
+    )
+
+
 @router.get("/widget.js", include_in_schema=False)
 async def widget() -> FileResponse:
     """The embeddable widget: `<script src="https://HOST/widget.js" async></script>`."""
@@ -47,15 +124,19 @@ async def widget() -> FileResponse:
     "/r/{conversation_id}/{case_id}",
     name="open_case",
     tags=["chat"],
-    summary="Open a case study sent in the chat (recorded on the handoff)",
+    summary="Open a case study sent in the chat (the click is recorded on the handoff)",
 )
 async def open_case(
     conversation_id: PublicId, case_id: str, s: str, runtime: RuntimeDep
 ) -> RedirectResponse:
-    """Checks the link's signature, records 'opened', and redirects to the case study."""
+    """Checks the link's signature, records the click, and redirects to the case study.
+
+    Our own case pages get a signed view link, so that serving them records "viewed";
+    a page elsewhere stays "clicked" (we cannot know it loaded).
+    """
     if not runtime.service.links.case_valid(conversation_id, case_id, s):
         raise NotFoundError("unknown link")
-    url = await runtime.service.record_case_opened(conversation_id, case_id)
+    url = await runtime.service.record_case_click(conversation_id, case_id)
     if url is None:
         raise NotFoundError(f"unknown case study {case_id!r}")
     return RedirectResponse(url, status_code=302)
