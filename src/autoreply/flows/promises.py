@@ -56,15 +56,13 @@ def check_promises(
             f"or checking '{REACHABLE_CONDITION}'; ask first, or set follow_up: false",
         )
     human = spec.intents.human
-    if not human.follow_up:
-        pass
-    elif human.goto is None:
+    if human.follow_up and human.goto is None:
         fail(
             ("intents", "human"),
             "asking for a person promises a follow-up: add 'goto' to a step that checks "
             f"'{REACHABLE_CONDITION}' or asks for a way to reach the lead",
         )
-    elif not walk.ends_knowing(human.goto):
+    elif human.follow_up and human.goto and not walk.ends_knowing(human.goto):
         fail(
             ("intents", "human", "goto"),
             f"after asking for a person, a path from {human.goto!r} ends without asking for "

@@ -198,14 +198,23 @@ class TurnRunner:
                 )
                 if known is not None and known not in lead_ids:
                     lead_ids.append(known)
-        tz = self.content.calendar.tz
         for lead_id in lead_ids:
-            other = await repos.upcoming_booking_of_lead(
-                session, lead_id, now, other_than=conversation.id
-            )
-            if other is not None:
-                return {"start": other.start_at.astimezone(tz), "end": other.end_at.astimezone(tz)}
+            booked = await self._lead_booking(session, lead_id, conversation, now)
+            if booked is not None:
+                return booked
         return None
+
+    async def _lead_booking(
+        self, session: AsyncSession, lead_id: int, conversation: Conversation, now: datetime
+    ) -> dict[str, datetime] | None:
+        """The lead's upcoming meeting in another conversation (``Context.lead_booking``)."""
+        other = await repos.upcoming_booking_of_lead(
+            session, lead_id, now, other_than=conversation.id
+        )
+        if other is None:
+            return None
+        tz = self.content.calendar.tz
+        return {"start": other.start_at.astimezone(tz), "end": other.end_at.astimezone(tz)}
 
     def _hold_end(self, ctx: Context) -> datetime:
         return ctx.now + timedelta(minutes=self.content.settings.slot_hold_minutes)
@@ -255,7 +264,6 @@ class TurnRunner:
         the handoff is written, so that it shows the pre-meeting email planned."""
         if not (
             self.meetings is not None
-            and turn.state.booking is not None
             and turn.state.booked
             and any(isinstance(e, Confirm | LeadUpdate | Handoff | Ended) for e in turn.effects)
         ):
@@ -391,15 +399,7 @@ class TurnRunner:
         busy: list[Busy] = []
         lead_booking = None
         if slots:
-            other = await repos.upcoming_booking_of_lead(
-                session, lead.id, now, other_than=conversation.id
-            )
-            if other is not None:
-                tz = content.calendar.tz
-                lead_booking = {
-                    "start": other.start_at.astimezone(tz),
-                    "end": other.end_at.astimezone(tz),
-                }
+            lead_booking = await self._lead_booking(session, lead.id, conversation, now)
             for rep in await repos.active_reps(session):
                 hours = WeeklyHours.parse(rep.hours) if rep.hours else None
                 reps.append(RepAvailability(rep_id=str(rep.id), hours=hours))
