@@ -35,7 +35,9 @@ __all__ = [
     "Message",
     "OutboxRow",
     "RateCounter",
+    "HandoffEvent",
     "Rep",
+    "Timer",
     "UTCDateTime",
 ]
 
@@ -97,6 +99,8 @@ class Lead(Base):
     email_failed_at: Mapped[datetime | None]  # our mail to them bounced for good (5xx)
     email_error: Mapped[str | None] = mapped_column(Text)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))  # kept across handoffs
+    team: Mapped[str | None] = mapped_column(String(100))
     identities: Mapped[list[LeadIdentity]] = relationship(back_populates="lead")
 
 
@@ -125,6 +129,9 @@ class Rep(Base):
     created_at: Mapped[datetime]
     password_hash: Mapped[str | None] = mapped_column(String(200))
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20), default="rep", server_default="rep")
+    away: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    away_until: Mapped[datetime | None]  # back by itself at this moment (None: until unset)
 
 
 class Conversation(Base):
@@ -180,6 +187,47 @@ class HandoffRow(Base):
     updated_at: Mapped[datetime]
     contacted_at: Mapped[datetime | None]
     contacted_by: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), index=True)
+    team: Mapped[str | None] = mapped_column(String(100))
+    routed_by: Mapped[str | None] = mapped_column(String(200))  # the rule that matched
+    notify_at: Mapped[datetime | None]  # when a person is first told (now, or next opening)
+    notified_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]  # first-contact deadline (business time)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class HandoffEvent(Base):
+    """One step in a handoff's life, for the record: assigned, notified, reassigned,
+    escalated, contacted, a behaviour trigger. ``actor_id`` None means the system did it."""
+
+    __tablename__ = "handoff_events"
+    __table_args__ = (Index("ix_handoff_events_handoff", "handoff_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(30))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))  # the owner after it
+    detail: Mapped[dict[str, Any]]
+
+
+class Timer(Base):
+    """Something to do at a moment (an SLA escalation, a morning digest): a row, so it
+    survives restarts and runs once across processes. ``key`` is unique: scheduling the
+    same thing twice is one timer."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    due_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Booking(Base):
