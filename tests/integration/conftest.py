@@ -14,6 +14,7 @@ from autoreply.service import reps
 from autoreply.store.models import Rep
 from autoreply.web.app import create_app
 from tests.conftest import make_settings, tokyo
+from tests.notifystub import NotifyStub, notify_stub
 
 SATURDAY_NIGHT = tokyo(2026, 11, 21, 23, 10)
 
@@ -38,6 +39,13 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+@pytest.fixture
+async def notify() -> AsyncIterator[NotifyStub]:
+    """The Slack, Teams and Chatwork stand-in on loopback (``tests/notifystub.py``)."""
+    async with notify_stub() as stub:
+        yield stub
 
 
 EMAIL = "sato@example.com"

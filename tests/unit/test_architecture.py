@@ -4,7 +4,8 @@ fails the build when a module reaches across a boundary it must not cross.
 The rules (docs/architecture.md):
 - ``domain`` and ``flows`` (the pure core) import no I/O library and no other layer;
 - ``store`` imports no ``web``, ``service`` or ``channels``;
-- ``channels`` import no ``web``; their wire modules stay pure (no I/O, no store or service);
+- ``channels`` import no ``web``; their wire modules and the notification renderers stay
+  pure (no I/O, no store or service);
 - ``service`` imports no ``web``;
 - only the entry points import the composition root (``bootstrap``);
 - SQL is written in ``store`` only: elsewhere ``sqlalchemy`` is imported only for its
@@ -35,6 +36,7 @@ IO_LIBRARIES = (
     "aiosmtplib",
     "smtplib",
     "linebot",
+    "slack_sdk",
     "fastapi",
     "starlette",
     "httpx",
@@ -49,6 +51,11 @@ WIRE_MODULES = (
     "autoreply.channels.line.wire",
     "autoreply.channels.email.form",
     "autoreply.channels.web",
+    # the notification targets' renderers (and what they share) are pure as well
+    "autoreply.channels.layout",
+    "autoreply.channels.slack.render",
+    "autoreply.channels.teams.render",
+    "autoreply.channels.chatwork.render",
 )
 SQLALCHEMY_OUTSIDE_STORE = ("sqlalchemy.ext.asyncio", "sqlalchemy.exc")
 

@@ -1,0 +1,1 @@
+"""Chatwork: notices for reps as Chatwork messages, posted with the REST API v2."""

@@ -1,0 +1,1 @@
+"""Slack: Block Kit notices for reps, posted to an incoming webhook."""

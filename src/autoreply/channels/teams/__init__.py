@@ -1,0 +1,1 @@
+"""Microsoft Teams: Adaptive Card notices for reps, posted to a Workflows webhook."""
