@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -355,12 +354,6 @@ def sample_notice(*leads: LeadLine, **changes: Any) -> Notice:
     return Notice(**values)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @asynccontextmanager
 async def notify_stub(token: str = "test-chatwork-token") -> AsyncIterator[NotifyStub]:
     """The stand-in, listening on loopback for one test."""
@@ -370,10 +363,8 @@ async def notify_stub(token: str = "test-chatwork-token") -> AsyncIterator[Notif
     app.router.add_route("*", r"/v2/rooms/{room:\d+}/messages", stub.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    port = _free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    stub.url = f"http://127.0.0.1:{port}"
+    await web.TCPSite(runner, "127.0.0.1", 0).start()  # port 0: the system picks a free one
+    stub.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     try:
         yield stub
     finally:
