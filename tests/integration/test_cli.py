@@ -74,7 +74,13 @@ def test_flow_schema_is_published_and_current(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "key"), [("casestudies", "cases"), ("topics", "topics"), ("forms", "forms")]
+    ("kind", "key"),
+    [
+        ("casestudies", "cases"),
+        ("topics", "topics"),
+        ("forms", "forms"),
+        ("routing", "routing"),
+    ],
 )
 def test_every_kind_has_its_schema_published_current_and_named_by_its_files(
     tmp_path: Path, kind: str, key: str
@@ -98,7 +104,7 @@ def test_flow_check_of_the_shipped_folder_checks_every_file_by_its_kind(tmp_path
     for command in (("flow", "check"), ("check",)):
         result = run(*command, str(ROOT / "flows"), cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
-        names = ["casestudies", "demo.en", "demo.ja", "forms", "topics"]
+        names = ["casestudies", "demo.en", "demo.ja", "forms", "routing", "topics"]
         assert result.stdout.splitlines() == [f"{ROOT / 'flows' / n}.yaml: ok" for n in names]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -84,6 +85,16 @@ def _normalise(day: str, periods: Iterable[Period]) -> tuple[Period, ...]:
     return tuple(merged)
 
 
+def _overlap(a: Sequence[Period], b: Sequence[Period]) -> tuple[Period, ...]:
+    """The parts of one day's sorted periods ``a`` that ``b`` also covers."""
+    return tuple(
+        Period(max(p.start, q.start), min(p.end, q.end))
+        for p in a
+        for q in b
+        if max(p.start, q.start) < min(p.end, q.end)
+    )
+
+
 def _format_days(days: list[int]) -> str:
     runs: list[list[int]] = []
     for d in days:
@@ -138,6 +149,17 @@ class WeeklyHours:
             for d in _parse_days(m["days"], group):
                 per_day[d].extend(periods)
         return cls(tuple(tuple(ps) for ps in per_day))
+
+    def intersection(self, other: WeeklyHours) -> WeeklyHours:
+        """The periods open in both, day by day (a rep's own hours within the company's).
+
+        >>> str(WeeklyHours.parse("mon-fri 09:00-12:00,13:00-18:00").intersection(
+        ...     WeeklyHours.parse("mon,tue 11:00-15:00")))
+        'mon-tue 11:00-12:00,13:00-15:00'
+        """
+        return WeeklyHours(
+            tuple(_overlap(a, b) for a, b in zip(self.days, other.days, strict=True))
+        )
 
     def __str__(self) -> str:
         """Canonical text: days with equal periods grouped, e.g. ``"mon-fri 09:00-18:00"``."""
@@ -245,6 +267,14 @@ class BusinessCalendar:
             except NotImplementedError as exc:
                 raise ConfigError(f"unknown holidays country {holidays_country!r}") from exc
         self._reasons: dict[date, str | None] = {}
+
+    def with_hours(self, hours: WeeklyHours) -> BusinessCalendar:
+        """The same calendar (zone, closures, holidays) open only during ``hours``, e.g. the
+        company's hours intersected with one rep's shift (``WeeklyHours.intersection``)."""
+        other = copy.copy(self)
+        other.hours = hours
+        other._reasons = {}  # a day's verdict depends on the hours ("weekly")
+        return other
 
     def closed_reason(self, d: date) -> str | None:
         """Why ``d`` is closed: the holiday's (Japanese) name, ``"closure"`` or ``"weekly"``.

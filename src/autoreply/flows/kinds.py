@@ -2,8 +2,8 @@
 between files checked together (``autoreply flow check``).
 
 A file's kind is the top-level key it has: ``flow:`` a flow, ``cases:`` case studies,
-``topics:`` the topic vocabulary, ``forms:`` web forms. A new kind (routing, notifications)
-is one more entry in :data:`KINDS`.
+``topics:`` the topic vocabulary, ``forms:`` web forms, ``routing:`` teams and routing
+rules. A new kind (notifications) is one more entry in :data:`KINDS`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from autoreply.domain.casestudies import CasesFile, case_issues, cases_from_source
 from autoreply.domain.forms import FlowFacts, Forms, FormsFile, forms_from_source
+from autoreply.domain.routing import RoutingFile, routing_from_source
 from autoreply.domain.topics import TopicsFile, topics_from_source
 from autoreply.errors import FlowError, FlowProblem
 from autoreply.flows.loader import Flow, flow_from_source
@@ -87,6 +88,17 @@ def flow_facts(flow: Flow) -> FlowFacts:
 def _keys(data: dict[str, Any], key: str) -> list[tuple[str, Path_]]:
     table = data.get(key)
     return [(k, (key, k)) for k in table] if isinstance(table, dict) else []
+
+
+def _team_ids(data: dict[str, Any]) -> list[tuple[str, Path_]]:
+    teams = data["routing"].get("teams") if isinstance(data.get("routing"), dict) else None
+    if not isinstance(teams, list):
+        return []
+    return [
+        (team["id"], ("routing", "teams", index, "id"))
+        for index, team in enumerate(teams)
+        if isinstance(team, dict) and isinstance(team.get("id"), str)
+    ]
 
 
 def _flow_ids(data: dict[str, Any]) -> list[tuple[str, Path_]]:
@@ -161,6 +173,13 @@ KINDS: dict[str, Kind] = {
             lambda src, _templates: forms_from_source(src),
             lambda data: _keys(data, "forms"),
             _form_references,
+        ),
+        Kind(
+            "routing",
+            "routing",
+            RoutingFile,
+            lambda src, _templates: routing_from_source(src),
+            _team_ids,
         ),
     )
 }
