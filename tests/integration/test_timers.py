@@ -101,7 +101,9 @@ async def sent_to(proc: Process, key: str) -> int:
         return int(await s.scalar(query) or 0)
 
 
-async def put(proc: Process, key: str, due: timedelta, kind: str = "test", **payload: object) -> bool:
+async def put(
+    proc: Process, key: str, due: timedelta, kind: str = "test", **payload: object
+) -> bool:
     async with proc.sessions() as s, s.begin():
         return await repos.schedule(
             s, kind=kind, key=key, due_at=NOW + due, payload=payload, now=NOW
@@ -371,3 +373,32 @@ async def test_a_scheduler_stopped_mid_way_leaves_the_rest_to_the_next(
         assert await second.scheduler(clock, {"test": handler}).run_once() == 2
         assert handler.calls == ["t:2", "t:3"]
         assert [await sent_to(second, k) for k in ("t:1", "t:2", "t:3")] == [1, 1, 1]
+
+
+async def test_the_running_scheduler_fires_what_is_due_and_wakes_when_told(
+    proc: Process, clock: FixedClock
+) -> None:
+    """run() fires what is due at once; a timer set later fires as soon as wake() is called,
+    not at the next poll an hour away."""
+    fired: list[str] = []
+    arrived = asyncio.Event()
+
+    async def note(session: AsyncSession, item: TimerItem, now: object) -> None:
+        fired.append(item.key)
+        arrived.set()
+
+    await put(proc, "a", -timedelta(minutes=1))
+    scheduler = proc.scheduler(clock, {"test": note}, poll_seconds=3600)
+    task = asyncio.create_task(scheduler.run())
+    try:
+        async with asyncio.timeout(30):  # a guard against a hang, not a measurement
+            await arrived.wait()
+            arrived.clear()
+            await put(proc, "b", timedelta(0))
+            scheduler.wake()
+            await arrived.wait()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert fired == ["a", "b"]

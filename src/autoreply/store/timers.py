@@ -51,7 +51,8 @@ class TimerItem:
 
 
 Handler = Callable[[AsyncSession, TimerItem, datetime], Awaitable[None]]
-"""Does what a timer is for, in the session of the transaction that fires it (now)."""
+"""Does what a timer is for, in the session of the transaction that fires it (now): it
+writes rows (outbox, handoff, the next timer) and never commits; raising rolls it all back."""
 
 
 class Scheduler:
