@@ -28,6 +28,7 @@ __all__ = [
     "Booking",
     "Conversation",
     "FormSubmission",
+    "HandoffEvent",
     "HandoffRow",
     "InboundEvent",
     "Lead",
@@ -35,7 +36,6 @@ __all__ = [
     "Message",
     "OutboxRow",
     "RateCounter",
-    "HandoffEvent",
     "Rep",
     "Timer",
     "UTCDateTime",
@@ -214,7 +214,7 @@ class HandoffEvent(Base):
 class Timer(Base):
     """Something to do at a moment (an SLA escalation, a morning digest): a row, so it
     survives restarts and runs once across processes. ``key`` is unique: scheduling the
-    same thing twice is one timer."""
+    same thing twice is one timer. Status: pending, done (fired), failed, cancelled."""
 
     __tablename__ = "timers"
     __table_args__ = (Index("ix_timers_due", "status", "due_at"),)
@@ -223,7 +223,7 @@ class Timer(Base):
     key: Mapped[str] = mapped_column(String(200), unique=True)
     due_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|done|failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]

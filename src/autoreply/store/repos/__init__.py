@@ -73,6 +73,13 @@ from autoreply.store.repos.reps import (
     rep_by_email,
     rep_by_token,
 )
+from autoreply.store.repos.timers import (
+    cancel_timers,
+    pending_timers,
+    reschedule,
+    schedule,
+    timer,
+)
 
 __all__ = [
     "LEAD_FIELDS",
@@ -90,6 +97,7 @@ __all__ = [
     "bookings_between",
     "bookings_of_lead",
     "cancel_pending",
+    "cancel_timers",
     "claim_inbound",
     "clear_counters",
     "confirm_hold",
@@ -122,6 +130,7 @@ __all__ = [
     "message_row",
     "messages_of",
     "pending_inbound",
+    "pending_timers",
     "prune_counters",
     "queued_in",
     "recipients_of",
@@ -130,7 +139,10 @@ __all__ = [
     "rep_by_email",
     "rep_by_token",
     "rep_loads",
+    "reschedule",
     "resolve_lead",
+    "schedule",
+    "timer",
     "token_hash_of",
     "upcoming_booking_of_lead",
     "update_lead",
