@@ -17,16 +17,21 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from autoreply.channels.base import Channel
+from autoreply.channels.chatwork.transport import chatwork_channel
 from autoreply.channels.email.render import MailRenderer, parse_sender
 from autoreply.channels.email.transport import email_channel
 from autoreply.channels.line.client import line_api, line_channel
 from autoreply.channels.line.inbox import LineInbox
+from autoreply.channels.slack.transport import slack_channel
+from autoreply.channels.teams.transport import teams_channel
 from autoreply.clock import Clock, SystemClock
 from autoreply.config import Settings, project_path
 from autoreply.domain.booking import SlotRules
 from autoreply.domain.calendar import BusinessCalendar, Closure, WeeklyHours
 from autoreply.domain.casestudies import CaseLibrary, library_from_source
 from autoreply.domain.forms import FlowFacts, Forms, load_forms
+from autoreply.domain.routing import Routing, default_routing, load_routing
 from autoreply.domain.topics import TopicVocabulary, topics_from_source
 from autoreply.errors import ConfigError, FlowError
 from autoreply.flows.engine import Engine
@@ -41,6 +46,8 @@ from autoreply.service.deliveries import Deliveries
 from autoreply.service.intake import FormIntake
 from autoreply.service.limits import DatabaseCounters, LimitPolicy, RateLimits
 from autoreply.service.meetings import MeetingMail
+from autoreply.service.notifications import Notifications
+from autoreply.service.owners import Owners
 from autoreply.service.runtime import Runtime
 from autoreply.store.db import (
     create_engine,
@@ -52,6 +59,7 @@ from autoreply.store.db import (
     upgrade,
 )
 from autoreply.store.outbox import OutboxWorker, RetryPolicy
+from autoreply.store.timers import Scheduler
 from autoreply.texts import Texts
 from autoreply.yamlsource import Located, load_located, read_source
 
@@ -113,8 +121,9 @@ def load_library(settings: Settings) -> tuple[TopicVocabulary, CaseLibrary]:
 def configured_files(settings: Settings) -> list[Path]:
     """The operator files the settings name: flows, topics, case studies, forms."""
     extras = [project_path(Path(p.strip())) for p in settings.extra_flows.split(",") if p.strip()]
-    names = ("flow", "topics", "casestudies", "forms")
-    return [settings.path("flow"), *extras, *(settings.path(n) for n in names[1:])]
+    names = ("flow", "topics", "casestudies", "forms", "routing")
+    files = [settings.path("flow"), *extras, *(settings.path(n) for n in names[1:])]
+    return [f for f in files if f.exists() or f != settings.path("routing")]
 
 
 def check_operator_files(settings: Settings, paths: list[Path]) -> list[Checked]:
@@ -230,6 +239,29 @@ def load_checked_forms(content: Content, renderer: MailRenderer) -> Forms:
     return forms
 
 
+def load_checked_routing(settings: Settings) -> Routing:
+    """The routing file of ``AUTOREPLY_ROUTING``; without one, one team of every rep."""
+    path = settings.path("routing")
+    if not path.exists():
+        return default_routing([])
+    try:
+        return load_routing(path)
+    except FlowError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def notification_channels(settings: Settings) -> list[Channel]:
+    """Slack, Teams and Chatwork (their recipients are webhook URLs and room ids; Chatwork
+    needs its token)."""
+    timeout = settings.notify_timeout_seconds
+    channels = [slack_channel(timeout), teams_channel(timeout)]
+    if settings.chatwork_api_token:
+        channels.append(
+            chatwork_channel(settings.chatwork_api_url, settings.chatwork_api_token, timeout)
+        )
+    return channels
+
+
 def retry_policy(settings: Settings) -> RetryPolicy:
     """How the outbox retries: the settings' backoff, age limit and claim lease."""
     return RetryPolicy(
@@ -277,9 +309,10 @@ async def open_runtime(
         forms = load_checked_forms(content, renderer)
         links = Links(content.secret, settings.public_url, timedelta(days=settings.link_days))
         line = await stack.enter_async_context(line_api(settings))
-        channels = [email_channel(settings)]
+        channels = [email_channel(settings), *notification_channels(settings)]
         if line is not None:
             channels.append(line_channel(line, content.texts, links))
+        routing = load_checked_routing(settings)
         worker = OutboxWorker(
             sessions,
             {c.name: c.transport for c in channels if c.transport is not None},
@@ -290,6 +323,18 @@ async def open_runtime(
         )
         meetings = MeetingMail(content, renderer, links)
         worker.composers["email"] = meetings.compose
+        notifications = Notifications(
+            content, links, renderer, [c.name for c in channels if c.transport is not None]
+        )
+        owners = Owners(content, routing, notifications)
+        scheduler = Scheduler(
+            sessions,
+            content.clock,
+            {"digest": owners.digest, "escalate": owners.escalate},
+            postgres=not is_sqlite(settings.database_url),
+            readers=readers,
+            on_queued=worker.wake,
+        )
         service = ConversationService(
             content,
             sessions,
@@ -298,6 +343,7 @@ async def open_runtime(
             links=links,
             meetings=meetings,
             queued=worker.wake,
+            owners=owners,
         )
         deliveries = Deliveries(service)
         worker.on_sent = deliveries.delivered
@@ -323,6 +369,8 @@ async def open_runtime(
             Bookings(service),
             worker,
             rate_limits(settings, sessions, content.clock),
+            owners,
+            scheduler,
             LineInbox(service, profile=line.display_name) if line else None,
             line.channel_secret if line else None,
         )
@@ -337,6 +385,7 @@ async def run_worker(settings: Settings, *, once: bool = False, migrate: bool = 
             total = 0
             while True:
                 count = await runtime.line.process_pending() if runtime.line else 0
+                count += await runtime.scheduler.run_once() if runtime.scheduler else 0
                 count += await runtime.worker.run_once()
                 if not count:
                     return total
@@ -345,6 +394,8 @@ async def run_worker(settings: Settings, *, once: bool = False, migrate: bool = 
             "worker running: outbox%s (Ctrl+C stops it)", " and LINE events" * bool(runtime.line)
         )
         jobs = [runtime.worker.run(), *([runtime.line.run()] if runtime.line else [])]
+        if runtime.scheduler is not None:
+            jobs.append(runtime.scheduler.run())
         await asyncio.gather(*jobs)
     return 0  # pragma: no cover - the jobs end only by cancellation
 

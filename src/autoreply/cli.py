@@ -165,6 +165,7 @@ def _reps_add(args: argparse.Namespace, out: TextIO) -> int:
                 now=SystemClock().now(),
                 hours=args.hours,
                 password=password,
+                role=args.role,
             )
             await session.flush()
             return rep.id
@@ -222,16 +223,44 @@ def _reps_hours(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _reps_away(args: argparse.Namespace, out: TextIO) -> int:
+    from datetime import datetime
+
+    from autoreply.bootstrap import open_session
+    from autoreply.service.reps import find_rep, set_away
+
+    settings = _settings()
+    until = None
+    if args.until:
+        try:
+            until = datetime.fromisoformat(args.until)
+        except ValueError:
+            print(f"autoreply: --until {args.until!r} is not a date or time", file=sys.stderr)
+            return 2
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=settings.tz)
+
+    async def run() -> None:
+        async with open_session(settings) as session:
+            await set_away(session, await find_rep(session, args.email), not args.back, until)
+
+    asyncio.run(run())
+    state = "back" if args.back else f"away{f' until {until.isoformat()}' if until else ''}"
+    print(f"{args.email}: {state}", file=out)
+    return 0
+
+
 def _reps_list(args: argparse.Namespace, out: TextIO) -> int:
     from autoreply.bootstrap import open_session
     from autoreply.service.reps import all_reps
 
-    async def run() -> list[tuple[int, str, str, str | None]]:
+    async def run() -> list[tuple[int, str, str, str | None, bool]]:
         async with open_session(_settings()) as session:
-            return [(r.id, r.name, r.email, r.hours) for r in await all_reps(session)]
+            return [(r.id, r.name, r.email, r.hours, r.away) for r in await all_reps(session)]
 
-    for rep_id, name, email, hours in asyncio.run(run()):
-        print(f"{rep_id}\t{name}\t{email}\t{hours or '(business hours)'}", file=out)
+    for rep_id, name, email, hours, away in asyncio.run(run()):
+        line = f"{rep_id}\t{name}\t{email}\t{hours or '(business hours)'}"
+        print(line + ("\taway" if away else ""), file=out)
     return 0
 
 
@@ -436,6 +465,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("email")
     add.add_argument("--hours", help="own working hours, e.g. 'mon-thu 10:00-16:00'")
     add.add_argument(
+        "--role",
+        choices=("rep", "manager"),
+        default="rep",
+        help="manager: sees notification problems",
+    )
+    add.add_argument(
         "--password-stdin",
         action="store_true",
         help="read the login password from stdin (default: generate one and print it once)",
@@ -457,6 +492,11 @@ def _parser() -> argparse.ArgumentParser:
     hours.add_argument("email")
     hours.add_argument("hours", help="e.g. 'mon-fri 10:00-16:00'")
     hours.set_defaults(func=_reps_hours)
+    away = reps.add_parser("away", help="mark a rep away (no new handoffs) or back")
+    away.add_argument("email")
+    away.add_argument("--until", help="back by itself then, e.g. 2026-12-10 or 2026-12-10T13:00")
+    away.add_argument("--back", action="store_true", help="the rep is back")
+    away.set_defaults(func=_reps_away)
     return parser
 
 

@@ -160,6 +160,35 @@ class Settings(BaseSettings):
     meeting_url: str | None = Field(
         None, description="Online meeting link put into invites (LOCATION)."
     )
+    routing: Path = Field(
+        Path("flows/routing.yaml"),
+        description="Who owns a handoff: teams, rules, targets (missing file: one team, all reps).",
+    )
+    sla_first_contact_minutes: int = Field(
+        5, ge=1, le=1440, description="First contact due this many business minutes after notice."
+    )
+    sla_escalate_after_minutes: int = Field(
+        10, ge=1, le=1440, description="No contact this long after the deadline: escalate."
+    )
+    slack_webhook_url: str | None = Field(
+        None, description="Slack incoming webhook (the 'default' Slack target of routing)."
+    )
+    teams_webhook_url: str | None = Field(
+        None, description="Microsoft Teams Workflows webhook (the 'default' Teams target)."
+    )
+    chatwork_api_url: str = Field(
+        "https://api.chatwork.com", description="Chatwork API host (tests: a loopback server)."
+    )
+    chatwork_api_token: str | None = Field(None, description="Chatwork API token.")
+    chatwork_room_id: str | None = Field(
+        None, description="Chatwork room (the 'default' Chatwork target of routing)."
+    )
+    notify_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Timeout of one request to Slack, Teams or Chatwork."
+    )
+    notify_owner_email: bool = Field(
+        True, description="Also email each notification to the handoff's owner."
+    )
     run_worker: bool = Field(
         True, description="`serve` also delivers the outbox and handles LINE events."
     )

@@ -17,6 +17,8 @@ from autoreply.signing import sign, verify
 __all__ = ["Links", "absolute_url"]
 
 Purpose = Literal["continue", "book"]
+CONTACTED_DAYS = 7
+"""How long the 連絡済みにする link of a notification stays valid."""
 
 CASE_PAGES = "cases"
 """The demo site's case-study pages live at ``<public URL>/cases/<id>``."""
@@ -102,3 +104,26 @@ class Links:
     def book(self, conversation_id: str, now: datetime) -> str:
         """The booking page of this conversation's lead (from an email), while valid."""
         return f"{self.base}/book/{self.token('book', conversation_id, now)}"
+
+    def handoff_page(self, handoff_id: int) -> str:
+        """The rep page of a handoff (login required)."""
+        return f"{self.base}/rep/handoffs/{handoff_id}"
+
+    def contacted(self, handoff_id: int, rep_id: int, now: datetime) -> str:
+        """The link in a notification that marks a handoff contacted by that rep, without a
+        login (it is signed for this handoff and rep, and expires after a week). Opening
+        it shows a confirmation; only the button there records the contact, so a link
+        previewer fetching it changes nothing."""
+        expires = str(int((now + timedelta(days=CONTACTED_DAYS)).timestamp()))
+        ids = (str(handoff_id), str(rep_id), expires)
+        return f"{self.base}/rep/contacted/{'.'.join(ids)}.{sign(self.secret, 'contacted', *ids)}"
+
+    def contacted_opened(self, token: str, now: datetime) -> tuple[int, int] | None:
+        """(handoff id, rep id) of a 連絡済み link, if it is ours and not expired."""
+        parts = token.split(".")
+        if len(parts) != 4 or not all(p.isascii() and p.isdigit() for p in parts[:3]):
+            return None
+        handoff_id, rep_id, expires, signature = parts
+        if not verify(self.secret, signature, "contacted", handoff_id, rep_id, expires):
+            return None
+        return (int(handoff_id), int(rep_id)) if int(expires) > now.timestamp() else None

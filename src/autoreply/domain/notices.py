@@ -9,12 +9,12 @@ Every text in it is already written in the rep's language; renderers only lay it
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 __all__ = ["KINDS", "LABELS", "LeadLine", "Notice", "NoticeKind", "label"]
 
-NoticeKind = Literal["hot_lead", "tier_a", "digest", "escalation", "manager", "on_call"]
-KINDS: tuple[str, ...] = ("hot_lead", "tier_a", "digest", "escalation", "manager", "on_call")
+NoticeKind = Literal["hot_lead", "tier_a", "digest", "escalation", "manager", "on_call", "assigned"]
+KINDS: tuple[str, ...] = get_args(NoticeKind)
 
 
 @dataclass(frozen=True)

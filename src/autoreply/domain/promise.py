@@ -25,7 +25,13 @@ from typing import Literal
 from autoreply.domain.calendar import BusinessCalendar
 from autoreply.errors import ConfigError
 
-__all__ = ["PROMISE_WINDOW", "FollowUp", "after_business_time", "follow_up"]
+__all__ = [
+    "PROMISE_WINDOW",
+    "FollowUp",
+    "after_business_time",
+    "business_time_between",
+    "follow_up",
+]
 
 #: Business time left today below which "today" alone would be a promise too easily broken.
 PROMISE_WINDOW = timedelta(minutes=30)
@@ -101,3 +107,20 @@ def follow_up(
         return FollowUp("today", local, at, open_now, until)
     by = _round_up(after_business_time(calendar, local, window))
     return FollowUp("today_or_by", local, at, open_now, until, by)
+
+
+def business_time_between(calendar: BusinessCalendar, start: datetime, end: datetime) -> timedelta:
+    """How much business time (open periods only) lies between ``start`` and ``end``; zero
+    when ``end`` is not after ``start``. Example: Friday 17:55 to Monday 9:05 is 10 minutes."""
+    if end <= start:
+        return timedelta()
+    local, stop = start.astimezone(calendar.tz), end.astimezone(calendar.tz)
+    total = timedelta()
+    day = local.date()
+    while day <= stop.date():
+        for begin, finish in calendar.periods_on(day):
+            overlap = min(finish, stop) - max(begin, local)
+            if overlap > timedelta():
+                total += overlap
+        day += timedelta(days=1)
+    return total

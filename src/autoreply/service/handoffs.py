@@ -25,6 +25,7 @@ from autoreply.flows.engine import Engine
 from autoreply.flows.facts import challenge_of, lead_score, timing_of
 from autoreply.flows.turns import Context, Ended, Handoff, OptOut, State, Turn
 from autoreply.service.content import Content
+from autoreply.service.owners import Owners
 from autoreply.store import repos
 from autoreply.store.models import (
     Conversation,
@@ -41,8 +42,9 @@ log = logging.getLogger(__name__)
 class HandoffWriter:
     """Writes and refreshes the handoff row of a conversation."""
 
-    def __init__(self, content: Content) -> None:
+    def __init__(self, content: Content, owners: Owners | None = None) -> None:
         self.content = content
+        self.owners = owners  # None: nobody is assigned or told (a trial chat, some tests)
 
     async def row(self, session: AsyncSession, conversation: Conversation) -> HandoffRow | None:
         """The conversation's handoff row, if one was written."""
@@ -111,7 +113,7 @@ class HandoffWriter:
         data["first_line"] = self.content.texts.render("handoff/first_line", flow.locale, r=data)
         record = record.with_first_line(data["first_line"])
         if row is None:
-            repos.add_handoff(
+            row = repos.add_handoff(
                 session,
                 conversation_id=conversation.id,
                 lead_id=lead.id,
@@ -129,9 +131,18 @@ class HandoffWriter:
                     "tier": record.tier,
                 },
             )
+            await session.flush()
+            if self.owners is not None:
+                await self.owners.assign(session, row, lead, conversation, now)
         else:
+            before, reasons = row.tier, row.record.get("reasons") or []
             row.reason, row.tier, row.score = reason, record.tier, record.score
             row.record, row.updated_at, row.lead_id = data, now, lead.id
+            if self.owners is not None and before != row.tier:
+                trigger = self.owners.trigger_text(reasons, data["reasons"], flow.locale)
+                await self.owners.tier_changed(
+                    session, row, conversation.channel, before, trigger, now
+                )
         await session.flush()
         return record
 

@@ -20,13 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from autoreply.domain.calendar import WeeklyHours
 from autoreply.domain.leads import clean_email
 from autoreply.errors import BadRequestError, ConfigError, ConflictError, NotFoundError
+from autoreply.service.owners import Owners
 from autoreply.signing import new_token, token_hash, verify_token
 from autoreply.store import repos
-from autoreply.store.models import Booking, HandoffRow, Rep
+from autoreply.store.models import Booking, HandoffRow, OutboxRow, Rep
 
 __all__ = [
     "CHANNELS",
     "MIN_PASSWORD_LENGTH",
+    "ROLES",
     "STATUSES",
     "Channel",
     "LeadHistory",
@@ -47,9 +49,11 @@ __all__ = [
     "new_password",
     "normalise_email",
     "normalise_hours",
+    "notification_problems",
     "rep_by_id",
     "rep_for_token",
     "seed_demo_rep",
+    "set_away",
     "set_hours",
     "set_password",
     "validate_password",
@@ -161,8 +165,10 @@ async def create_rep(
     hours: str | None = None,
     password: str | None = None,
     password_hash: str | None = None,
+    role: str = "rep",
 ) -> Rep:
-    """Add an active rep; ``ConflictError`` if the address is taken.
+    """Add an active rep (``role`` rep, or manager: sees the notification problems and is
+    who the demo's escalations end with); ``ConflictError`` if the address is taken.
 
     ``password`` is hashed (off the event loop); ``password_hash`` is stored as given.
     """
@@ -179,8 +185,18 @@ async def create_rep(
         active=True,
         created_at=now,
         password_hash=password_hash,
+        role=_role(role),
     )
     return await repos.add_rep(session, rep)
+
+
+ROLES = ("rep", "manager")
+
+
+def _role(role: str) -> str:
+    if role not in ROLES:
+        raise ConfigError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    return role
 
 
 async def set_password(session: AsyncSession, email: str, password: str) -> Rep:
@@ -198,6 +214,23 @@ async def issue_token(session: AsyncSession, email: str) -> str:
     rep.api_token_hash = token_hash(token)
     await session.flush()
     return token
+
+
+async def notification_problems(session: AsyncSession) -> list[OutboxRow]:
+    """Notifications that failed for good or are being retried (the admins' page)."""
+    return await repos.notification_rows(session)
+
+
+async def set_away(
+    session: AsyncSession, rep: Rep, away: bool, until: datetime | None = None
+) -> Rep:
+    """Mark a rep away (no new handoffs, never picked by an escalation) or back; ``until``
+    ends it by itself."""
+    row = await repos.get_rep(session, rep.id)
+    if row is None:
+        raise NotFoundError(f"no rep {rep.id}")
+    row.away, row.away_until = away, until if away else None
+    return row
 
 
 async def set_hours(session: AsyncSession, email: str, hours: str) -> Rep:
@@ -253,7 +286,7 @@ async def seed_demo_rep(session: AsyncSession, password_hash: str, now: datetime
         return None
     try:
         return await create_rep(
-            session, DEMO_REP[0], DEMO_REP[1], now=now, password_hash=password_hash
+            session, DEMO_REP[0], DEMO_REP[1], now=now, password_hash=password_hash, role="manager"
         )
     except ConflictError:
         return None
@@ -325,19 +358,27 @@ async def contacted_by(session: AsyncSession, row: HandoffRow) -> Rep | None:
 
 
 async def mark_contacted(
-    session: AsyncSession, handoff_id: int, rep: Rep, now: datetime
+    session: AsyncSession,
+    handoff_id: int,
+    rep: Rep,
+    now: datetime,
+    owners: Owners | None = None,
 ) -> HandoffRow:
     """Record that a rep reached the lead: this handoff and the lead's other handoffs still
     waiting (one person, one call). The first contact stands: the time to first human
-    contact is a KPI, so a second click does not move it."""
+    contact is a KPI, so a second click does not move it. ``owners`` stops their SLA
+    clocks on the record."""
     row = await repos.lock_handoff(session, handoff_id)
     if row is None:
         raise NotFoundError(f"no handoff {handoff_id}")
     if row.contacted_at is None:
-        for waiting in await repos.lock_waiting_handoffs_of_lead(session, row.lead_id):
+        changed = await repos.lock_waiting_handoffs_of_lead(session, row.lead_id)
+        for waiting in changed:
             waiting.status = "contacted"
             waiting.contacted_at = now
             waiting.contacted_by = rep.id
             waiting.updated_at = now
+        if owners is not None:
+            await owners.contacted(session, changed, rep, now)
         await session.flush()
     return row

@@ -14,7 +14,9 @@ from autoreply.service.content import Content
 from autoreply.service.conversations import ConversationService
 from autoreply.service.intake import FormIntake
 from autoreply.service.limits import RateLimits
+from autoreply.service.owners import Owners
 from autoreply.store.outbox import OutboxWorker
+from autoreply.store.timers import Scheduler
 
 __all__ = ["Runtime"]
 
@@ -35,5 +37,7 @@ class Runtime:
     bookings: Bookings  # the booking page of the links in emails
     worker: OutboxWorker
     limits: RateLimits  # chat starts, form posts, login failures (shared by all processes)
+    owners: Owners | None = None  # who owns handoffs, notifications, the SLA clock
+    scheduler: Scheduler | None = None  # timers on the database (escalations, digests)
     line: LineInbox | None = None  # None: no LINE channel configured
     line_secret: str | None = field(default=None, repr=False)

@@ -38,6 +38,7 @@ from autoreply.links import Links
 from autoreply.service.content import Content
 from autoreply.service.handoffs import HandoffWriter, facts
 from autoreply.service.meetings import MeetingMail
+from autoreply.service.owners import Owners
 from autoreply.service.uow import UnitOfWork
 from autoreply.store import repos
 from autoreply.store.models import Conversation, Lead
@@ -81,11 +82,13 @@ class TurnRunner:
         links: Links | None = None,
         meetings: MeetingMail | None = None,
         queued: Callable[[], None] = lambda: None,
+        owners: Owners | None = None,
     ) -> None:
         self.content = content
         self.uow = UnitOfWork(sessions, readers, queued)
         self.outgoing = dict(outgoing or {})  # channels that push their replies (LINE)
-        self.handoffs = HandoffWriter(content)
+        self.owners = owners  # routing, notifications, the SLA clock (None: nobody is told)
+        self.handoffs = HandoffWriter(content, owners)
         self.links = links or Links(
             content.secret,
             content.settings.public_url,

@@ -68,6 +68,8 @@ def _lifespan(
             ]
             if settings.run_worker:
                 tasks.append(asyncio.create_task(runtime.worker.run(), name="outbox"))
+                if runtime.scheduler is not None:
+                    tasks.append(asyncio.create_task(runtime.scheduler.run(), name="timers"))
                 if runtime.line is not None:
                     tasks.append(asyncio.create_task(runtime.line.run(), name="line-events"))
             try:

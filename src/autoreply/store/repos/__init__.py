@@ -63,7 +63,23 @@ from autoreply.store.repos.leads import (
     resolve_lead,
     update_lead,
 )
-from autoreply.store.repos.queue import cancel_pending, enqueue, queued_in, recipients_of
+from autoreply.store.repos.owners import (
+    ASSIGNING,
+    add_event,
+    events_of,
+    last_assigned,
+    lock_handoffs_to_announce,
+    open_handoff_counts,
+    owners_so_far,
+    reps_by_emails,
+)
+from autoreply.store.repos.queue import (
+    cancel_pending,
+    enqueue,
+    notification_rows,
+    queued_in,
+    recipients_of,
+)
 from autoreply.store.repos.reps import (
     active_reps,
     add_rep,
@@ -82,10 +98,12 @@ from autoreply.store.repos.timers import (
 )
 
 __all__ = [
+    "ASSIGNING",
     "LEAD_FIELDS",
     "active_reps",
     "add_booking",
     "add_conversation",
+    "add_event",
     "add_handoff",
     "add_hit",
     "add_identity",
@@ -109,6 +127,7 @@ __all__ = [
     "current_lead",
     "earlier_submission",
     "enqueue",
+    "events_of",
     "extend_hold",
     "flow_id_of",
     "get_lead",
@@ -121,14 +140,19 @@ __all__ = [
     "identities_of",
     "idle_conversations",
     "inbound_failed",
+    "last_assigned",
     "latest_on_contact",
     "lead_of_identity",
     "lock_conversation",
     "lock_conversation_and_lead",
     "lock_handoff",
+    "lock_handoffs_to_announce",
     "lock_waiting_handoffs_of_lead",
     "message_row",
     "messages_of",
+    "notification_rows",
+    "open_handoff_counts",
+    "owners_so_far",
     "pending_inbound",
     "pending_timers",
     "prune_counters",
@@ -139,6 +163,7 @@ __all__ = [
     "rep_by_email",
     "rep_by_token",
     "rep_loads",
+    "reps_by_emails",
     "reschedule",
     "resolve_lead",
     "schedule",

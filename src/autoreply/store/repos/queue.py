@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.store.models import Base, OutboxRow
 
-__all__ = ["cancel_pending", "enqueue", "insert_once", "queued_in", "recipients_of"]
+__all__ = [
+    "cancel_pending",
+    "enqueue",
+    "insert_once",
+    "notification_rows",
+    "queued_in",
+    "recipients_of",
+]
 
 _QUEUED = "autoreply.queued"
 
@@ -97,3 +104,21 @@ async def cancel_pending(
         query = query.where(OutboxRow.channel == channel, OutboxRow.recipient == recipient)
     result = await session.execute(query.values(status="cancelled", last_error=why))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def notification_rows(session: AsyncSession, *, limit: int = 100) -> list[OutboxRow]:
+    """Notifications to people (rows of kind ``notify_*``) that failed for good or are
+    being retried, newest first: what an admin must look at (a removed channel, a bad
+    token)."""
+    return list(
+        await session.scalars(
+            select(OutboxRow)
+            .where(
+                OutboxRow.kind.startswith("notify_"),
+                (OutboxRow.status == "failed")
+                | ((OutboxRow.status == "pending") & (OutboxRow.attempts > 0)),
+            )
+            .order_by(OutboxRow.id.desc())
+            .limit(limit)
+        )
+    )

@@ -6,14 +6,16 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.domain.promise import follow_up
-from autoreply.errors import NotFoundError
+from autoreply.errors import BadRequestError, NotFoundError
 from autoreply.service import reps
-from autoreply.store.models import HandoffRow
+from autoreply.service.owners import ownership
+from autoreply.store.models import HandoffRow, Rep
 from autoreply.web.auth import (
     csrf_ok,
     csrf_token,
@@ -157,15 +159,18 @@ async def handoff_list(
         return _to(LOGIN)
     status = status if status in reps.STATUSES else "waiting"
     channel = channel if channel in reps.CHANNELS else "all"
+    now = runtime.content.clock.now()
     async with runtime.sessions() as session:
         rows = await reps.list_handoffs(session, status=status, channel=channel)
-    now = runtime.content.clock.now()
+        names = {r.id: r.name for r in await reps.all_reps(session)}
     return _render(
         request,
         runtime,
         "rep/handoffs.html",
         rep=rep,
         rows=rows,
+        names=names,
+        now=now,
         status=status,
         channel=channel,
         statuses=reps.STATUSES,
@@ -187,11 +192,15 @@ async def handoff_page(handoff_id: RowId, request: Request, runtime: RuntimeDep)
             return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
         contacted_by = await reps.contacted_by(session, row)
         history = await reps.lead_history(session, row.lead_id)
+        owned = await ownership(session, runtime.owners, row, runtime.content.clock.now())
+        everyone = [r for r in await reps.all_reps(session) if r.active]
     return _render(
         request,
         runtime,
         "rep/handoff.html",
         rep=rep,
+        owned=owned,
+        everyone=everyone,
         h=row,
         r=row.record,
         channel=channel,
@@ -222,7 +231,150 @@ async def contacted(
         return _forbidden(request, runtime)
     try:
         async with runtime.sessions() as session, session.begin():
-            await reps.mark_contacted(session, handoff_id, rep, runtime.content.clock.now())
+            await reps.mark_contacted(
+                session, handoff_id, rep, runtime.content.clock.now(), runtime.owners
+            )
     except NotFoundError:
         return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
     return _to(f"{HOME}/{handoff_id}")
+
+
+@router.post("/handoffs/{handoff_id}/owner", response_class=HTMLResponse)
+async def reassign(
+    handoff_id: RowId,
+    request: Request,
+    runtime: RuntimeDep,
+    owner: Annotated[int, Form(ge=1, le=2**31 - 1)],
+    csrf: Annotated[str, Form(alias="csrf_token")] = "",
+) -> Response:
+    """Give the handoff to another rep (recorded; the new owner is told)."""
+    rep = await session_rep(request, runtime)
+    if rep is None:
+        return _to(LOGIN)
+    if not csrf_ok(request, csrf):
+        return _forbidden(request, runtime)
+    if runtime.owners is None:
+        raise BadRequestError("routing is not configured")
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await runtime.owners.reassign(
+                session, handoff_id, owner, rep, runtime.content.clock.now()
+            )
+    except NotFoundError:
+        return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+    runtime.worker.wake()
+    return _to(f"{HOME}/{handoff_id}")
+
+
+@router.post("/away", response_class=HTMLResponse)
+async def away(
+    request: Request,
+    runtime: RuntimeDep,
+    away: Annotated[bool, Form()] = False,
+    back: Annotated[str, Form(max_length=200)] = HOME,
+    csrf: Annotated[str, Form(alias="csrf_token")] = "",
+) -> Response:
+    """The logged-in rep is away (no new handoffs, no escalations to them) or back."""
+    rep = await session_rep(request, runtime)
+    if rep is None:
+        return _to(LOGIN)
+    if not csrf_ok(request, csrf):
+        return _forbidden(request, runtime)
+    async with runtime.sessions() as session, session.begin():
+        await reps.set_away(session, rep, away)
+    return _to(back if back.startswith("/rep/") and not back.startswith("//") else HOME)
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+async def notifications(request: Request, runtime: RuntimeDep) -> Response:
+    """Notifications to Slack, Teams, Chatwork or reps' inboxes that failed or are being
+    retried, with the far end's answer (a removed channel, a bad token)."""
+    rep = await session_rep(request, runtime)
+    if rep is None:
+        return _to(LOGIN)
+    if rep.role != "manager":
+        return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+    async with runtime.sessions() as session:
+        rows = await reps.notification_problems(session)
+    return _render(request, runtime, "rep/notifications.html", rep=rep, rows=rows)
+
+
+# -- the 連絡済み link of a notification -------------------------------------------------------
+
+
+async def _contacted_target(token: str, runtime: RuntimeDep) -> tuple[HandoffRow, str, Rep] | None:
+    opened = runtime.service.links.contacted_opened(token, runtime.content.clock.now())
+    if opened is None:
+        return None
+    async with runtime.sessions() as session:
+        found = await repos_handoff(session, opened[0])
+        rep = await reps.rep_by_id(session, opened[1])
+    if found is None or rep is None or not rep.active:
+        return None
+    return found[0], found[1], rep
+
+
+async def repos_handoff(session: AsyncSession, handoff_id: int) -> tuple[HandoffRow, str] | None:
+    try:
+        return await reps.get_handoff(session, handoff_id)
+    except NotFoundError:
+        return None
+
+
+@router.get("/contacted/{token}", response_class=HTMLResponse)
+async def contacted_link(
+    token: Annotated[str, Path(max_length=200)], request: Request, runtime: RuntimeDep
+) -> Response:
+    """The link in a notification: a page with one button (a link previewer that fetches
+    the link changes nothing)."""
+    found = await _contacted_target(token, runtime)
+    if found is None:
+        return _render(request, runtime, "rep/error.html", 404, kind="link", rep=None)
+    row, _, rep = found
+    async with runtime.sessions() as session:
+        owned = await ownership(session, runtime.owners, row, runtime.content.clock.now())
+    return _render(
+        request,
+        runtime,
+        "rep/contacted.html",
+        rep=None,
+        h=row,
+        r=row.record,
+        who=rep,
+        owned=owned,
+        token=token,
+        done=False,
+    )
+
+
+@router.post("/contacted/{token}", response_class=HTMLResponse)
+async def contacted_by_link(
+    token: Annotated[str, Path(max_length=200)],
+    request: Request,
+    runtime: RuntimeDep,
+    csrf: Annotated[str, Form(alias="csrf_token")] = "",
+) -> Response:
+    """Record the contact by the rep the link was made for, and show where the clock
+    stopped."""
+    if not csrf_ok(request, csrf):
+        return _forbidden(request, runtime)
+    found = await _contacted_target(token, runtime)
+    if found is None:
+        return _render(request, runtime, "rep/error.html", 404, kind="link", rep=None)
+    row, _, rep = found
+    now = runtime.content.clock.now()
+    async with runtime.sessions() as session, session.begin():
+        row = await reps.mark_contacted(session, row.id, rep, now, runtime.owners)
+        owned = await ownership(session, runtime.owners, row, now)
+    return _render(
+        request,
+        runtime,
+        "rep/contacted.html",
+        rep=None,
+        h=row,
+        r=row.record,
+        who=rep,
+        owned=owned,
+        token=token,
+        done=True,
+    )

@@ -44,6 +44,10 @@ class HandoffItem(BaseModel):
     lead: LeadName
     lead_id: int = Field(description="the lead: one person, however many conversations")
     first_line: str = Field(description="a suggested contextual first line for the call")
+    owner_id: int | None = Field(None, description="the rep who owns it (routing, escalation)")
+    team: str | None = Field(None, description="the routing team's id")
+    routed_by: str | None = Field(None, description="why it went to this team (the rule)")
+    due_at: datetime | None = Field(None, description="first-contact deadline (business time)")
 
 
 class QueueItem(HandoffItem):
@@ -78,6 +82,10 @@ def _item(row: HandoffRow, channel: str) -> dict[str, Any]:
         "lead": {"name": lead.get("name"), "company": lead.get("company")},
         "lead_id": row.lead_id,
         "first_line": str(record.get("first_line") or ""),
+        "owner_id": row.owner_id,
+        "team": row.team,
+        "routed_by": row.routed_by,
+        "due_at": row.due_at,
     }
 
 
@@ -130,7 +138,9 @@ async def get_handoff(handoff_id: RowId, runtime: RuntimeDep, rep: ApiRepDep) ->
 async def mark_contacted(handoff_id: RowId, runtime: RuntimeDep, rep: ApiRepDep) -> HandoffItem:
     """Sets status 'contacted', the time and the rep; a second call keeps the first contact."""
     async with runtime.sessions() as session, session.begin():
-        await reps.mark_contacted(session, handoff_id, rep, runtime.content.clock.now())
+        await reps.mark_contacted(
+            session, handoff_id, rep, runtime.content.clock.now(), runtime.owners
+        )
     async with runtime.sessions() as session:
         row, channel = await reps.get_handoff(session, handoff_id)
     return HandoffItem.model_validate(_item(row, channel))
