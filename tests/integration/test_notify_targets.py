@@ -87,7 +87,7 @@ async def test_a_notice_arrives_as_the_target_expects_it(target: str, notify: No
     else:
         assert request.headers["Content-Type"].startswith("application/json")
         assert seen.buttons == [
-            ("ハンドオフを開く", lead.url),
+            ("引き継ぎを開く", lead.url),
             ("連絡済みにする", lead.contacted_url),
         ]
     if target == "teams":

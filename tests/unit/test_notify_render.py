@@ -28,7 +28,7 @@ from tests.notifystub import (
     teams_seen,
 )
 
-OPEN, CONTACTED = "ハンドオフを開く", "連絡済みにする"
+OPEN, CONTACTED = "引き継ぎを開く", "連絡済みにする"
 HOSTILE = sample_lead(
     7,
     who="<script>& [toall][/info] <!channel> **太字** [偽](https://evil.example)",

@@ -83,7 +83,7 @@ LABELS: dict[str, dict[str, str]] = {
         "deadline": "初回連絡の期限",
         "trigger": "きっかけ",
         "contact": "連絡先",
-        "open": "ハンドオフを開く",
+        "open": "引き継ぎを開く",
         "contacted": "連絡済みにする",
         "more": "ほか{count}件",
     },
