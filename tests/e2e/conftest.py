@@ -6,6 +6,7 @@ Without Chromium or the ``playwright`` package these tests are skipped locally, 
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import importlib.util
 import os
@@ -15,16 +16,20 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from autoreply.clock import FixedClock
-from tests.conftest import make_settings, tokyo
+from autoreply.clock import Clock, FixedClock
+from autoreply.config import Settings
+from tests.conftest import ROOT, make_settings, tokyo
+from tests.notifystub import NotifyStub, notify_stub
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from fastapi import FastAPI
+    from playwright.sync_api import Browser, BrowserContext, FloatRect, Page
 
 SATURDAY_NIGHT = tokyo(2026, 11, 21, 23, 10)
 CHROMIUM = os.environ.get("AUTOREPLY_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -41,6 +46,7 @@ CHROMIUM_ARGS = [
     # Belt and braces: no host name resolves, so nothing can be reached by name.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
 ]
+ARTIFACTS = ROOT / "test-artifacts"
 LOOPBACK = re.compile(r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/")
 
 
@@ -72,23 +78,15 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[str]:
-    """The real app (demo site, widget, chat API) on a free loopback port, Saturday 23:10."""
+@contextmanager
+def serving(settings: Settings, clock: Clock, sock: socket.socket) -> Iterator[FastAPI]:
+    """The real app (``create_app``, lifespan and background work) served by uvicorn on
+    ``sock`` in a thread, until the block ends; yields the app (its ``state.runtime``)."""
     import uvicorn
 
     from autoreply.web.app import create_app
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = make_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/e2e.db",
-        secret_key="test-secret",
-        public_url=base,  # links in messages (cancel a booking) point at this server
-        mail_dir=tmp_path / "mail",
-    )
-    app = create_app(settings, clock=FixedClock(SATURDAY_NIGHT))
+    app = create_app(settings, clock=clock)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -99,11 +97,50 @@ def site(tmp_path: Path) -> Iterator[str]:
             pytest.fail("the app did not start")
         time.sleep(0.02)
     try:
-        yield base
+        yield app
     finally:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
+
+
+def loopback_socket() -> tuple[socket.socket, str]:
+    """A socket bound to a free loopback port, and the base URL it will serve."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[str]:
+    """The real app (demo site, widget, chat API) on a free loopback port, Saturday 23:10."""
+    sock, base = loopback_socket()
+    settings = make_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/e2e.db",
+        secret_key="test-secret",
+        public_url=base,  # links in messages (cancel a booking) point at this server
+        mail_dir=tmp_path / "mail",
+    )
+    with serving(settings, FixedClock(SATURDAY_NIGHT), sock):
+        yield base
+
+
+def screenshot(
+    page: Page, name: str, *, full_page: bool = True, clip: FloatRect | None = None
+) -> None:
+    """Save what the page shows (or the ``clip`` of the whole page) as
+    ``test-artifacts/<name>`` (kept by CI, looked at by people)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=full_page, clip=clip)
+
+
+async def set_password(database_url: str, email: str, password: str) -> None:
+    """Give a rep a known password in the test's database (as `reps password` does)."""
+    from autoreply.bootstrap import open_session
+    from autoreply.service import reps
+
+    async with open_session(make_settings(database_url=database_url)) as session:
+        await reps.set_password(session, email, password)
 
 
 @pytest.fixture
@@ -173,3 +210,27 @@ def page(context: BrowserContext) -> Iterator[Page]:
     tab.on("pageerror", lambda error: errors.append(str(error)))
     yield tab
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def notify() -> Iterator[NotifyStub]:
+    """The Slack, Teams and Chatwork stand-in (``tests/notifystub.py``) on loopback, served
+    by its own event loop in a thread (Playwright's sync API owns the test's thread)."""
+    started = threading.Event()
+    running: dict[str, Any] = {}
+
+    async def serve() -> None:
+        async with notify_stub() as stub:
+            running.update(stub=stub, loop=asyncio.get_running_loop(), stop=asyncio.Event())
+            started.set()
+            await running["stop"].wait()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    if not started.wait(timeout=15):
+        pytest.fail("the notification stand-in did not start")
+    try:
+        yield running["stub"]
+    finally:
+        running["loop"].call_soon_threadsafe(running["stop"].set)
+        thread.join(timeout=15)

@@ -7,14 +7,13 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import ROOT, make_settings
-from tests.e2e.conftest import require_playwright
+from tests.e2e.conftest import require_playwright, set_password
+from tests.e2e.conftest import screenshot as _screenshot
 
 require_playwright()
 
 from playwright.sync_api import Browser, CDPSession, Locator, Page, expect  # noqa: E402
 
-ARTIFACTS = ROOT / "test-artifacts"
 GREETING = "お問い合わせありがとうございます"
 CHALLENGE = "夜間の問い合わせ対応が遅れています"
 DEMO_REP_EMAIL = "demo-rep@example.com"
@@ -54,21 +53,6 @@ def _compose_with_ime(cdp: CDPSession, text: str) -> None:
             "Input.imeSetComposition",
             {"text": state, "selectionStart": len(state), "selectionEnd": len(state)},
         )
-
-
-def _screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
-
-
-async def _set_password(tmp_path: Path, email: str, password: str) -> None:
-    """Give the demo rep a known password in this test's database (as `reps password` does)."""
-    from autoreply.bootstrap import open_session
-    from autoreply.service import reps
-
-    settings = make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/e2e.db")
-    async with open_session(settings) as session:
-        await reps.set_password(session, email, password)
 
 
 def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload(
@@ -174,8 +158,9 @@ def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload
     expect(widget.get_by_role("button", name="1か月以内")).to_be_disabled()
 
     # 7. Monday morning: the rep logs in, reads the handoff and its first line, marks it done.
+    database = f"sqlite+aiosqlite:///{tmp_path}/e2e.db"
     with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's loop
-        pool.submit(asyncio.run, _set_password(tmp_path, DEMO_REP_EMAIL, REP_PASSWORD)).result()
+        pool.submit(asyncio.run, set_password(database, DEMO_REP_EMAIL, REP_PASSWORD)).result()
     rep = page.context.new_page()
     rep.goto(site + "/rep/login")
     rep.get_by_label("メールアドレス").fill(DEMO_REP_EMAIL)
