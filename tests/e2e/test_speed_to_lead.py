@@ -156,7 +156,7 @@ def test_a_saturday_night_lead_reaches_the_owner_at_tuesdays_opening_and_is_call
     assert "11月24日(火) 9:05" in digest.text  # the deadline: the opening + 5 minutes
     assert "11月24日(火) 10:00" in digest.text  # the booked meeting
     buttons = dict(digest.buttons)
-    assert set(buttons) == {"ハンドオフを開く", "連絡済みにする"}
+    assert set(buttons) == {"引き継ぎを開く", "連絡済みにする"}
     link = buttons["連絡済みにする"]
     assert link.startswith(site.base + "/rep/contacted/")
 
