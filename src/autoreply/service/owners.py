@@ -16,6 +16,8 @@ what happens when nobody does.
 - **Escalating**: the first miss passes the handoff to the next rep on shift who has not
   had it (the new owner and the team are told), the second goes to the team's manager
   target. Every step is a ``handoff_events`` row.
+- **Reassigning** (a rep or manager): the new owner is emailed and, until the lead is
+  reached, gets a fresh deadline in their own working time; the escalation moves with it.
 """
 
 from __future__ import annotations
@@ -283,7 +285,9 @@ class Owners:
             detail={"team": team.id, "rule": route.rule_id, "why": why, "how": how},
         )
         await self._schedule_escalation(session, row, shift, after, now)
-        if at <= now:
+        # In business hours the team hears at once, even when the owner's own shift (and
+        # so the clock) starts later that day; the digest is for what came in while closed.
+        if at <= now or self.calendar.is_open(now):
             await self._announce(session, row, conversation.channel, owner, team, "hot_lead", now)
         else:
             await repos.schedule(
@@ -440,6 +444,7 @@ class Owners:
             by_team.setdefault(team.id, []).append(about)
             if row.owner_id in owners:
                 by_owner.setdefault(row.owner_id, []).append(about)
+        morning = self._first_opening_of_day(timer.due_at)
         for team_id, abouts in by_team.items():
             team = self.team(team_id)
             await self.tell(
@@ -449,6 +454,7 @@ class Owners:
                 self.targets(team.notify),
                 event=f"{timer.key}:team:{team_id}",
                 now=now,
+                morning=morning,
             )
         for rep_id, abouts in by_owner.items():
             await self.tell(
@@ -458,6 +464,7 @@ class Owners:
                 self.owner_targets(owners[rep_id]),
                 event=f"{timer.key}:owner:{rep_id}",
                 now=now,
+                morning=morning,
             )
         for row, _ in rows:
             row.notified_at = now
@@ -470,6 +477,13 @@ class Owners:
                 detail={"notice": "digest"},
             )
         log.info("morning digest: %d handoffs to %d teams", len(rows), len(by_team))
+
+    def _first_opening_of_day(self, at: datetime) -> bool:
+        """Whether ``at`` is the day's first opening (the digest then reads 「朝のまとめ」,
+        not after the lunch break or at a rep's afternoon start)."""
+        local = at.astimezone(self.calendar.tz)
+        periods = self.calendar.periods_on(local.date())
+        return not periods or local <= periods[0][0]
 
     async def escalate(self, session: AsyncSession, timer: TimerItem, now: datetime) -> None:
         """A deadline passed: the first miss goes to the next rep on shift, the second to
@@ -497,17 +511,20 @@ class Owners:
                 )
                 return
         row.escalation_level = 2
+        why = "second_miss" if level else "nobody_else_on_shift"
         repos.add_event(
             session,
             handoff_id=row.id,
             kind="escalated_to_manager",
             at=now,
             rep_id=row.owner_id,
-            detail={"why": "second_miss" if level else "nobody_else_on_shift"},
+            detail={"why": why},
         )
         about = About(row, channel, previous, team.name)
         targets = [*self.targets(team.manager), *self.targets(team.notify, previous)]
-        await self.tell(session, "manager", [about], targets, event=f"manager:{row.id}", now=now)
+        await self.tell(
+            session, "manager", [about], targets, event=f"manager:{row.id}", now=now, why=why
+        )
 
     async def _pass_on(
         self,
@@ -564,6 +581,8 @@ class Owners:
             return row
         previous = row.owner_id
         row.owner_id, row.updated_at = owner.id, now
+        if row.contacted_at is None:
+            await self._restart_clock(session, row, owner, now)
         lead = await repos.get_lead(session, row.lead_id)
         if lead is not None:
             lead.owner_id = owner.id
@@ -589,6 +608,23 @@ class Owners:
                 by=by.name,
             )
         return row
+
+    async def _restart_clock(
+        self, session: AsyncSession, row: HandoffRow, owner: Rep, now: datetime
+    ) -> None:
+        """A reassigned handoff's new owner gets the full first-contact time in their own
+        working time (from now, or from the opening if it is not told yet), and the
+        pending escalation moves with it, so a lead handed over late is not escalated
+        away from its new owner minutes later."""
+        first, after = self.minutes(self.team(row.team))
+        shift = self.shift(owner)
+        start = max(now, row.notify_at or now)
+        row.due_at = after_business_time(shift, start, first)
+        await repos.reschedule(
+            session,
+            f"escalate:{row.id}:{row.escalation_level}",
+            after_business_time(shift, row.due_at, after),
+        )
 
     async def contacted(
         self, session: AsyncSession, rows: Sequence[HandoffRow], rep: Rep, now: datetime
