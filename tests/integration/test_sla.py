@@ -407,7 +407,7 @@ async def test_overnight_leads_wait_for_the_opening_after_a_holiday_monday(
         for record in (hot, cold):
             assert str(record.record["first_line"]).splitlines()[0] in digest
         labels = [label for label, _ in alpha[0].buttons]
-        assert labels == ["ハンドオフを開く", "連絡済みにする"] * 2
+        assert labels == ["引き継ぎを開く", "連絡済みにする"] * 2
 
         # the links work against the app
         await world.login("ito@example.com")
