@@ -215,7 +215,7 @@ def page_text(html: str) -> str:
 
 def steps_text(html: str) -> str:
     """The 「経緯」 (history) of a handoff page, as text."""
-    found = re.search(r'<details id="steps">(.*?)</details>', html, re.S)
+    found = re.search(r'<details id="steps"[^>]*>(.*?)</details>', html, re.S)
     assert found, "no 経緯 on the handoff page"
     return page_text(found.group(1))
 

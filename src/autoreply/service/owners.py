@@ -538,18 +538,14 @@ class Owners:
     ) -> None:
         first, after = self.minutes(team)
         shift = self.shift(owner)
-        row.owner_id, row.escalation_level = owner.id, 1
+        row.escalation_level = 1
         row.due_at = after_business_time(shift, now, first)
-        row.updated_at = now
-        lead = await repos.get_lead(session, row.lead_id)
-        if lead is not None:
-            lead.owner_id = owner.id
-        repos.add_event(
+        await self._give(
             session,
-            handoff_id=row.id,
-            kind="escalated",
-            at=now,
-            rep_id=owner.id,
+            row,
+            owner,
+            "escalated",
+            now,
             detail={"from": previous.id if previous else None, "why": "deadline_missed"},
         )
         await self._schedule_escalation(session, row, shift, after, now)
@@ -579,21 +575,10 @@ class Owners:
             raise BadRequestError(f"no active rep {to_rep_id}")
         if owner.id == row.owner_id:
             return row
-        previous = row.owner_id
-        row.owner_id, row.updated_at = owner.id, now
         if row.contacted_at is None:
             await self._restart_clock(session, row, owner, now)
-        lead = await repos.get_lead(session, row.lead_id)
-        if lead is not None:
-            lead.owner_id = owner.id
-        repos.add_event(
-            session,
-            handoff_id=row.id,
-            kind="reassigned",
-            at=now,
-            actor_id=by.id,
-            rep_id=owner.id,
-            detail={"from": previous},
+        await self._give(
+            session, row, owner, "reassigned", now, actor=by, detail={"from": row.owner_id}
         )
         if row.contacted_at is None:
             found = await repos.handoff_with_channel(session, row.id)
@@ -608,6 +593,32 @@ class Owners:
                 by=by.name,
             )
         return row
+
+    async def _give(
+        self,
+        session: AsyncSession,
+        row: HandoffRow,
+        owner: Rep,
+        kind: str,
+        now: datetime,
+        *,
+        detail: dict[str, Any],
+        actor: Rep | None = None,
+    ) -> None:
+        """Make ``owner`` the owner of the handoff and its lead, on the record."""
+        row.owner_id, row.updated_at = owner.id, now
+        lead = await repos.get_lead(session, row.lead_id)
+        if lead is not None:
+            lead.owner_id = owner.id
+        repos.add_event(
+            session,
+            handoff_id=row.id,
+            kind=kind,
+            at=now,
+            actor_id=actor.id if actor else None,
+            rep_id=owner.id,
+            detail=detail,
+        )
 
     async def _restart_clock(
         self, session: AsyncSession, row: HandoffRow, owner: Rep, now: datetime
