@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    model_validator,
+)
 
+from autoreply import jsonbody
 from autoreply.domain.calendar import format_date
 from autoreply.domain.leads import MAX_ANSWER_CHARS, free_text
+from autoreply.errors import BadRequestError
 from autoreply.flows.turns import Cards, Choices, Inbound, Reply, SlotPicker, Text
 
 __all__ = [
+    "BEACON_MAX_BYTES",
     "Banner",
+    "CaseReadIn",
     "MessageIn",
     "PageIn",
     "ReplyOut",
@@ -20,6 +33,7 @@ __all__ = [
     "StartOut",
     "TranscriptOut",
     "TurnOut",
+    "case_read_in",
     "render_replies",
 ]
 
@@ -72,6 +86,53 @@ class StartIn(_In):
             "utm": dict(self.utm),
             "pages": [{"url": str(self.page.url), "title": self.page.title}],
         }
+
+
+class CaseReadIn(_In):
+    """A case page telling that its story was read to the end: the signed view values it
+    was opened with (``Links.case_view``), and how it knows (``end``: the end of the story
+    came into view; ``time``: the page stayed visible long enough)."""
+
+    c: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    v: Annotated[str, Field(min_length=32, max_length=32, pattern=r"^[0-9a-f]+$")]
+    how: Literal["end", "time"]
+
+
+BEACON_MAX_BYTES = 1024
+"""A case page's report is about 120 bytes; anything much larger is not one."""
+
+
+def case_read_in(content_type: str, body: bytes) -> CaseReadIn:
+    """A case page's report, as ``navigator.sendBeacon`` or ``fetch`` sends it: JSON
+    (``application/json``, or ``text/plain``, which is what a beacon of a string is) or a
+    form (``application/x-www-form-urlencoded``, a beacon of ``URLSearchParams``).
+    ``BadRequestError`` says what is wrong."""
+    kind = content_type.split(";")[0].strip().lower()
+    fields: Any
+    if kind in ("application/json", "text/plain"):
+        try:
+            fields = jsonbody.loads(body)
+        except ValueError as exc:
+            raise BadRequestError(str(exc)) from exc
+    elif kind == "application/x-www-form-urlencoded":
+        try:
+            parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError as exc:
+            raise BadRequestError("the form is not UTF-8") from exc
+        fields = {k: v[0] if len(v) == 1 else v for k, v in parsed.items()}
+    else:
+        raise BadRequestError(
+            "send JSON (application/json or text/plain) or application/x-www-form-urlencoded"
+        )
+    if not isinstance(fields, dict):
+        raise BadRequestError("the body must be an object with c, v and how")
+    try:
+        return CaseReadIn.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        raise BadRequestError(problems) from exc
 
 
 class MessageIn(_In):

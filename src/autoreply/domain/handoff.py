@@ -9,6 +9,7 @@ from typing import Any
 
 from autoreply.domain.scoring import Score
 from autoreply.domain.timing import Timing
+from autoreply.domain.triggers import Trigger
 
 __all__ = [
     "Activity",
@@ -80,6 +81,11 @@ class HandoffRecord:
     pre_meeting: Mapping[str, Any] | None = None
     #: Our mail to the lead bounced for good: {"at", "error"}.
     email_problem: Mapping[str, Any] | None = None
+    #: Case id -> when the lead read our own case page to the end (its page reported it).
+    cases_read: Mapping[str, str] = field(default_factory=dict)
+    #: What the lead did that raised the score, oldest first: {"code", "at" (ISO), "detail"}
+    #: (see ``domain.triggers``).
+    triggers: Sequence[Mapping[str, str]] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (for the database and the JSON API).
@@ -89,6 +95,7 @@ class HandoffRecord:
         """
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["identities"] = [list(i) for i in self.identities]
+        data["triggers"] = [dict(t) for t in self.triggers]
         data["transcript"] = [
             {"direction": t.direction, "text": t.text, "at": t.at} for t in self.transcript
         ]
@@ -123,8 +130,9 @@ class Said:
 
 @dataclass(frozen=True)
 class Activity:
-    """What happened in the conversation: when, the transcript, what was sent, clicked and
-    viewed, the meeting booked and its pre-meeting email."""
+    """What happened in the conversation: when, the transcript, what was sent, clicked,
+    viewed and read, the meeting booked and its pre-meeting email, and the behaviour that
+    raised the score (``triggers``)."""
 
     started_at: datetime
     first_response_at: datetime | None
@@ -134,6 +142,8 @@ class Activity:
     cases_viewed: Mapping[str, str] = field(default_factory=dict)
     booking: Mapping[str, Any] | None = None
     pre_meeting: Mapping[str, Any] | None = None
+    cases_read: Mapping[str, str] = field(default_factory=dict)
+    triggers: Sequence[Trigger] = ()
 
 
 def build_handoff(
@@ -180,4 +190,6 @@ def build_handoff(
         opted_out=who.opted_out,
         pre_meeting=dict(activity.pre_meeting) if activity.pre_meeting else None,
         email_problem=dict(who.email_problem) if who.email_problem else None,
+        cases_read=dict(activity.cases_read),
+        triggers=[t.to_dict() for t in activity.triggers],
     )

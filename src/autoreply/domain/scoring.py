@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Reason", "Score", "Signals", "Tier", "score_lead"]
+__all__ = [
+    "CASES_READ_SCORED",
+    "PRICING_VIEWS_SCORED",
+    "Reason",
+    "Score",
+    "Signals",
+    "Tier",
+    "score_lead",
+]
 
 Tier = Literal["A", "B", "C"]
 
@@ -18,6 +26,10 @@ _TIMING_POINTS = {
 }
 TIER_A_MIN = 60
 TIER_B_MIN = 30
+PRICING_VIEWS_SCORED = 2
+"""Pricing views beyond this many add nothing more (10 points each)."""
+CASES_READ_SCORED = 2
+"""Case studies read to the end beyond this many add nothing more (15 points each)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,9 @@ class Signals:
     requested_document: bool = False
     pricing_views: int = 0
     cases_clicked: int = 0
+    cases_read: int = 0
+    return_visits: int = 0
+    second_form: bool = False
     opted_out: bool = False
     flow_points: tuple[tuple[str, int], ...] = field(default_factory=tuple)
 
@@ -59,7 +74,8 @@ def score_lead(signals: Signals) -> Score:
 
     Tier A (>= 60 points, or a booked meeting) is what reps call first the next
     business day; B (>= 30) is "considering"; C is everything else, and always an
-    opted-out lead.
+    opted-out lead. Behaviour counts as well as words: the pricing page viewed (twice
+    counts), a case study read to the end, coming back, a second form.
 
     >>> score_lead(Signals(timing_bucket="within_1_month", challenge=True, booked=True)).tier
     'A'
@@ -81,12 +97,28 @@ def score_lead(signals: Signals) -> Score:
         reasons.append(Reason("requested_document", 15))
     if signals.pricing_views:
         reasons.append(
-            Reason("pricing_views", min(signals.pricing_views, 2) * 10, str(signals.pricing_views))
+            Reason(
+                "pricing_views",
+                min(signals.pricing_views, PRICING_VIEWS_SCORED) * 10,
+                str(signals.pricing_views),
+            )
         )
     if signals.cases_clicked:
         reasons.append(
             Reason("cases_clicked", min(signals.cases_clicked, 2) * 5, str(signals.cases_clicked))
         )
+    if signals.cases_read:
+        reasons.append(
+            Reason(
+                "case_read",
+                min(signals.cases_read, CASES_READ_SCORED) * 15,
+                str(signals.cases_read),
+            )
+        )
+    if signals.return_visits:
+        reasons.append(Reason("return_visit", 10, str(signals.return_visits)))
+    if signals.second_form:
+        reasons.append(Reason("second_form", 10))
     reasons.extend(Reason("flow", points, why) for why, points in signals.flow_points)
     points = sum(r.points for r in reasons)
     tier: Tier

@@ -62,6 +62,9 @@ def lead_score(flow: Flow, state: State, ctx: Context) -> Score:
             requested_document=ctx.requested_document,
             pricing_views=ctx.pricing_views,
             cases_clicked=ctx.cases_clicked,
+            cases_read=ctx.cases_read,
+            return_visits=ctx.return_visits,
+            second_form=ctx.second_form,
             opted_out=state.status == "opted_out" or bool(ctx.lead.get("opted_out")),
             flow_points=state.points,
         )

@@ -343,6 +343,9 @@ class Context:
     fiscal_year_start_month: int = 4
     pricing_views: int = 0
     cases_clicked: int = 0
+    cases_read: int = 0  # case studies read to the end on our own pages
+    return_visits: int = 0  # times the lead came back (see domain.triggers)
+    second_form: bool = False  # the lead sent a form before this one
     requested_document: bool = False
     links: Mapping[str, str] = field(default_factory=dict)
     lost_hold: str | None = None  # the slot id of a hold that lapsed and was taken

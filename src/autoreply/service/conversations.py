@@ -11,13 +11,18 @@ from fnmatch import fnmatch
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from autoreply.domain import triggers
 from autoreply.domain.handoff import HandoffRecord, TranscriptLine
+from autoreply.domain.scoring import PRICING_VIEWS_SCORED
 from autoreply.errors import BadRequestError, ForbiddenError, NotFoundError
 from autoreply.flows.turns import Inbound, State
 from autoreply.service.handoffs import collected, transcript_of
 from autoreply.service.turn import Outgoing, TurnResult, TurnRunner, reply_text
 from autoreply.signing import new_token, token_hash, verify_token
 from autoreply.store import repos
+from autoreply.store.models import Conversation
 
 __all__ = ["ConversationService", "Outgoing", "TurnResult", "reply_text"]
 
@@ -70,6 +75,7 @@ class ConversationService(TurnRunner):
                 token_hash=token_hash(token),
                 started_at=occurred_at,
             )  # inserted with the state after the greeting
+            await self._note_activity(session, conversation, now, new=True)
             log.info(
                 "conversation started",
                 extra={"conversation": conversation.public_id, "lead": lead.id, "channel": channel},
@@ -193,8 +199,12 @@ class ConversationService(TurnRunner):
             pages = [*source.get("pages", []), {"url": url, "title": title, "at": now.isoformat()}]
             source["pages"] = pages[-MAX_PAGES:]
             if _scored(url, self.content.settings.score_pages):
-                source["pricing_views"] = int(source.get("pricing_views", 0)) + 1
+                views = int(source.get("pricing_views", 0)) + 1
+                source["pricing_views"] = views
+                if views <= PRICING_VIEWS_SCORED:  # a view that adds points is a trigger
+                    source = triggers.fire(source, "pricing_views", now, str(views))
             conversation.source = source
+            await self._note_activity(session, conversation, now)
             await self.refresh_handoff(session, conversation, now)
             return int(source.get("pricing_views", 0))
 
@@ -218,21 +228,71 @@ class ConversationService(TurnRunner):
         """Note that our own page of a case study was served after the lead clicked its link."""
         await self._note_case(conversation_id, case_id, "case_clicks", "case_views")
 
-    async def _note_case(self, conversation_id: str, case_id: str, *keys: str) -> None:
-        """Stamp ``now`` for the case under each key of the source, keeping a first time."""
+    async def record_case_read(self, conversation_id: str, case_id: str) -> bool:
+        """Note that the lead read our own page of a case study to the end (the page says
+        so: the end of the story came into view, or the page stayed visible long enough).
+
+        The first read of a case fires the ``case_read`` trigger (and counts as its click
+        and view, should those be missing); telling it again changes nothing. Returns
+        whether this was the first read.
+        """
+        return await self._note_case(
+            conversation_id, case_id, "case_clicks", "case_views", "case_reads"
+        )
+
+    async def _note_case(self, conversation_id: str, case_id: str, *keys: str) -> bool:
+        """Stamp ``now`` for the case under each key of the source, keeping a first time;
+        whether the last key was stamped now."""
         now = self.content.clock.now()
         async with self.uow.write() as session:
             conversation = await repos.lock_conversation(session, conversation_id)
             source = dict(conversation.source or {})
-            changed = False
-            for key in keys:
-                times = dict(source.get(key, {}))
-                if case_id not in times:
-                    source[key] = {**times, case_id: now.isoformat()}
-                    changed = True
-            if changed:
-                conversation.source = source
+            new = [key for key in keys if case_id not in dict(source.get(key) or {})]
+            for key in new:
+                source[key] = {**dict(source.get(key) or {}), case_id: now.isoformat()}
+            if "case_reads" in new:
+                source = triggers.fire(source, "case_read", now, case_id)
+            conversation.source = source
+            came_back = await self._note_activity(session, conversation, now)
+            if new or came_back:
                 await self.refresh_handoff(session, conversation, now)
+        return keys[-1] in new
+
+    async def _note_activity(
+        self, session: AsyncSession, conversation: Conversation, now: datetime, *, new: bool = False
+    ) -> bool:
+        """Note on the conversation that the lead did something now (``new``: by starting
+        it). A lead with a handoff who comes back after ``triggers.RETURN_AFTER`` of doing
+        nothing anywhere fires ``return_visit`` here and on the conversation of their
+        latest handoff, whose record is refreshed (a lead crossing into Tier A is told to
+        its owner). Returns whether the lead came back."""
+        source = triggers.seen(conversation.source or {}, now)
+        came_back = False
+        with session.no_autoflush:  # a new conversation is inserted once, after its turn
+            handoffs = await repos.handoffs_of_lead(session, conversation.lead_id)
+            if handoffs:
+                before = [
+                    triggers.last_seen(c.source or {}, c.updated_at)
+                    for c in await repos.conversations_of_lead(session, conversation.lead_id)
+                    if not (new and c is conversation)
+                ]
+                came_back = triggers.returned(before, now)
+        if came_back:
+            source = triggers.fire(source, "return_visit", now)
+            latest = handoffs[0][0]
+            if latest.conversation_id != conversation.id:
+                other = await repos.conversation_by_id(session, latest.conversation_id, lock=True)
+                if other is not None:
+                    other.source = triggers.fire(
+                        triggers.seen(other.source or {}, now), "return_visit", now
+                    )
+                    await self.refresh_handoff(session, other, now)
+            log.info(
+                "the lead came back",
+                extra={"conversation": conversation.public_id, "lead": conversation.lead_id},
+            )
+        conversation.source = source
+        return came_back
 
     async def handoff_idle(self) -> int:
         """Hand off conversations left idle for ``idle_handoff_minutes`` with something said.

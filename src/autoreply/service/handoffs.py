@@ -21,6 +21,7 @@ from autoreply.domain.handoff import (
     case_clicks,
     case_views,
 )
+from autoreply.domain.triggers import case_reads, triggers_of
 from autoreply.flows.engine import Engine
 from autoreply.flows.facts import challenge_of, lead_score, timing_of
 from autoreply.flows.turns import Context, Ended, Handoff, OptOut, State, Turn
@@ -190,6 +191,8 @@ async def _activity(
         cases_viewed=case_views(source),
         booking=booking_data,
         pre_meeting=source.get("pre_meeting"),
+        cases_read=case_reads(source),
+        triggers=triggers_of(source),
     )
 
 

@@ -4,7 +4,8 @@ A submission is stored with everything it said (duplicates too); the lead it bel
 found by email address, so someone who chatted first and submits later is one lead. The
 reply email is queued in the same transaction, so an accepted submission always gets its
 reply, and the same submission again (same form, address and fields) within
-``form_duplicate_minutes`` gets only one; a different document is a new request.
+``form_duplicate_minutes`` gets only one; a different document is a new request, and a
+lead's second such request scores (the ``second_form`` trigger).
 
 The submission also opens a conversation (channel ``form``) holding what the form said as
 answered flow slots. The email's "continue in chat" link starts that flow in the web chat
@@ -24,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.channels.email.render import MailRenderer, serialize
+from autoreply.domain import triggers
 from autoreply.domain.calendar import format_when
 from autoreply.domain.forms import Submission
 from autoreply.domain.invites import Person
@@ -134,7 +136,7 @@ class FormIntake:
                 flow=(engine.flow.id, engine.flow.spec.version),
                 now=now,
                 contact=submission.email,
-                source=_source(submission, source),
+                source=await self._source(session, submission, source, lead, now),
                 state=state.to_dict(),
             )
             await session.flush()
@@ -214,6 +216,22 @@ class FormIntake:
             lead_id=lead.id,
         )
         conversation.first_response_at = now  # moved to the delivery time when it goes
+
+    async def _source(
+        self,
+        session: AsyncSession,
+        submission: Submission,
+        source: Mapping[str, Any],
+        lead: Lead,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Where the submission came from; a lead who sent a form before (any form, not a
+        duplicate: each made its own ``form`` conversation) fires ``second_form``."""
+        made = _source(submission, source)
+        earlier = await repos.conversations_of_lead(session, lead.id)
+        if any(c.channel == "form" for c in earlier):
+            made = triggers.fire(made, "second_form", now, submission.form.title)
+        return made
 
     def _prepared(
         self, engine: Engine, submission: Submission, industry: str | None, now: datetime

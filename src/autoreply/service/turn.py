@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoreply.channels.base import Outgoing
+from autoreply.domain import triggers
 from autoreply.domain.booking import Busy, RepAvailability, Slot, pick_rep, reps_free_for
 from autoreply.domain.calendar import WeeklyHours
 from autoreply.domain.handoff import HandoffRecord, case_clicks
@@ -425,6 +426,9 @@ class TurnRunner:
             fiscal_year_start_month=content.settings.fiscal_year_start_month,
             pricing_views=int(source.get("pricing_views", 0)),
             cases_clicked=len(case_clicks(source)),
+            cases_read=len(triggers.case_reads(source)),
+            return_visits=triggers.count(source, "return_visit"),
+            second_form=triggers.count(source, "second_form") > 0,
             requested_document=bool(source.get("document")),
             links={"cancel_booking": self.links.cancel(conversation.public_id)},
             lead_booking=lead_booking,

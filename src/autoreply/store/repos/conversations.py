@@ -19,6 +19,7 @@ __all__ = [
     "add_messages",
     "conversation_by_id",
     "conversation_by_public_id",
+    "conversations_of_lead",
     "flow_id_of",
     "idle_conversations",
     "latest_on_contact",
@@ -106,6 +107,15 @@ async def conversation_by_id(
 async def conversation_by_public_id(session: AsyncSession, public_id: str) -> Conversation | None:
     """A conversation by the id channels know it by, for reading."""
     return await session.scalar(select(Conversation).where(Conversation.public_id == public_id))
+
+
+async def conversations_of_lead(session: AsyncSession, lead_id: int) -> list[Conversation]:
+    """Every conversation of one lead, oldest first (a person has a few, not thousands)."""
+    return list(
+        await session.scalars(
+            select(Conversation).where(Conversation.lead_id == lead_id).order_by(Conversation.id)
+        )
+    )
 
 
 async def flow_id_of(session: AsyncSession, public_id: str) -> str | None:

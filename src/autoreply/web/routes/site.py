@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from autoreply.channels.web import BEACON_MAX_BYTES, case_read_in
 from autoreply.domain.casestudies import CaseStudy
-from autoreply.errors import NotFoundError
+from autoreply.errors import ForbiddenError, NotFoundError
 from autoreply.service.runtime import Runtime
+from autoreply.web.body import read_limited
 from autoreply.web.deps import PublicId, RuntimeDep
 from autoreply.web.pages import Pages
 
@@ -69,14 +72,17 @@ async def case_page(
 
     Reached from a tracked link (``?c=<conversation>&v=<signature>``, see
     ``Links.case_view``), serving it is what records "viewed" on the handoff: the lead's
-    browser got the page. An unknown case is a 404 and records nothing.
+    browser got the page; the page then carries those values to report a read to the end
+    (``POST /cases/{id}/read``). An unknown case is a 404 and records nothing.
     """
     library = runtime.content.library
     case = library.get(case_id)
     if case is None:
         raise NotFoundError(f"unknown case study {case_id!r}")
+    read = None
     if c and v and runtime.service.links.case_view_valid(c, case.id, v):
         await runtime.service.record_case_view(c, case.id)
+        read = {"url": f"/cases/{case.id}/read", "c": c, "v": v}  # the page reports a read
     related = [
         other
         for other in library.cases
@@ -84,7 +90,7 @@ async def case_page(
         and other.locale == case.locale
         and set(other.topics) & set(case.topics)
     ][:_RELATED]
-    return _pages(request).render(
+    response = _pages(request).render(
         "site/case.html",
         request=request,
         page="cases",
@@ -92,7 +98,41 @@ async def case_page(
         lang=case.locale,
         topics=_topic_labels(runtime, case),
         related=related,
+        read=read,
     )
+    if read is not None:  # this lead's signed values are in the page: nobody else's copy
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+@router.post(
+    "/cases/{case_id}/read",
+    status_code=204,
+    summary="A case page reports that the lead read the story to the end",
+    responses={
+        400: {"description": "not JSON / a form, or c, v or how missing or malformed"},
+        403: {"description": "the signature is not this conversation's view link of this case"},
+        404: {"description": "unknown case study or conversation"},
+        413: {"description": "the body is larger than a report can be"},
+    },
+)
+async def case_read(
+    case_id: Annotated[str, PathParam(max_length=100)], request: Request, runtime: RuntimeDep
+) -> Response:
+    """Sent once by our own case page (``navigator.sendBeacon``) when the end of the story
+    came into view or the page stayed visible long enough, with the signed ``c`` and ``v``
+    of the view link it was opened with. The first report of a case scores
+    (事例を最後まで閲覧) and refreshes the handoff; a repeat changes nothing (204 both)."""
+    body = await read_limited(request, BEACON_MAX_BYTES)
+    report = case_read_in(request.headers.get("content-type", ""), body)
+    case = runtime.content.library.get(case_id)
+    if case is None:
+        raise NotFoundError(f"unknown case study {case_id!r}")
+    if not runtime.service.links.case_view_valid(report.c, case.id, report.v):
+        raise ForbiddenError("not a view link of this case for this conversation")
+    await runtime.service.record_case_read(report.c, case.id)
+    return Response(status_code=204)
 
 
 @router.get("/documents/{name}", include_in_schema=False, response_class=HTMLResponse)
