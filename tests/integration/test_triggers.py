@@ -198,7 +198,7 @@ async def test_in_hours_pricing_twice_and_a_case_read_make_tier_a_and_the_owner_
     assert (row.tier, row.score) == ("A", 65), row.record["reasons"]
     posts = _tier_a_posts(notify)
     assert len(posts) == 1, [s.text for s in notify.seen("slack")]
-    assert "事例を最後まで閲覧により、Tier Aになりました" in posts[0]
+    assert "事例を最後まで閲覧により、Tier A に上がりました" in posts[0]
     assert "夜間の問い合わせ対応が遅れています" in posts[0]
 
     case = lead.cards[0]

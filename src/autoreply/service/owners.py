@@ -412,6 +412,8 @@ class Owners:
             return
         opening = self.calendar.next_opening(now)
         row.notified_at, row.notify_at = None, opening
+        if owner is not None:  # told again at the opening: the clock starts again there
+            await self._restart_clock(session, row, owner, now)
         await repos.schedule(
             session,
             kind="digest",
