@@ -310,8 +310,9 @@ def test_a_bad_at_is_a_one_line_usage_error(tmp_path: Path, command: str, value:
     assert not (tmp_path / "var").exists()
 
 
-def test_declining_the_meeting_at_1702_on_a_weekday_promises_today(tmp_path: Path) -> None:
-    """Inside business hours the promise is 「本日中に」, never the current minute 「17:02以降」."""
+def test_declining_the_meeting_at_1702_on_a_weekday_promises_the_owner(tmp_path: Path) -> None:
+    """Inside business hours, with the demo rep on shift and emailed the notice at once, the
+    promise names them and the SLA's minutes; never the current minute 「17:02以降」."""
     answers = "1\n夜間の問い合わせへの返信が遅れています\n7\ntaro@example.com\n"
     result = run("chat", "--at", "2026-12-02T17:02", cwd=tmp_path, stdin=answers)
     assert result.returncode == 0, result.stderr
@@ -319,9 +320,10 @@ def test_declining_the_meeting_at_1702_on_a_weekday_promises_today(tmp_path: Pat
     assert "  7) 今回は予約しない" in out
     assert "メールアドレスまたはお電話番号を教えていただけますか" in out  # asked before promising
     assert (
-        "bot> ありがとうございます。いただいた内容は担当者に引き継ぎ、本日中にご連絡いたします。"
-        in out
+        "bot> ありがとうございます。いただいた内容は担当のデモ担当 山田に引き継ぎ、"
+        "5分以内にご連絡いたします。" in out
     )
+    assert "To: demo-rep@example.com" in out  # and it is true: the owner was told at once
     assert "以降にご連絡" not in out and "17:02" not in out
     assert "理由: no_booking" in out
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import pytest
 
 from autoreply.domain.booking import RepAvailability
+from autoreply.domain.promise import Assigned
 from autoreply.flows.engine import Engine
 from autoreply.flows.facts import lead_score
 from autoreply.flows.intents import IntentMatcher
@@ -438,3 +440,36 @@ def test_the_greeting_promises_a_call_only_to_a_lead_who_can_be_reached(
     text = greeting.replies[0].text  # type: ignore[union-attr]
     assert promise in text
     assert ("ご連絡いたします" in text) == (promise.endswith("ご連絡いたします。"))
+
+
+TUESDAY_10 = tokyo(2026, 11, 24, 10)
+OWNER_TOLD_NOW = Assigned(
+    "デモ担当 山田", TUESDAY_10, tokyo(2026, 11, 24, 10, 5), timedelta(minutes=5), True
+)
+
+
+@pytest.mark.parametrize(
+    ("flow", "ask", "said"),
+    [
+        ("demo-ja", "担当者と話したいです", "担当のデモ担当 山田より5分以内にご連絡いたします。"),
+        ("demo-en", "talk to a human", "デモ担当 山田 will contact you within 5 minutes."),
+    ],
+)
+def test_the_handoff_message_names_the_owner_the_sla_makes_true(
+    content: Content, flow: str, ask: str, said: str
+) -> None:
+    """Once the handoff is written (``Context.assigned``), the message that promises the
+    call names the owner and the SLA's minutes; the same turn without it keeps the calendar's
+    words, and the greeting (before any handoff) never names anyone."""
+    engine = content.engine(flow)
+    lead = {"email": "taro@example.com"}
+    plain = _ctx(content, now=TUESDAY_10, lead=lead)
+    greeting = engine.turn(State(), Inbound("start"), plain)
+    assert "山田" not in greeting.replies[0].text  # type: ignore[union-attr]
+    event = Inbound("text", text=ask)
+    before = engine.turn(greeting.state, event, plain)
+    after = engine.turn(greeting.state, event, dataclasses.replace(plain, assigned=OWNER_TOLD_NOW))
+    assert (after.state, after.effects) == (before.state, before.effects)  # only words differ
+    assert said in after.replies[-1].text  # type: ignore[union-attr]
+    assert "山田" not in before.replies[-1].text  # type: ignore[union-attr]
+    assert any(isinstance(e, Handoff) for e in after.effects)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from autoreply.domain.calendar import BusinessCalendar, Closure, WeeklyHours
-from autoreply.domain.promise import FollowUp, after_business_time, follow_up
+from autoreply.domain.promise import Assigned, FollowUp, after_business_time, follow_up
 from autoreply.flows.templating import make_environment
 from tests.conftest import ROOT
 
@@ -147,3 +148,134 @@ def test_anything_but_a_promise_renders_as_nothing() -> None:
     """An operator template given no promise (an old caller) says nothing rather than "以降に"."""
     env = make_environment(ROOT / "templates")
     assert env.from_string("{{ missing | promise }}").render(locale="ja") == ""
+
+
+# -- once the handoff is written: the SLA's promise -----------------------------------------
+
+FIVE = timedelta(minutes=5)
+
+
+def assigned(
+    notify_at: datetime,
+    due_at: datetime,
+    *,
+    owner: str | None = "デモ担当 山田",
+    told: bool = True,
+    first_contact: timedelta = FIVE,
+) -> Assigned:
+    return Assigned(owner, notify_at, due_at, first_contact, told)
+
+
+def sentence(promise: FollowUp, locale: str) -> str:
+    """What the handoff message of the shipped flows says about who calls and when."""
+    env = make_environment(ROOT / "templates")
+    if locale == "ja":
+        text = (
+            "{% if f.owner %}担当の{{ f.owner }}{% else %}担当者{% endif %}より"
+            "{{ f | promise }}ご連絡いたします。"
+        )
+    else:
+        text = (
+            "{% if f.owner %}{{ f.owner }}{% else %}A member of our team{% endif %}"
+            " will contact you {{ f | promise }}."
+        )
+    return env.from_string(text).render(f=promise, locale=locale)
+
+
+def test_an_owner_on_shift_and_told_now_calls_within_the_sla_minutes(
+    cal: BusinessCalendar,
+) -> None:
+    """Tuesday 10:00, told now, due 10:05: 「担当のデモ担当 山田より5分以内に」, by name."""
+    now = at(2026, 11, 24, 10)
+    promise = follow_up(cal, now, assigned=assigned(now, at(2026, 11, 24, 10, 5)))
+    assert (promise.kind, promise.minutes, promise.owner) == ("within", 5, "デモ担当 山田")
+    assert promise.by == at(2026, 11, 24, 10, 5)
+    assert sentence(promise, "ja") == "担当のデモ担当 山田より5分以内にご連絡いたします。"
+    assert sentence(promise, "en") == "デモ担当 山田 will contact you within 5 minutes."
+
+
+def test_the_sla_minutes_are_the_teams_own(cal: BusinessCalendar) -> None:
+    """A team whose first contact is due in 15 minutes promises 15, and one minute is
+    "1 minute" in English."""
+    now = at(2026, 11, 24, 10)
+    fifteen = assigned(now, now + timedelta(minutes=15), first_contact=timedelta(minutes=15))
+    assert phrase(follow_up(cal, now, assigned=fifteen), "ja") == "15分以内に"
+    one = assigned(now, now + timedelta(minutes=1), first_contact=timedelta(minutes=1))
+    assert phrase(follow_up(cal, now, assigned=one), "en") == "within 1 minute"
+
+
+def test_nobody_on_shift_now_promises_the_moment_the_clock_starts_never_minutes(
+    cal: BusinessCalendar,
+) -> None:
+    """The team works 13:00-18:00: a 10:00 handoff is told at 13:00, and the lead hears
+    13:00, not 5 minutes and not the calendar's 「本日中に」 alone; nobody is named."""
+    now = at(2026, 11, 24, 10)
+    promise = follow_up(cal, now, assigned=assigned(at(2026, 11, 24, 13), at(2026, 11, 24, 13, 5)))
+    assert (promise.kind, promise.owner, promise.minutes) == ("from", None, None)
+    assert promise.at == at(2026, 11, 24, 13)
+    assert sentence(promise, "ja") == "担当者より11月24日(火) 13:00以降にご連絡いたします。"
+    assert (
+        sentence(promise, "en") == "A member of our team will contact you from Tue, Nov 24, 13:00."
+    )
+
+
+def test_after_hours_the_handoff_promises_the_next_opening(cal: BusinessCalendar) -> None:
+    """Saturday 23:10 (Monday is a holiday): the clock starts Tuesday 9:00, said as before."""
+    now = at(2026, 11, 21, 23, 10)
+    promise = follow_up(cal, now, assigned=assigned(at(2026, 11, 24, 9), at(2026, 11, 24, 9, 5)))
+    assert promise.kind == "from" and promise.at == at(2026, 11, 24, 9)
+    assert sentence(promise, "ja") == "担当者より11月24日(火) 9:00以降にご連絡いたします。"
+    assert promise == follow_up(cal, now)  # the same words as the calendar's promise
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"told": False}, {"owner": None}],
+    ids=["no notification target: nobody knows yet", "nobody on the team is ever on shift"],
+)
+def test_without_an_owner_who_was_told_the_promise_is_the_calendars(
+    cal: BusinessCalendar, change: dict[str, object]
+) -> None:
+    now = at(2026, 11, 24, 10)
+    promise = follow_up(cal, now, assigned=replace(assigned(now, now + FIVE), **change))
+    assert promise == follow_up(cal, now)
+    assert sentence(promise, "ja") == "担当者より本日中にご連絡いたします。"
+
+
+def test_a_deadline_already_passed_promises_no_minutes(cal: BusinessCalendar) -> None:
+    """The lead writes again 20 minutes after the handoff: 5 minutes would be a lie."""
+    promise = follow_up(
+        cal,
+        at(2026, 11, 24, 10, 20),
+        assigned=assigned(at(2026, 11, 24, 10), at(2026, 11, 24, 10, 5)),
+    )
+    assert promise.kind == "today" and promise.owner is None
+
+
+def test_a_deadline_beyond_the_lunch_break_is_promised_as_that_moment(
+    cal: BusinessCalendar,
+) -> None:
+    """Told at 11:58, due 13:03 (five business minutes across lunch): the owner is named,
+    with the deadline rounded up, never "5 minutes"."""
+    now = at(2026, 11, 24, 11, 58)
+    promise = follow_up(cal, now, assigned=assigned(now, at(2026, 11, 24, 13, 3)))
+    assert (promise.kind, promise.owner, promise.by) == (
+        "today_or_by",
+        "デモ担当 山田",
+        at(2026, 11, 24, 13, 15),
+    )
+    assert sentence(promise, "ja") == (
+        "担当のデモ担当 山田より本日中、遅くとも11月24日(火) 13:15までにご連絡いたします。"
+    )
+
+
+def test_the_sla_promise_reads_stored_utc_moments_in_business_time(
+    cal: BusinessCalendar,
+) -> None:
+    """The database gives UTC back: the promise still says Tokyo's 13:00."""
+    now = at(2026, 11, 24, 10)
+    stored = assigned(
+        datetime(2026, 11, 24, 4, tzinfo=UTC), datetime(2026, 11, 24, 4, 5, tzinfo=UTC)
+    )
+    promise = follow_up(cal, now, assigned=stored)
+    assert promise.at.tzinfo == TOKYO and phrase(promise, "ja") == "11月24日(火) 13:00以降に"

@@ -14,11 +14,24 @@ The rule, in business time (the calendar's opening periods, holidays and closure
   from now (which falls on the next business day), rounded up to the quarter hour;
 - **from** (…以降に / "from …"): before the day's first opening, after its last closing, or
   on a closed day: the start of the next opening period, never "now".
+
+Once a handoff is written, its owner and SLA clock (``Assigned``, from the service) make the
+promise exact, and it may name the owner:
+
+- **within** (「担当の○○より5分以内に」 / "… within 5 minutes"): open now, the owner is on
+  shift and was notified now (a notice went to someone), and the first-contact deadline is
+  at most the SLA's minutes away on the wall clock;
+- **today_or_by** with the owner: the same, but the deadline lies beyond a break or the
+  closing (notified at 11:58, due 13:03): the deadline itself, rounded up;
+- **from** the moment the clock starts when nobody is on shift now (the team works
+  afternoons: 「13:00以降に」), never minutes;
+- otherwise (nobody told, no owner, the deadline passed, closed now) the calendar's promise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -27,6 +40,7 @@ from autoreply.errors import ConfigError
 
 __all__ = [
     "PROMISE_WINDOW",
+    "Assigned",
     "FollowUp",
     "after_business_time",
     "business_time_between",
@@ -38,7 +52,7 @@ PROMISE_WINDOW = timedelta(minutes=30)
 _ROUND_MINUTES = 15
 _SEARCH_DAYS = 400
 
-Kind = Literal["today", "today_or_by", "from"]
+Kind = Literal["today", "today_or_by", "from", "within"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,9 @@ class FollowUp:
 
     ``at`` is the first moment a person is at work (``now`` when open); ``until`` the end of
     the opening period we are in (``None`` when closed); ``by`` the latest moment of a
-    ``today_or_by`` promise (``None`` otherwise).
+    ``today_or_by`` or ``within`` promise (``None`` otherwise); ``minutes`` the minutes of a
+    ``within`` promise; ``owner`` the name of the person who will call, set only when the
+    SLA makes it true (a handoff's owner on shift and notified now).
     """
 
     kind: Kind
@@ -56,6 +72,25 @@ class FollowUp:
     open_now: bool
     until: datetime | None = None
     by: datetime | None = None
+    minutes: int | None = None
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """A written handoff's owner and SLA clock, as the service knows them.
+
+    ``owner`` is the owner's name (``None``: nobody); ``notify_at`` the moment the clock
+    starts (now when someone was on shift, else the next on-shift moment); ``due_at`` the
+    first-contact deadline; ``first_contact`` the SLA's minutes; ``told`` whether a notice
+    went (or goes, at ``notify_at``) to a person or channel at all.
+    """
+
+    owner: str | None
+    notify_at: datetime
+    due_at: datetime
+    first_contact: timedelta
+    told: bool
 
 
 def after_business_time(calendar: BusinessCalendar, start: datetime, amount: timedelta) -> datetime:
@@ -86,12 +121,40 @@ def _round_up(t: datetime) -> datetime:
 
 
 def follow_up(
-    calendar: BusinessCalendar, now: datetime, *, window: timedelta = PROMISE_WINDOW
+    calendar: BusinessCalendar,
+    now: datetime,
+    *,
+    window: timedelta = PROMISE_WINDOW,
+    assigned: Assigned | None = None,
 ) -> FollowUp:
-    """The honest follow-up promise at ``now`` (aware), by the rule in this module's docstring.
+    """The honest follow-up promise at ``now`` (aware), by the rule in this module's docstring;
+    with ``assigned`` (the handoff is written) the SLA's exact promise where it is true.
 
     >>> # Wednesday 17:02, open until 18:00: follow_up(cal, wed_1702).kind == "today"
     """
+    promise = _by_calendar(calendar, now, window)
+    if assigned is None:
+        return promise
+    return _by_sla(promise, assigned, calendar)
+
+
+def _by_sla(promise: FollowUp, assigned: Assigned, calendar: BusinessCalendar) -> FollowUp:
+    """The calendar's ``promise`` made exact by the handoff's owner and clock."""
+    now = promise.now
+    if assigned.notify_at > now:  # nobody on shift now: the clock starts later
+        start = assigned.notify_at.astimezone(calendar.tz)
+        return FollowUp("from", now, start, promise.open_now, promise.until)
+    if not (assigned.told and assigned.owner and promise.open_now and now < assigned.due_at):
+        return promise
+    due = assigned.due_at.astimezone(calendar.tz)
+    if due - now <= assigned.first_contact:
+        minutes = max(1, math.ceil(assigned.first_contact / timedelta(minutes=1)))
+        return replace(promise, kind="within", by=due, minutes=minutes, owner=assigned.owner)
+    return replace(promise, kind="today_or_by", by=_round_up(due), owner=assigned.owner)
+
+
+def _by_calendar(calendar: BusinessCalendar, now: datetime, window: timedelta) -> FollowUp:
+    """The promise the business calendar alone allows (no handoff written yet)."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"naive datetime {now.isoformat()}: pass an aware datetime")
     local = now.astimezone(calendar.tz)

@@ -581,7 +581,7 @@ class Engine:
             "open_now": ctx.calendar.is_open(ctx.now),
             "reachable": reachable(self.flow, state, ctx),
             "next_opening": ctx.calendar.next_opening(ctx.now),
-            "follow_up": follow_up(ctx.calendar, ctx.now),
+            "follow_up": follow_up(ctx.calendar, ctx.now, assigned=ctx.assigned),
             "channel": ctx.channel,
             "cases": [_case_vars(m) for m in run.last_cases],
             "offered": list(state.offered),

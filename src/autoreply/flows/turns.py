@@ -10,6 +10,7 @@ from typing import Any, Literal
 from autoreply.domain.booking import Busy, RepAvailability, SlotRules
 from autoreply.domain.calendar import BusinessCalendar
 from autoreply.domain.casestudies import CaseLibrary, CaseMatch
+from autoreply.domain.promise import Assigned
 from autoreply.domain.topics import TopicVocabulary
 
 __all__ = [
@@ -351,6 +352,8 @@ class Context:
     lost_hold: str | None = None  # the slot id of a hold that lapsed and was taken
     # The lead's upcoming meeting booked in another conversation: {"start", "end"}
     lead_booking: Mapping[str, datetime] | None = None
+    # The handoff's owner and SLA clock once it is written (the promise may name the owner)
+    assigned: Assigned | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.domain import triggers
 from autoreply.domain.handoff import HandoffRecord, TranscriptLine
+from autoreply.domain.promise import FollowUp, follow_up
 from autoreply.domain.scoring import PRICING_VIEWS_SCORED
 from autoreply.errors import BadRequestError, ForbiddenError, NotFoundError
 from autoreply.flows.turns import Inbound, State
@@ -150,6 +151,17 @@ class ConversationService(TurnRunner):
                     extra={"conversation": conversation_id, "lead": lead.id},
                 )
         return replace(result, token=token)
+
+    async def follow_up(self, conversation_id: str, now: datetime) -> FollowUp:
+        """The promise a page may make about a conversation: exact once its handoff is
+        written (its owner and SLA clock, ``Owners.assigned``), the calendar's before."""
+        assigned = None
+        async with self.uow.read() as session:
+            conversation = await repos.conversation_by_public_id(session, conversation_id)
+            row = await self.handoffs.row(session, conversation) if conversation else None
+            if row is not None and self.owners is not None:
+                assigned = await self.owners.assigned(session, row)
+        return follow_up(self.content.calendar, now, assigned=assigned)
 
     async def locale_of(self, conversation_id: str) -> str:
         """The language of a conversation's flow."""

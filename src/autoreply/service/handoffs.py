@@ -60,7 +60,9 @@ class HandoffWriter:
         turn: Turn,
         ctx: Context,
         now: datetime,
-    ) -> HandoffRecord | None:
+    ) -> tuple[HandoffRecord, HandoffRow] | None:
+        """Write or refresh the handoff this turn makes (a handoff effect, or an end with
+        something collected); the record and its row, or None when there is none."""
         reason = next((e.reason for e in reversed(turn.effects) if isinstance(e, Handoff)), None)
         ended = any(isinstance(e, Ended | OptOut) for e in turn.effects)
         if reason is None and not ended and turn.state.handoff is None:
@@ -72,7 +74,7 @@ class HandoffWriter:
             reason = "completed"
         if reason is None:
             return None
-        return await self.save(
+        return await self.write(
             session, engine, conversation, lead, turn.state, ctx, reason, now, row=existing
         )
 
@@ -90,6 +92,26 @@ class HandoffWriter:
         row: HandoffRow | None,
     ) -> HandoffRecord:
         """Write the handoff, or bring ``row`` (the existing one, from ``row()``) up to date."""
+        record, _ = await self.write(
+            session, engine, conversation, lead, state, ctx, reason, now, row=row
+        )
+        return record
+
+    async def write(
+        self,
+        session: AsyncSession,
+        engine: Engine,
+        conversation: Conversation,
+        lead: Lead,
+        state: State,
+        ctx: Context,
+        reason: str,
+        now: datetime,
+        *,
+        row: HandoffRow | None,
+    ) -> tuple[HandoffRecord, HandoffRow]:
+        """``save``, answering the row too: a new one has its owner and clock
+        (``Owners.assign``), which the lead's promise is made from."""
         flow = engine.flow
         ctx = replace(ctx, lead=facts(lead))  # the effects of this turn may have changed it
         source = conversation.source or {}
@@ -145,7 +167,7 @@ class HandoffWriter:
                     session, row, conversation.channel, before, trigger, now
                 )
         await session.flush()
-        return record
+        return record, row
 
 
 async def _who(session: AsyncSession, lead: Lead) -> Who:

@@ -34,7 +34,7 @@ from autoreply.domain.timing import TimingBucket, timing_from_bucket
 from autoreply.errors import ConfigError
 from autoreply.flows.engine import Engine
 from autoreply.flows.spec import SlotType
-from autoreply.flows.turns import Cards, Context, Reply, State, Text, cards_of, reply_to_dict
+from autoreply.flows.turns import Cards, Reply, State, Text, cards_of, reply_to_dict
 from autoreply.service.conversations import ConversationService, reply_text
 from autoreply.store import repos
 from autoreply.store.models import Conversation, Lead
@@ -142,11 +142,21 @@ class FormIntake:
             await session.flush()
             row.conversation_id = conversation.id
             ctx = await service.context(session, engine, conversation, lead, now)
-            await self._reply(session, submission, engine, conversation, lead, cards, ctx, row.id)
+            locale = engine.flow.locale
+            variables = self._variables(submission, engine, conversation, cards, now)
+            subject = self.renderer.subject(submission.form.reply_template, locale, variables)
+            await self._transcript(session, submission, conversation, cards, locale, subject, now)
             state = state.evolve(handoff="form")
             conversation.state = state.to_dict()
-            await service.handoffs.save(
+            conversation.first_response_at = now  # moved to the delivery time when it goes
+            _, handoff = await service.handoffs.write(
                 session, engine, conversation, lead, state, ctx, "form", now, row=None
+            )
+            # The handoff has its owner and clock now: the email promises what they make true.
+            assigned = await service.owners.assigned(session, handoff) if service.owners else None
+            variables["follow_up"] = follow_up(self.content.calendar, now, assigned=assigned)
+            await self._reply(
+                session, submission, conversation, lead, locale, variables, row.id, now
             )
             log.info(
                 "form submission accepted",
@@ -160,41 +170,29 @@ class FormIntake:
             service.links.continue_chat(conversation.public_id, now),
         )
 
-    async def _reply(
+    async def _transcript(
         self,
         session: AsyncSession,
         submission: Submission,
-        engine: Engine,
         conversation: Conversation,
-        lead: Lead,
         cards: Cards,
-        ctx: Context,
-        submission_id: int,
+        locale: str,
+        subject: str,
+        now: datetime,
     ) -> None:
-        """The transcript of what the form said and was answered, and the reply email
-        queued in this transaction."""
-        now = ctx.now
-        locale = engine.flow.locale
-        rendered = self.renderer.render(
-            submission.form.reply_template,
-            locale,
-            to=Person(lead.name or "", submission.email),
-            now=now,
-            variables=self._variables(submission, engine, conversation, cards, now),
-            auto_submitted="auto-replied",
-        )
+        """The conversation's record of what the form said and was answered (the email by
+        its subject, then the cases it introduces), for the handoff and the chat opened from
+        the email, which reads like one conversation."""
         note = self.renderer.part(
             "form_note",
             locale,
             {
-                "subject": rendered.subject,
+                "subject": subject,
                 "form": submission.form,
                 "answers": submission.summary(),
                 "cases": len(cards.cards),
             },
         )
-        # What was received, then the cases it introduces: the chat opened from the email
-        # reads like one conversation.
         replies: list[Reply] = [Text(note), *([cards] if cards.cards else [])]
         message = partial(repos.message_row, conversation.id, now=now)
         await repos.add_messages(
@@ -203,6 +201,27 @@ class FormIntake:
                 message("in", "form", _summary(submission), {}),
                 *(message("out", r.kind, reply_text(r), reply_to_dict(r)) for r in replies),
             ],
+        )
+
+    async def _reply(
+        self,
+        session: AsyncSession,
+        submission: Submission,
+        conversation: Conversation,
+        lead: Lead,
+        locale: str,
+        variables: dict[str, Any],
+        submission_id: int,
+        now: datetime,
+    ) -> None:
+        """The reply email, queued in this transaction."""
+        rendered = self.renderer.render(
+            submission.form.reply_template,
+            locale,
+            to=Person(lead.name or "", submission.email),
+            now=now,
+            variables=variables,
+            auto_submitted="auto-replied",
         )
         await repos.enqueue(
             session,
@@ -215,7 +234,6 @@ class FormIntake:
             conversation_id=conversation.id,
             lead_id=lead.id,
         )
-        conversation.first_response_at = now  # moved to the delivery time when it goes
 
     async def _source(
         self,

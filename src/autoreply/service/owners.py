@@ -18,6 +18,8 @@ what happens when nobody does.
   target. Every step is a ``handoff_events`` row.
 - **Reassigning** (a rep or manager): the new owner is emailed and, until the lead is
   reached, gets a fresh deadline in their own working time; the escalation moves with it.
+- **Promising** (``assigned``): what the lead may be told once the handoff is written (the
+  owner's name, the clock, whether anyone was told), for ``domain.promise.follow_up``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.domain.calendar import BusinessCalendar, WeeklyHours
 from autoreply.domain.notices import NoticeKind
-from autoreply.domain.promise import after_business_time, business_time_between
+from autoreply.domain.promise import Assigned, after_business_time, business_time_between
 from autoreply.domain.routing import (
     Candidate,
     Deadlines,
@@ -216,6 +218,20 @@ class Owners:
         return await self.notifications.send(
             session, notice, targets, event=event, now=now, lead_id=lead_id
         )
+
+    async def assigned(self, session: AsyncSession, row: HandoffRow) -> Assigned | None:
+        """What the lead may be promised about a written handoff (``domain.promise``): its
+        owner's name, its clock, and whether anyone was told (a notice went to a target
+        that is configured); None without a clock or once the lead was reached."""
+        if row.notify_at is None or row.due_at is None or row.contacted_at is not None:
+            return None
+        owner = await repos.get_rep(session, row.owner_id) if row.owner_id else None
+        team = self.team(row.team)
+        first, _ = self.minutes(team)
+        told = row.notified_at is not None and bool(
+            self.owner_targets(owner) or self.targets(team.notify, owner)
+        )
+        return Assigned(owner.name if owner else None, row.notify_at, row.due_at, first, told)
 
     # -- assigning ---------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ from autoreply.service.meetings import MeetingMail
 from autoreply.service.owners import Owners
 from autoreply.service.uow import UnitOfWork
 from autoreply.store import repos
-from autoreply.store.models import Conversation, Lead
+from autoreply.store.models import Conversation, HandoffRow, Lead
 
 __all__ = ["Outgoing", "TurnResult", "TurnRunner", "reply_text"]
 
@@ -61,6 +61,16 @@ class TurnResult:
     handoff: HandoffRecord | None = None
     token: str | None = None  # only from ``start``: the conversation's secret
     locale: str = "ja"  # the language of the conversation's flow
+
+
+@dataclass(frozen=True)
+class _Ran:
+    """The engine's turn and what made it (the state, event and context it ran on)."""
+
+    state: State
+    event: Inbound
+    ctx: Context
+    turn: Turn
 
 
 def reply_text(reply: Reply) -> str:
@@ -112,9 +122,14 @@ class TurnRunner:
         state = State.from_dict(conversation.state) if conversation.state else State()
         slots = engine.may_need_slots(state, event)
         ctx = await self.context(session, engine, conversation, lead, now, slots=slots)
+        if state.handoff is not None and self.owners is not None:
+            existing = await self.handoffs.row(session, conversation)
+            if existing is not None:
+                ctx = replace(ctx, assigned=await self.owners.assigned(session, existing))
         if state.held:
             ctx = await self._keep_hold(session, engine, conversation, lead, state, ctx)
-        turn = await self._book(session, engine, conversation, lead, state, event, ctx)
+        ran = await self._book(session, engine, conversation, lead, state, event, ctx)
+        turn = ran.turn
         lead = await self._apply(session, conversation, lead, turn, now)
         if turn.replies and conversation.first_response_at is None:
             # Read the clock again: the figure includes the time this turn took.
@@ -128,19 +143,26 @@ class TurnRunner:
         ids = await repos.add_messages(
             session, _message_rows(conversation.id, event, turn.replies, replies, now)
         )
+        outgoing_ids = ids[len(ids) - len(replies) :]
+        await self._sync_meetings(session, conversation, lead, turn, now)
+        written = await self.handoffs.after_turn(
+            session, engine, conversation, lead, turn, ctx, now
+        )
+        record = written[0] if written else None
+        if written is not None and ctx.assigned is None:
+            turn, record = await self._tell_truth(
+                session, engine, conversation, lead, ran, written, outgoing_ids, now
+            )
+        if record is not None and turn.state.handoff is None:
+            # Remember in the state that a handoff exists, so later turns refresh it.
+            conversation.state = turn.state.evolve(handoff=record.reason).to_dict()
         # An opted-out lead gets nothing pushed, except the confirmation of opting out;
         # one who is unreachable (blocked us on LINE) gets nothing at all.
         opting_out = any(isinstance(e, OptOut) for e in turn.effects)
         if lead.unreachable_at is None and (lead.opted_out_at is None or opting_out):
-            outgoing_ids = ids[len(ids) - len(replies) :]
             await self._enqueue(
                 session, engine, conversation, lead, outgoing_ids, turn.replies, now, reply_context
             )
-        await self._sync_meetings(session, conversation, lead, turn, now)
-        record = await self.handoffs.after_turn(session, engine, conversation, lead, turn, ctx, now)
-        if record is not None and turn.state.handoff is None:
-            # Remember in the state that a handoff exists, so later turns refresh it.
-            conversation.state = turn.state.evolve(handoff=record.reason).to_dict()
         return TurnResult(
             locale=engine.flow.locale,
             conversation_id=conversation.public_id,
@@ -159,7 +181,7 @@ class TurnRunner:
         state: State,
         event: Inbound,
         ctx: Context,
-    ) -> Turn:
+    ) -> _Ran:
         """The engine's turn, with the slot it picks held and the hold it confirms booked;
         a slot taken at this very moment runs the turn again as ``slot_taken`` (the lead is
         told and offered fresh slots)."""
@@ -176,13 +198,55 @@ class TurnRunner:
                 session, conversation, lead, effect, ctx, ctx.now, held_until=self._hold_end(ctx)
             ):
                 ctx = await self.context(session, engine, conversation, lead, ctx.now, slots=True)
-                return engine.turn(state, Inbound("slot_taken", value=effect.slot_id), ctx)
+                taken = Inbound("slot_taken", value=effect.slot_id)
+                return _Ran(state, taken, ctx, engine.turn(state, taken, ctx))
             if isinstance(effect, Confirm) and not await repos.confirm_hold(
                 session, conversation.id
             ):  # pragma: no cover - _keep_hold made sure of the hold in this transaction
                 ctx = await self.context(session, engine, conversation, lead, ctx.now, slots=True)
-                return engine.turn(state, event, replace(ctx, lost_hold=effect.slot_id))
-        return turn
+                ctx = replace(ctx, lost_hold=effect.slot_id)
+                return _Ran(state, event, ctx, engine.turn(state, event, ctx))
+        return _Ran(state, event, ctx, turn)
+
+    async def _tell_truth(
+        self,
+        session: AsyncSession,
+        engine: Engine,
+        conversation: Conversation,
+        lead: Lead,
+        ran: _Ran,
+        written: tuple[HandoffRecord, HandoffRow],
+        message_ids: Sequence[int],
+        now: datetime,
+    ) -> tuple[Turn, HandoffRecord]:
+        """This turn wrote the handoff and ran without its clock: say its promise as the
+        owner and clock now make it true (「担当の○○より5分以内に」 only when they were told
+        now). The engine runs the same turn again with them (pure, so only the words may
+        differ); changed replies replace the rows just written and the record's transcript
+        is brought up to date."""
+        record, row = written
+        assigned = await self.owners.assigned(session, row) if self.owners else None
+        if assigned is None:
+            return ran.turn, record
+        ctx = replace(ran.ctx, assigned=assigned)
+        again = engine.turn(ran.state, ran.event, ctx)
+        same = (again.state, again.effects, len(again.replies))
+        if same != (ran.turn.state, ran.turn.effects, len(ran.turn.replies)):
+            # A flow that branches on the promise: keep the turn whose effects were applied.
+            log.warning("promise changed the turn", extra={"conversation": conversation.public_id})
+            return ran.turn, record
+        pairs = zip(message_ids, again.replies, ran.turn.replies, strict=True)
+        changed = [(message_id, reply) for message_id, reply, before in pairs if reply != before]
+        if not changed:
+            return ran.turn, record
+        for message_id, reply in changed:
+            await repos.rewrite_message(
+                session, message_id, reply_text(reply), reply_to_dict(reply)
+            )
+        record = await self.handoffs.save(
+            session, engine, conversation, lead, again.state, ctx, row.reason, now, row=row
+        )
+        return again, record
 
     async def _booked_elsewhere(
         self,

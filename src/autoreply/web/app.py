@@ -46,7 +46,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     install_rep_auth(app, settings, resolve_secret(settings))
     for routes in (chat, site, booking, forms, links, line, rep, rep_api, ops):
         app.include_router(routes.router)
-    app.state.pages = Pages(settings.path("templates_dir"), settings.tz)
+    app.state.pages = Pages(
+        settings.path("templates_dir"),
+        settings.tz,
+        {"sla_first_contact_minutes": settings.sla_first_contact_minutes},
+    )
     app.state.pages.check()
     return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,11 @@ __all__ = ["Pages"]
 class Pages:
     """Renders ``templates/**/*.html``: lead text is always shown as text, never as markup."""
 
-    def __init__(self, templates_dir: Path, tz: ZoneInfo) -> None:
+    def __init__(
+        self, templates_dir: Path, tz: ZoneInfo, values: Mapping[str, Any] | None = None
+    ) -> None:
+        """``values``: what every page may show, e.g. ``sla_first_contact_minutes`` (the
+        demo site says what the service promises from the settings, never a stale number)."""
         self.dir = templates_dir
         self.env = SandboxedEnvironment(
             loader=FileSystemLoader(str(templates_dir)),
@@ -41,6 +46,7 @@ class Pages:
             return ""
 
         self.env.filters["jst"] = jst
+        self.env.globals.update(values or {})
 
     def check(self) -> None:
         """Compile every page template now, so a broken edit stops the start, not a page."""

@@ -113,6 +113,10 @@ class MailRenderer:
         """A piece of text from ``email/<name>.<locale>.j2`` (an invite's summary...)."""
         return self._render(name, locale, "", variables)
 
+    def subject(self, name: str, locale: str, variables: dict[str, Any]) -> str:
+        """The one-line subject of the message ``render`` would make from these variables."""
+        return one_line(self._render(name, locale, "subject", variables))
+
     def render(
         self,
         name: str,
@@ -128,7 +132,7 @@ class MailRenderer:
     ) -> Rendered:
         """One message from the templates named ``name``, addressed to ``to``; a stable
         ``message_id`` keeps the same Message-ID for a message written again."""
-        subject = one_line(self._render(name, locale, "subject", variables))
+        subject = self.subject(name, locale, variables)
         message = EmailMessage()
         message["Subject"] = subject
         message["From"] = _address(self.sender)

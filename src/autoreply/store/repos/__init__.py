@@ -29,6 +29,7 @@ from autoreply.store.repos.conversations import (
     lock_conversation_and_lead,
     message_row,
     messages_of,
+    rewrite_message,
     token_hash_of,
 )
 from autoreply.store.repos.counters import (
@@ -168,6 +169,7 @@ __all__ = [
     "reps_by_emails",
     "reschedule",
     "resolve_lead",
+    "rewrite_message",
     "schedule",
     "timer",
     "token_hash_of",

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.errors import NotFoundError
@@ -190,6 +190,16 @@ async def add_messages(session: AsyncSession, rows: Sequence[Mapping[str, Any]])
         return []
     result = await session.execute(insert(Message).returning(Message.id), list(rows))
     return sorted(result.scalars())
+
+
+async def rewrite_message(
+    session: AsyncSession, message_id: int, text: str, payload: Mapping[str, Any]
+) -> None:
+    """Change what a message written in this transaction says (a turn's reply, said again
+    once its handoff's owner is known)."""
+    await session.execute(
+        update(Message).where(Message.id == message_id).values(text=text, payload=dict(payload))
+    )
 
 
 async def messages_of(session: AsyncSession, conversation_id: int) -> list[Message]:

@@ -131,16 +131,21 @@ async def thanks(form_id: str, request: Request, runtime: RuntimeDep, c: str = "
     """The thank-you page, with the way to continue in the chat right away."""
     form = _form(runtime, form_id)
     now = runtime.content.clock.now()
-    valid = bool(c) and runtime.service.links.opened("continue", c, now) is not None
+    conversation_id = runtime.service.links.opened("continue", c, now) if c else None
     calendar = runtime.content.calendar
     local = now.astimezone(calendar.tz)
+    promise = (
+        await runtime.service.follow_up(conversation_id, local)
+        if conversation_id
+        else follow_up(calendar, local)
+    )
     return _pages(request).render(
         "forms/thanks.html",
         request=request,
         form=form,
-        continue_url=f"/c/{c}" if valid else None,
+        continue_url=f"/c/{c}" if conversation_id else None,
         open_now=calendar.is_open(local),
         next_opening=calendar.next_opening(local),
-        follow_up=follow_up(calendar, local),
+        follow_up=promise,
         page="form",
     )
