@@ -130,11 +130,14 @@ async def converse(
     recorder: Recorder,
     think_ms: float,
     rng: random.Random,
+    ended: Callable[[Lead, str, float], None] | None = None,
 ) -> None:
     """Hold one whole conversation, answering whatever the bot asks, as the widget would.
 
     With ``think_ms``, the lead pauses a random 0..2*think_ms before every request, the
     first one included (so leads arrive spread out rather than all at the same instant).
+    ``ended(lead, step, sent)`` is called for the turn that ends the conversation (the one
+    that writes the handoff), with the wall-clock time (``time.time()``) its request was sent.
     """
     if think_ms:
         await asyncio.sleep(rng.uniform(0, 2 * think_ms) / 1000)
@@ -186,9 +189,12 @@ async def converse(
         if think_ms:
             await asyncio.sleep(rng.uniform(0, 2 * think_ms) / 1000)
         send = functools.partial(client.post, url, json=message, headers=headers)
+        sent = time.time()
         response = await timed(recorder, step, send, 200)
         body = response.json()
         replies, status = body["replies"], str(body["status"])
+        if ended is not None and status != "active":
+            ended(lead, step, sent)
         if step == "challenge" and "slots" not in _kinds(replies):
             recorder.outcomes["no slot offered"] += 1
         if step.startswith("slot") and "slots" in _kinds(replies):
@@ -226,7 +232,7 @@ async def run_conversations(
             with contextlib.suppress(RequestFailed):
                 await converse(client, lead, run_id, recorder, think_ms, rng)
 
-    await _phase(recorder, [worker(n) for n in range(concurrency)], limit_seconds, probes)
+    await run_phase(recorder, [worker(n) for n in range(concurrency)], limit_seconds, probes)
     return recorder
 
 
@@ -247,13 +253,16 @@ async def run_baseline(
             with contextlib.suppress(RequestFailed):
                 await timed(recorder, "healthz", lambda: client.get("/healthz"), 200)
 
-    await _phase(recorder, [worker() for _ in range(concurrency)], limit_seconds, probes)
+    await run_phase(recorder, [worker() for _ in range(concurrency)], limit_seconds, probes)
     return recorder
 
 
-async def _phase(
+async def run_phase(
     recorder: Recorder, workers: list[Any], limit_seconds: float, probes: Probes | None
 ) -> None:
+    """Run ``workers`` (coroutines) to the end or the time limit, recording into
+    ``recorder`` the wall time and the CPU the server, PostgreSQL, this client and the
+    machine used meanwhile."""
     server_cpu = probes.server if probes else None
     database_cpu = probes.database if probes else None
     server_before = server_cpu() if server_cpu else (math.nan, math.nan)

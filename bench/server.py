@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _server_env(port: int, database_url: str | None, workers: int | None) -> dict[str, str]:
+def _server_env(
+    port: int, database_url: str | None, workers: int | None, extra: Mapping[str, str]
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOREPLY_")}
     env.update(
         AUTOREPLY_FLOW=str(REPO / "flows" / "demo.ja.yaml"),
@@ -54,6 +56,7 @@ def _server_env(port: int, database_url: str | None, workers: int | None) -> dic
         env["AUTOREPLY_DATABASE_URL"] = database_url
     if workers:
         env["AUTOREPLY_WORKERS"] = str(workers)
+    env.update(extra)
     return env
 
 
@@ -120,8 +123,10 @@ async def own_server(
     workers: int | None,
     profile_out: Path | None,
     ready_seconds: float,
+    extra_env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Server]:
-    """``autoreply serve`` on a free loopback port, in ``workdir``; stopped on exit."""
+    """``autoreply serve`` on a free loopback port, in ``workdir``, with ``extra_env`` on
+    top of the benchmark's environment; stopped on exit."""
     port = _free_port()
     serve = ["serve", "--host", "127.0.0.1", "--port", str(port)]
     if profile_out is not None:
@@ -134,7 +139,7 @@ async def own_server(
         process = await asyncio.create_subprocess_exec(
             *command,
             cwd=workdir,
-            env=_server_env(port, database_url, workers),
+            env=_server_env(port, database_url, workers, extra_env or {}),
             stdin=subprocess.DEVNULL,
             stdout=log_fd,
             stderr=subprocess.STDOUT,
