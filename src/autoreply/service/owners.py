@@ -306,16 +306,30 @@ class Owners:
         if at <= now or self.calendar.is_open(now):
             await self._announce(session, row, conversation.channel, owner, team, "hot_lead", now)
         else:
-            await repos.schedule(
-                session,
-                kind="digest",
-                key=f"digest:{at.isoformat()}",
-                due_at=at,
-                payload={},
-                now=now,
-            )
-            await self._on_call(session, row, conversation.channel, owner, team, now)
+            await self._tell_at_opening(session, row, conversation.channel, owner, team, at, now)
         return owner
+
+    async def _tell_at_opening(
+        self,
+        session: AsyncSession,
+        row: HandoffRow,
+        channel: str,
+        owner: Rep | None,
+        team: Team,
+        opening: datetime,
+        now: datetime,
+    ) -> None:
+        """After hours: the digest timer of ``opening`` tells the team (one per opening,
+        however many handoffs wait for it); on-call hears now for the tiers it names."""
+        await repos.schedule(
+            session,
+            kind="digest",
+            key=f"digest:{opening.isoformat()}",
+            due_at=opening,
+            payload={},
+            now=now,
+        )
+        await self._on_call(session, row, channel, owner, team, now)
 
     async def _schedule_escalation(
         self,
@@ -430,15 +444,7 @@ class Owners:
         row.notified_at, row.notify_at = None, opening
         if owner is not None:  # told again at the opening: the clock starts again there
             await self._restart_clock(session, row, owner, now)
-        await repos.schedule(
-            session,
-            kind="digest",
-            key=f"digest:{opening.isoformat()}",
-            due_at=opening,
-            payload={},
-            now=now,
-        )
-        await self._on_call(session, row, channel, owner, team, now)
+        await self._tell_at_opening(session, row, channel, owner, team, opening, now)
 
     # -- timers ------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from autoreply.domain.promise import follow_up
 from autoreply.errors import BadRequestError, NotFoundError
 from autoreply.service import reps
-from autoreply.service.owners import ownership
+from autoreply.service.owners import Ownership, ownership
 from autoreply.store.models import HandoffRow, Rep
 from autoreply.web.auth import (
     csrf_ok,
@@ -321,6 +321,30 @@ async def repos_handoff(session: AsyncSession, handoff_id: int) -> tuple[Handoff
         return None
 
 
+def _contacted_page(
+    request: Request,
+    runtime: RuntimeDep,
+    row: HandoffRow,
+    rep: Rep,
+    owned: Ownership,
+    token: str,
+    *,
+    done: bool,
+) -> HTMLResponse:
+    return _render(
+        request,
+        runtime,
+        "rep/contacted.html",
+        rep=None,
+        h=row,
+        r=row.record,
+        who=rep,
+        owned=owned,
+        token=token,
+        done=done,
+    )
+
+
 @router.get("/contacted/{token}", response_class=HTMLResponse)
 async def contacted_link(
     token: Annotated[str, Path(max_length=200)], request: Request, runtime: RuntimeDep
@@ -333,18 +357,7 @@ async def contacted_link(
     row, _, rep = found
     async with runtime.sessions() as session:
         owned = await ownership(session, runtime.owners, row, runtime.content.clock.now())
-    return _render(
-        request,
-        runtime,
-        "rep/contacted.html",
-        rep=None,
-        h=row,
-        r=row.record,
-        who=rep,
-        owned=owned,
-        token=token,
-        done=False,
-    )
+    return _contacted_page(request, runtime, row, rep, owned, token, done=False)
 
 
 @router.post("/contacted/{token}", response_class=HTMLResponse)
@@ -366,15 +379,4 @@ async def contacted_by_link(
     async with runtime.sessions() as session, session.begin():
         row = await reps.mark_contacted(session, row.id, rep, now, runtime.owners)
         owned = await ownership(session, runtime.owners, row, now)
-    return _render(
-        request,
-        runtime,
-        "rep/contacted.html",
-        rep=None,
-        h=row,
-        r=row.record,
-        who=rep,
-        owned=owned,
-        token=token,
-        done=True,
-    )
+    return _contacted_page(request, runtime, row, rep, owned, token, done=True)
