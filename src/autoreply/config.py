@@ -189,6 +189,34 @@ class Settings(BaseSettings):
     notify_owner_email: bool = Field(
         True, description="Also email each notification to the handoff's owner."
     )
+    crm_webhook_url: str | None = Field(
+        None, description="Where CRM events are POSTed (signed); unset: no CRM webhook."
+    )
+    crm_webhook_secret: str | None = Field(
+        None, description="Secret the CRM webhook's signatures are made with (HMAC-SHA256)."
+    )
+    crm_webhooks: Path = Field(
+        Path("flows/webhooks.yaml"),
+        description="More CRM endpoints, each with its secret and events (missing file: none).",
+    )
+    meeting_reminder_time: str = Field(
+        "08:00",
+        pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d$",
+        description="Same-day reminder email to the lead at this local time; empty: none.",
+    )
+    cadence: Path = Field(
+        Path("flows/cadence.yaml"),
+        description="Follow-up cadence and tier aging rules (missing file: the built-in ones).",
+    )
+    retention_months: int | None = Field(
+        None, ge=1, le=240, description="Purge leads with no activity for this many months."
+    )
+    privacy_policy_url: str = Field(
+        "/privacy", description="The privacy notice (個人情報の取り扱い) forms link to."
+    )
+    privacy_policy_version: str = Field(
+        "2026-12-01", max_length=40, description="Version of it a lead's consent records."
+    )
     run_worker: bool = Field(
         True, description="`serve` also delivers the outbox and handles LINE events."
     )

@@ -9,6 +9,7 @@ from autoreply.config import Settings
 from autoreply.domain.booking import SlotRules
 from autoreply.domain.calendar import BusinessCalendar
 from autoreply.domain.casestudies import CaseLibrary
+from autoreply.domain.crm_events import Webhook
 from autoreply.domain.topics import TopicVocabulary
 from autoreply.errors import ConfigError
 from autoreply.flows.engine import Engine
@@ -20,8 +21,9 @@ __all__ = ["Content"]
 @dataclass
 class Content:
     """Everything pure the use cases need: the flows' engines, the case-study library and
-    topic vocabulary, the business calendar, the operator's texts, the slot rules, and the
-    clock and secret every use case shares. Built by ``bootstrap.build_content``."""
+    topic vocabulary, the business calendar, the operator's texts, the slot rules, the
+    clock and secret every use case shares, and the CRM webhooks events go to. Built by
+    ``bootstrap.build_content``."""
 
     settings: Settings
     calendar: BusinessCalendar
@@ -33,6 +35,7 @@ class Content:
     default_flow: str = ""
     clock: Clock = field(default_factory=SystemClock)
     secret: str = field(default="", repr=False)
+    webhooks: tuple[Webhook, ...] = ()  # CRM endpoints that events are sent to
 
     def engine(self, flow_id: str | None = None) -> Engine:
         """The engine of a flow by id (the default flow when None)."""

@@ -27,6 +27,7 @@ __all__ = [
     "Base",
     "Booking",
     "Conversation",
+    "FollowUp",
     "FormSubmission",
     "HandoffEvent",
     "HandoffRow",
@@ -35,8 +36,10 @@ __all__ = [
     "LeadIdentity",
     "Message",
     "OutboxRow",
+    "PrivacyLogEntry",
     "RateCounter",
     "Rep",
+    "RepSession",
     "Timer",
     "UTCDateTime",
 ]
@@ -101,6 +104,8 @@ class Lead(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))  # kept across handoffs
     team: Mapped[str | None] = mapped_column(String(100))
+    consent_at: Mapped[datetime | None]  # agreed to the privacy notice (個人情報の取り扱い)
+    consent_version: Mapped[str | None] = mapped_column(String(40))  # which version of it
     identities: Mapped[list[LeadIdentity]] = relationship(back_populates="lead")
 
 
@@ -194,6 +199,15 @@ class HandoffRow(Base):
     notified_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]  # first-contact deadline (business time)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: 0.5次商談 recorded as done: when, by whom, and its structured fields
+    #: (課題 / 意思決定者 / 検討時期 / 予算感 / 懸念点 / 次アクション, see domain.qualification).
+    qualified_at: Mapped[datetime | None]
+    qualified_by: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    qualification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: The rep's verdict after the 0.5次商談: True a real opportunity (商談化), False not.
+    qualified: Mapped[bool | None] = mapped_column(Boolean)
+    #: The tier fell to C because the lead did not react for the cadence's days (aging).
+    aged_at: Mapped[datetime | None]
 
 
 class HandoffEvent(Base):
@@ -258,6 +272,63 @@ class Booking(Base):
     cancelled_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]  # a hold's end; None once confirmed
     cancel_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: The invite's revision (iCalendar SEQUENCE): each update or cancel sends one more.
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: What happened at the meeting, marked by a rep: ``held`` or ``no_show``.
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    outcome_at: Mapped[datetime | None]
+    outcome_by: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    #: A rescheduled meeting is a new booking pointing at the one it replaced (status
+    #: ``rescheduled``); the invite keeps the first booking's UID.
+    rescheduled_from_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
+
+
+class FollowUp(Base):
+    """A follow-up task on a handoff (二次架電, 資料送付, リマインドメール, フォローコール予定),
+    made by the cadence rules (``rule``) or by a rep. Status: open, done, cancelled."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (
+        Index("ix_follow_ups_open", "status", "due_at"),
+        Index("ix_follow_ups_handoff", "handoff_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    rule: Mapped[str | None] = mapped_column(String(100))
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class RepSession(Base):
+    """A rep's logged-in session, so that logging out really ends it (the cookie only
+    names it): ``id`` is the SHA-256 of the random token in the cookie."""
+
+    __tablename__ = "rep_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class PrivacyLogEntry(Base):
+    """That a lead's data was exported, deleted or purged, without any personal data:
+    the lead's number, what was done, by whom, and how many rows of each table."""
+
+    __tablename__ = "privacy_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(20))  # export, delete, purge
+    lead_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: the lead is gone
+    actor: Mapped[str] = mapped_column(String(200))  # "rep:3", "cli", "retention"
+    counts: Mapped[dict[str, Any]]
 
 
 class OutboxRow(Base):
