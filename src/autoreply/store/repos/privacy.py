@@ -481,5 +481,8 @@ async def inactive_leads(session: AsyncSession, cutoff: datetime, limit: int) ->
         )
         .order_by(Lead.updated_at, Lead.id)
         .limit(limit)
+        # Another retention run at this moment (another process) skips the leads this
+        # one is purging, instead of purging and logging them a second time.
+        .with_for_update(skip_locked=True, of=Lead)
     )
     return list(rows)
