@@ -396,3 +396,54 @@ async def test_retention_purges_after_n_months_once_across_two_schedulers(
         assert pending == ["retention:2027-05-23"]
     finally:
         await other_engine.dispose()
+
+
+# -- consent on forms --------------------------------------------------------------------------
+
+FORM = {
+    "document": "service-overview",
+    "company": "株式会社サンプル",
+    "name": "山田太郎",
+    "email": TARO,
+}
+
+
+async def test_a_form_without_consent_is_refused_and_with_it_the_lead_keeps_it(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The form shows the required 「個人情報の取り扱いに同意する」 with the policy link; a
+    post without it (HTML: the form again, 400; JSON: 422 with the reason) stores nothing;
+    with it the lead records when and which version was agreed."""
+    page = await client.get("/forms/document-request")
+    assert "個人情報の取り扱いに同意する" in page.text
+    assert re.search(
+        r'<input id="f-consent" type="checkbox" name="consent" value="yes" required', page.text
+    )
+    assert '<a href="/privacy"' in page.text
+    english = await client.get("/forms/document-request-en")
+    assert '<a href="/privacy/en"' in english.text and "I agree" in english.text
+    refused = await client.post("/forms/document-request", data=FORM)
+    assert refused.status_code == 400 and "個人情報の取り扱いへの同意が必要です。" in refused.text
+    as_json = await client.post("/forms/document-request", json=FORM)
+    assert as_json.status_code == 422
+    assert as_json.json()["errors"]["consent"]["code"] == "consent_required"
+    said_no = await client.post("/forms/document-request", json={**FORM, "consent": False})
+    assert said_no.status_code == 422
+    async with app.state.runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Lead)) == 0
+    accepted = await client.post("/forms/document-request", json={**FORM, "consent": True})
+    assert accepted.status_code == 202, accepted.text
+    async with app.state.runtime.sessions() as session:
+        lead = await session.get(Lead, accepted.json()["lead_id"])
+    assert lead is not None
+    assert lead.consent_at == SATURDAY_NIGHT
+    assert lead.consent_version == app.state.runtime.settings.privacy_policy_version
+
+
+async def test_the_privacy_notice_pages(client: httpx.AsyncClient) -> None:
+    """/privacy is a polite Japanese notice with the version agreed to; /privacy/en too."""
+    ja = await client.get("/privacy")
+    assert ja.status_code == 200 and "個人情報の取り扱いについて" in ja.text
+    assert "開示、訂正、利用停止、消去" in ja.text and "2026-12-01" in ja.text
+    en = await client.get("/privacy/en")
+    assert en.status_code == 200 and "How we handle your personal information" in en.text
