@@ -30,10 +30,11 @@ from autoreply.config import Settings
 from autoreply.domain.privacy import Subject, months_before, next_run, run_key
 from autoreply.errors import NotFoundError
 from autoreply.store import repos
+from autoreply.store.models import PrivacyLogEntry
 from autoreply.store.repos.privacy import Footprint
 from autoreply.store.timers import TimerItem
 
-__all__ = ["PURGE_BATCH", "RETENTION", "Found", "Privacy", "find", "summary"]
+__all__ = ["PURGE_BATCH", "RETENTION", "Found", "Privacy", "find", "recent_log", "summary"]
 
 log = logging.getLogger(__name__)
 RETENTION = "retention"  # the timer kind of the daily run
@@ -85,6 +86,11 @@ def summary(subject: Subject, found: Footprint) -> Found:
     """The counts of a footprint, for a page or the command line."""
     leads = found.ids("leads")
     return Found(subject, found.lead_id, found.counts(), leads[1:])
+
+
+async def recent_log(session: AsyncSession, limit: int = 20) -> list[PrivacyLogEntry]:
+    """The latest exports, deletions and purges (ids and counts only), newest first."""
+    return await repos.privacy_log(session, limit=limit)
 
 
 async def find(session: AsyncSession, subject: Subject) -> Found:

@@ -15,7 +15,6 @@ from autoreply.domain.privacy import Subject
 from autoreply.errors import BadRequestError, NotFoundError
 from autoreply.service import privacy as use_case
 from autoreply.service.privacy import Privacy
-from autoreply.store import repos
 from autoreply.store.models import Rep
 from autoreply.web.auth import csrf_ok, csrf_token, session_rep
 from autoreply.web.deps import RuntimeDep
@@ -107,7 +106,7 @@ async def _page(
     status_code: int = 200,
 ) -> HTMLResponse:
     async with runtime.service.uow.read() as session:
-        log = await repos.privacy_log(session, limit=20)
+        log = await use_case.recent_log(session)
     return _render(
         request,
         "rep/privacy.html",
