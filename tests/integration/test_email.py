@@ -342,7 +342,7 @@ async def test_signed_forms_refuse_missing_and_wrong_signatures(
     )
     settings = _settings(migrated, smtp, forms=forms, form_signing_secret="s3cret")
     application = create_app(settings, clock=clock, migrate=False)
-    payload = b'{"email": "ito@example.com", "name": "\\u4f0a\\u85e4"}'
+    payload = b'{"email": "ito@example.com", "name": "\\u4f0a\\u85e4", "consent": true}'
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
