@@ -145,3 +145,20 @@ def test_deactivation_and_a_new_password_end_every_session(
     )
     assert refused.status_code == 400
     assert all(row.revoked_at is not None for row in asyncio.run(_sessions(settings)))
+
+
+def test_the_reps_deactivate_command_ends_the_sessions(
+    served: tuple[str, Settings], tmp_path: Path
+) -> None:
+    """`autoreply reps deactivate EMAIL` (another process) logs the rep out everywhere;
+    `reps activate` lets them log in again."""
+    from tests.integration.test_cli import run
+
+    base, settings = served
+    client = _login(base)
+    env = {"AUTOREPLY_DATABASE_URL": settings.database_url}
+    done = run("reps", "deactivate", EMAIL, cwd=tmp_path, env=env)
+    assert done.returncode == 0 and "deactivated" in done.stdout, done.stderr
+    assert not _logged_in(client)
+    assert run("reps", "activate", EMAIL, cwd=tmp_path, env=env).returncode == 0
+    assert _logged_in(_login(base))
