@@ -48,6 +48,7 @@ from autoreply.service.limits import DatabaseCounters, LimitPolicy, RateLimits
 from autoreply.service.meetings import MeetingMail
 from autoreply.service.notifications import Notifications
 from autoreply.service.owners import Owners
+from autoreply.service.privacy import RETENTION, Privacy
 from autoreply.service.runtime import Runtime
 from autoreply.store.db import (
     create_engine,
@@ -327,10 +328,11 @@ async def open_runtime(
             content, links, renderer, [c.name for c in channels if c.transport is not None]
         )
         owners = Owners(content, routing, notifications)
+        privacy = Privacy(settings, content.clock)
         scheduler = Scheduler(
             sessions,
             content.clock,
-            {"digest": owners.digest, "escalate": owners.escalate},
+            {"digest": owners.digest, "escalate": owners.escalate, RETENTION: privacy.run},
             postgres=not is_sqlite(settings.database_url),
             readers=readers,
             on_queued=worker.wake,
@@ -355,8 +357,10 @@ async def open_runtime(
                 current,
                 head,
             )
-        elif settings.demo:
-            await seed_demo(sessions, content.clock, demo_password_file)
+        else:
+            await privacy.start(sessions)  # the daily retention run is set
+            if settings.demo:
+                await seed_demo(sessions, content.clock, demo_password_file)
         yield Runtime(
             settings,
             content,
