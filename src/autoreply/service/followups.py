@@ -20,8 +20,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,7 @@ from autoreply.domain.cadence import (
     next_daily_run,
     start_of_day,
 )
-from autoreply.domain.qualification import Qualification, prefill
+from autoreply.domain.qualification import CHOICES, Qualification, prefill
 from autoreply.errors import BadRequestError, NotFoundError
 from autoreply.service import events
 from autoreply.service.content import Content
@@ -85,6 +85,8 @@ class HandoffFollowUps:
     form: dict[str, Any]
     qualified_by: str | None
     revisions: int
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: CHOICES)
+    kinds: tuple[str, ...] = TASK_KINDS
 
 
 class FollowUps:
