@@ -19,7 +19,14 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from autoreply.domain.calendar import BusinessCalendar
 from autoreply.domain.promise import after_business_time
@@ -90,15 +97,19 @@ class Offset:
         return f"{self.amount}{self.unit}"
 
 
-def _offset(value: str) -> str:
+def _offset(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"{value} has no unit: write {value}h (business hours) or {value}d")
+    if not isinstance(value, str):
+        raise ValueError("an offset is text such as 2h or 1d")
     return str(Offset.parse(value))
 
 
 _OffsetText = Annotated[
     str,
-    AfterValidator(_offset),
+    BeforeValidator(_offset),
+    WithJsonSchema({"type": "string", "pattern": _OFFSET.pattern}),
     Field(
-        json_schema_extra={"pattern": _OFFSET.pattern},
         description="business time: <n>m, <n>h or <n>d (business days), e.g. 2h, 1d",
     ),
 ]
@@ -119,8 +130,8 @@ class CadenceRule(_Spec):
     """Handoffs of these tiers, not booked at their first contact, get these tasks."""
 
     id: Annotated[str, StringConstraints(pattern=_ID)]
-    tiers: tuple[Tier, ...] = Field(min_length=1)
-    tasks: tuple[TaskSpec, ...] = Field(min_length=1)
+    tiers: tuple[Tier, ...]
+    tasks: tuple[TaskSpec, ...]
 
 
 def _default_days() -> dict[Literal["A", "B"], int]:
@@ -290,6 +301,10 @@ def _problems(spec: CadenceSpec) -> list[tuple[Path_, str]]:
     covered: dict[str, str] = {}
     for index, rule in enumerate(spec.rules):
         here: Path_ = ("cadence", "rules", index)
+        if not rule.tiers:
+            found.append(((*here, "tiers"), f"rule {rule.id!r} names no tier"))
+        if not rule.tasks:
+            found.append(((*here, "tasks"), f"rule {rule.id!r} makes no task"))
         if rule.id in seen_ids:
             found.append(((*here, "id"), f"rule id {rule.id!r} is used twice"))
         seen_ids.setdefault(rule.id, index)
