@@ -205,5 +205,5 @@ def test_the_form_starts_from_what_the_bot_learnt() -> None:
     }
     values = prefill(record, None)
     assert values["challenge"] == "夜間対応"
-    assert values["timeline"] == "2026年12月中旬ごろ（「来月中旬」）"
+    assert values["timeline"] == "来月中旬（2026年12月中旬ごろ）"
     assert prefill(record, {"budget": "未定"})["challenge"] is None  # a record stands as saved

@@ -130,6 +130,10 @@ class CadenceRule(_Spec):
     """Handoffs of these tiers, not booked at their first contact, get these tasks."""
 
     id: Annotated[str, StringConstraints(pattern=_ID)]
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
     tiers: tuple[Tier, ...]
     tasks: tuple[TaskSpec, ...]
 
@@ -180,6 +184,11 @@ class Cadence:
     def rule_for(self, tier: str) -> CadenceRule | None:
         """The first rule naming ``tier`` (None: that tier gets no tasks)."""
         return next((r for r in self.spec.rules if tier in r.tiers), None)
+
+    def rule_name(self, rule_id: str) -> str:
+        """How a rule reads on the pages: its ``name``, else its id."""
+        rule = next((r for r in self.spec.rules if r.id == rule_id), None)
+        return (rule.name or rule.id) if rule is not None else rule_id
 
     def plan(
         self, calendar: BusinessCalendar, tier: str, contacted_at: datetime
@@ -348,6 +357,7 @@ DEFAULT_CADENCE = """\
 cadence:
   rules:
     - id: tier-a
+      name: Tier A（翌営業日に二次架電）
       tiers: [A]
       tasks:
         - kind: send_material
@@ -357,6 +367,7 @@ cadence:
         - kind: follow_call
           after: 5d
     - id: tier-b
+      name: Tier B（3営業日以内に二次架電）
       tiers: [B]
       tasks:
         - kind: reminder_mail

@@ -112,11 +112,11 @@ def prefill(record: Mapping[str, Any], stored: Mapping[str, Any] | None) -> dict
     timeline = None
     if isinstance(timing, dict):
         said, described = timing.get("text"), timing.get("described")
-        timeline = (
-            f"{described}（「{said}」）"
-            if said and described and said != described
-            else said or described
-        )
+        # The lead's own words first, the bot's reading after them: 「来月中旬（12月中旬ごろ）」.
+        if said and described and said != described:
+            timeline = f"{said}（{described}）"
+        else:
+            timeline = said or described
     values: dict[str, Any] = dict.fromkeys(FIELDS)
     values["challenge"] = record.get("challenge") or None
     values["timeline"] = timeline

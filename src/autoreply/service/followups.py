@@ -73,6 +73,7 @@ class TaskView:
     owner: str | None
     done_by: str | None
     handoff: HandoffRow | None = None
+    rule_name: str | None = None  # the cadence rule's name (None: added by hand)
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,11 @@ class FollowUps:
 
     # -- what the pages show -----------------------------------------------------------
 
+    def _rule_name(self, task: FollowUp) -> str | None:
+        if task.rule is None or task.rule == "qualification":
+            return task.rule
+        return self.cadence.rule_name(task.rule)
+
     async def _names(self, session: AsyncSession) -> dict[int, str]:
         return {r.id: r.name for r in await repos.all_reps(session)}
 
@@ -325,6 +331,7 @@ class FollowUps:
                 names.get(task.owner_id or 0),
                 None,
                 row,
+                self._rule_name(task),
             )
             for task, row in await repos.follow_up_list(session, owner_id=mine)
         ]
@@ -340,6 +347,7 @@ class FollowUps:
                 bucket_of(task, now, self.tz),
                 names.get(task.owner_id or 0),
                 names.get(task.done_by or 0),
+                rule_name=self._rule_name(task),
             )
             for task in await repos.follow_ups_of_handoff(session, row.id)
         ]
