@@ -449,6 +449,57 @@ async def test_a_reaction_keeps_the_lead_out_of_aging(migrated: str, tmp_path: P
         assert not [e for e in await world.events(row.id) if e.kind == "aged"]
 
 
+async def test_a_lead_back_after_aging_gets_its_tier_back_with_a_step(
+    migrated: str, tmp_path: Path
+) -> None:
+    """An aged lead coming back to the site is a reaction after the aging: the score's
+    tier comes back (a return visit: Tier A) and the handoff says so,
+    not silently; a refresh without a new reaction keeps it at C."""
+    clock = FixedClock(tokyo(2026, 12, 1, 10, 0))
+    async with running(migrated, clock, tmp_path) as world:
+        await world.rep("伊藤", "ito@example.com", password=PASSWORD)
+        start = await world.web.post(
+            "/api/chat/conversations", json={"page": {"url": "https://example.com/"}}
+        )
+        cid, token = start.json()["conversation_id"], start.json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        url = f"/api/chat/conversations/{cid}/messages"
+        await world.web.post(
+            url, json={"choice": "within_1_month", "label": "1か月以内"}, headers=auth
+        )
+        offer = (await world.web.post(url, json={"text": "夜間対応"}, headers=auth)).json()
+        decline = next(r for r in offer["replies"] if r["kind"] == "slots")["decline"]
+        await world.web.post(
+            url, json={"slot": decline["value"], "label": decline["label"]}, headers=auth
+        )
+        await world.web.post(url, json={"text": "back@example.com"}, headers=auth)
+        row = await world.handoff(cid)
+        headers = await api_token(world, "ito@example.com")
+        await world.web.post(f"/api/rep/handoffs/{row.id}/contacted", headers=headers)
+        clock.set(tokyo(2027, 1, 1, 6, 0))
+        await fire(world)
+        assert (await world.reload(row)).tier == "C"
+        # The lead's record is rewritten by something that is not a reaction: still C.
+        async with world.runtime.sessions() as session, session.begin():
+            aged = await session.get(HandoffRow, row.id)
+            assert aged is not None
+            await world.runtime.followups.refreshed(session, aged, clock.now())
+            assert aged.tier == "C"
+        clock.set(tokyo(2027, 1, 5, 10, 0))
+        seen = await world.web.post(
+            f"/api/chat/conversations/{cid}/pages",
+            json={"url": "https://example.com/cases", "title": "導入事例"},
+            headers=auth,
+        )
+        assert seen.status_code == 204
+        back = await world.reload(row)
+        assert back.tier == "A" and back.aged_at is None  # a return visit: Tier A
+        steps = await world.events(row.id)
+        assert [(s.detail["from"], s.detail["to"]) for s in steps if s.kind == "revived"] == [
+            ("C", "A")
+        ]
+
+
 async def test_malformed_follow_up_input_is_refused(migrated: str, tmp_path: Path) -> None:
     """Malformed follow-up input is refused with 4xx: a kind that does not exist, a date
     that is not one, a task that does not exist."""

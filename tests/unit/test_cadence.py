@@ -175,6 +175,8 @@ def test_aging_counts_from_the_last_reaction() -> None:
         "triggers": [{"code": "pricing_views", "at": "2026-12-05T10:00:00+09:00"}],
     }
     assert last_reaction(record) == tokyo(2026, 12, 5, 10, 0)
+    record["source"] = {"pages": [{"url": "/", "at": "2026-12-06T10:00:00+09:00"}]}
+    assert last_reaction(record) == tokyo(2026, 12, 6, 10, 0)
     assert last_reaction({}) is None
 
 

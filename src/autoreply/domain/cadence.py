@@ -286,7 +286,8 @@ def _times(values: Iterable[Any]) -> Iterable[datetime]:
 
 def last_reaction(record: Mapping[str, Any]) -> datetime | None:
     """The lead's latest reaction a handoff record shows: a message they wrote, a case
-    study clicked, viewed or read, a behaviour trigger (page views, a return, a form)."""
+    study clicked, viewed or read, a behaviour trigger (pricing views, a return, a form),
+    a page of the site viewed with the chat open."""
     found: list[datetime] = []
     transcript = record.get("transcript") or ()
     found += _times(
@@ -298,6 +299,9 @@ def last_reaction(record: Mapping[str, Any]) -> datetime | None:
             found += _times(table.values())
     triggers = record.get("triggers") or ()
     found += _times(t.get("at") for t in triggers if isinstance(t, dict))
+    source = record.get("source") or {}
+    pages = source.get("pages") or () if isinstance(source, dict) else ()
+    found += _times(p.get("at") for p in pages if isinstance(p, dict))
     return max(found, default=None)
 
 
