@@ -22,14 +22,15 @@ from autoreply.web.deps import RowId, RuntimeDep
 # The rep pages' renderer (CSP nonce, no caching, no framing) is shared with them.
 from autoreply.web.routes.rep import _render
 
-__all__ = ["FollowUpItem", "api", "handoff_fields", "pages", "router"]
+__all__ = ["FollowUpItem", "QualificationOut", "handoff_fields", "router"]
 
-pages = APIRouter(prefix="/rep", tags=["rep"], include_in_schema=False)
-api = APIRouter(
-    prefix="/api/rep",
-    tags=["rep"],
-    responses={401: {"description": "No API token, or an unknown / replaced one."}},
-)
+# One router for both (a router included in another is not a plain route list any more):
+# the pages are left out of the OpenAPI schema one by one.
+router = APIRouter(tags=["rep"])
+_API = "/api/rep"
+_401: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API token, or an unknown / replaced one."}
+}
 Who = Literal["mine", "all"]
 _Text = Annotated[str, Form(max_length=2000)]
 _Short = Annotated[str, Form(max_length=200)]
@@ -70,6 +71,16 @@ class FollowUpItem(BaseModel):
     done_at: datetime | None
     done_by: int | None
     note: str | None
+
+
+class QualificationOut(BaseModel):
+    """A handoff's 0.5次商談 as stored."""
+
+    handoff_id: int
+    qualification: dict[str, Any] = Field(description="crm_events.QualificationPart's keys")
+    qualified: bool | None = Field(description="商談化 (None: undecided)")
+    qualified_at: datetime = Field(description="when it was first recorded")
+    qualified_by: int | None = Field(description="who first recorded it")
 
 
 class NewTask(BaseModel):
@@ -135,8 +146,11 @@ def _view(task: FollowUp, followups: FollowUps, now: datetime) -> TaskView:
 # -- the JSON API ----------------------------------------------------------------------------
 
 
-@api.get(
-    "/followups", summary="Open follow-up tasks, overdue first", response_model=list[FollowUpItem]
+@router.get(
+    _API + "/followups",
+    summary="Open follow-up tasks, overdue first",
+    response_model=list[FollowUpItem],
+    responses=_401,
 )
 async def list_followups(
     runtime: RuntimeDep, rep: ApiRepDep, who: Who = "mine"
@@ -150,35 +164,36 @@ async def list_followups(
     return [_item(v) for v in views]
 
 
-@api.post(
-    "/handoffs/{handoff_id}/qualification",
+@router.post(
+    _API + "/handoffs/{handoff_id}/qualification",
     summary="Record the 0.5次商談 as done (again: replaces the fields)",
-    responses={404: {"description": "No handoff with this id."}},
+    response_model=QualificationOut,
+    responses={**_401, 404: {"description": "No handoff with this id."}},
 )
 async def qualify(
     handoff_id: RowId, body: Qualification, runtime: RuntimeDep, rep: ApiRepDep
-) -> dict[str, Any]:
+) -> QualificationOut:
     """Stores the fields, emits ``qualification.done``; answers the stored record."""
     followups = _followups(runtime)
     async with runtime.sessions() as session, session.begin():
         row = await followups.qualify(session, handoff_id, body, rep, runtime.content.clock.now())
-        answer = {
-            "handoff_id": row.id,
-            "qualification": row.qualification,
-            "qualified": row.qualified,
-            "qualified_at": row.qualified_at,
-            "qualified_by": row.qualified_by,
-        }
+        answer = QualificationOut(
+            handoff_id=row.id,
+            qualification=dict(row.qualification or {}),
+            qualified=row.qualified,
+            qualified_at=row.qualified_at or runtime.content.clock.now(),
+            qualified_by=row.qualified_by,
+        )
     runtime.worker.wake()
     return answer
 
 
-@api.post(
-    "/handoffs/{handoff_id}/followups",
+@router.post(
+    _API + "/handoffs/{handoff_id}/followups",
     summary="Add a follow-up task by hand",
     response_model=FollowUpItem,
     status_code=201,
-    responses={404: {"description": "No handoff with this id."}},
+    responses={**_401, 404: {"description": "No handoff with this id."}},
 )
 async def add_followup(
     handoff_id: RowId, body: NewTask, runtime: RuntimeDep, rep: ApiRepDep
@@ -193,11 +208,11 @@ async def add_followup(
     return _item(_view(task, followups, now))
 
 
-@api.post(
-    "/followups/{task_id}/done",
+@router.post(
+    _API + "/followups/{task_id}/done",
     summary="Mark a follow-up task done (with a note)",
     response_model=FollowUpItem,
-    responses={404: {"description": "No task with this id."}},
+    responses={**_401, 404: {"description": "No task with this id."}},
 )
 async def done_api(task_id: RowId, body: Done, runtime: RuntimeDep, rep: ApiRepDep) -> FollowUpItem:
     """Done by the token's rep, now; a task already done or cancelled stays as it was."""
@@ -208,14 +223,10 @@ async def done_api(task_id: RowId, body: Done, runtime: RuntimeDep, rep: ApiRepD
     return _item(_view(task, followups, now))
 
 
-router = APIRouter()
-router.include_router(api)
-
-
 # -- the pages -------------------------------------------------------------------------------
 
 
-@pages.get("/followups", response_class=HTMLResponse)
+@router.get("/rep/followups", response_class=HTMLResponse, include_in_schema=False)
 async def followup_page(request: Request, runtime: RuntimeDep, who: str = "mine") -> Response:
     """The follow-up list: overdue first, then due today, then later (a rep's own; a
     manager chooses mine or everyone's)."""
@@ -238,7 +249,9 @@ def _qualified(value: str) -> bool | None:
     raise BadRequestError("qualified must be yes, no or empty")
 
 
-@pages.post("/handoffs/{handoff_id}/qualification", response_class=HTMLResponse)
+@router.post(
+    "/rep/handoffs/{handoff_id}/qualification", response_class=HTMLResponse, include_in_schema=False
+)
 async def qualify_form(
     handoff_id: RowId,
     request: Request,
@@ -284,7 +297,9 @@ async def qualify_form(
     return _to(f"/rep/handoffs/{handoff_id}#qualification")
 
 
-@pages.post("/handoffs/{handoff_id}/followups", response_class=HTMLResponse)
+@router.post(
+    "/rep/handoffs/{handoff_id}/followups", response_class=HTMLResponse, include_in_schema=False
+)
 async def add_form(
     handoff_id: RowId,
     request: Request,
@@ -324,7 +339,7 @@ async def add_form(
     return _to(f"/rep/handoffs/{handoff_id}#followups")
 
 
-@pages.post("/followups/{task_id}/done", response_class=HTMLResponse)
+@router.post("/rep/followups/{task_id}/done", response_class=HTMLResponse, include_in_schema=False)
 async def done_form(
     task_id: RowId,
     request: Request,
@@ -348,6 +363,3 @@ async def done_form(
     except NotFoundError:
         return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
     return _to(_back(back, "/rep/followups"))
-
-
-router.include_router(pages)
