@@ -349,7 +349,7 @@ async def open_runtime(
                 "digest": owners.digest,
                 "escalate": owners.escalate,
                 "followup_due": followups.due,
-                "aging": followups.age,
+                "aging": followups.aging.age,
             },
             postgres=not is_sqlite(settings.database_url),
             readers=readers,
@@ -376,7 +376,7 @@ async def open_runtime(
                 head,
             )
         else:
-            await followups.start(sessions, content.clock.now())  # the daily aging run
+            await followups.aging.start(sessions, content.clock.now())  # the daily aging run
             if settings.demo:
                 await seed_demo(sessions, content.clock, demo_password_file)
         yield Runtime(

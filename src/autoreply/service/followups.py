@@ -10,11 +10,7 @@
 - **0.5次商談** (``qualify``): the structured fields (``domain.qualification``) stored on the
   handoff, a ``qualified`` step on its record, ``qualification.done`` emitted (a new event
   per revision); a 次アクション with a date becomes a task.
-- **Aging** (``age``, a daily timer ``aging:<date>``): a Tier A/B handoff whose lead has not
-  reacted (written, clicked, viewed, read, booked) for the cadence's days falls to C, with
-  an ``aged`` step saying why. The aged tier stands when the record is refreshed
-  (``refreshed``) unless the lead reacted after the aging: then the tier the score gives
-  comes back, with a ``revived`` step (and the owner is told as for any rise to Tier A).
+- **Aging**: ``service/aging.py`` (``FollowUps.aging``).
 """
 
 from __future__ import annotations
@@ -25,30 +21,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from autoreply.domain.cadence import (
-    KIND_LABELS,
-    TASK_KINDS,
-    Cadence,
-    last_reaction,
-    next_daily_run,
-    start_of_day,
-)
+from autoreply.domain.cadence import KIND_LABELS, TASK_KINDS, Cadence, start_of_day
 from autoreply.domain.qualification import CHOICES, Qualification, prefill
 from autoreply.errors import BadRequestError, NotFoundError
 from autoreply.service import events
+from autoreply.service.aging import AGING, Aging
 from autoreply.service.content import Content
 from autoreply.store import repos
 from autoreply.store.models import FollowUp, HandoffRow, Rep
 from autoreply.store.timers import TimerItem
 
-__all__ = ["FollowUps", "HandoffFollowUps", "TaskView", "bucket_of"]
+__all__ = ["AGING", "DUE", "FollowUps", "HandoffFollowUps", "TaskView", "bucket_of"]
 
 log = logging.getLogger(__name__)
 
-DUE = "followup_due"  # timer kinds
-AGING = "aging"
+DUE = "followup_due"  # the timer kind of a task's due moment
 _TIER_ORDER = {"A": 0, "B": 1, "C": 2}
 
 
@@ -96,6 +85,7 @@ class FollowUps:
     def __init__(self, content: Content, cadence: Cadence) -> None:
         self.content = content
         self.cadence = cadence
+        self.aging = Aging(content, cadence)  # the daily timer ``aging`` and its rule
 
     @property
     def tz(self) -> Any:
@@ -436,99 +426,9 @@ class FollowUps:
                 now=now,
             )
 
-    # -- aging -------------------------------------------------------------------------
-
-    async def start(self, sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
-        """Make sure the next daily aging run is on the database (once across processes:
-        its key is the day)."""
-        async with sessions() as session, session.begin():
-            await self._schedule_aging(session, now)
-
-    async def _schedule_aging(self, session: AsyncSession, now: datetime) -> None:
-        at = self.cadence.aging_at
-        if at is None:
-            return
-        run = next_daily_run(self.tz, now, at)
-        await repos.schedule(
-            session,
-            kind=AGING,
-            key=f"aging:{run.date().isoformat()}",
-            due_at=run,
-            payload={},
-            now=now,
-        )
-
-    async def age(self, session: AsyncSession, timer: TimerItem, now: datetime) -> None:
-        """The daily run (the timer handler): Tier A/B handoffs whose lead has not reacted
-        for the cadence's days fall to C, each with an ``aged`` step; the next run is set."""
-        await self._schedule_aging(session, max(now, timer.due_at))
-        days = {t: self.cadence.aging_days(t) for t in ("A", "B")}
-        tiers = {t: d for t, d in days.items() if d is not None}
-        if not tiers:
-            return
-        rows = await repos.handoffs_to_age(
-            session, tuple(tiers), now - timedelta(days=min(tiers.values()))
-        )
-        if not rows:
-            return
-        leads = {r.lead_id for r in rows}
-        inbound = await repos.last_inbound_by_lead(session, leads)
-        booked = await repos.last_booking_by_lead(session, leads)
-        recorded: dict[int, datetime] = {}
-        for row in rows:
-            seen = last_reaction(row.record or {}) or row.created_at
-            recorded[row.lead_id] = max(seen, recorded.get(row.lead_id, seen))
-        aged = 0
-        for row in rows:
-            booking = booked.get(row.lead_id)
-            if booking is not None and booking[1]:
-                continue  # a lead with a meeting is not cold
-            reacted = max(
-                at
-                for at in (
-                    recorded[row.lead_id],
-                    inbound.get(row.lead_id),
-                    booking[0] if booking else None,
-                )
-                if at is not None
-            )
-            if not self.cadence.aged(row.tier, reacted, now):
-                continue
-            before = row.tier
-            row.tier, row.aged_at = "C", now
-            repos.add_event(
-                session,
-                handoff_id=row.id,
-                kind="aged",
-                at=now,
-                rep_id=row.owner_id,
-                detail={
-                    "from": before,
-                    "days": tiers[before],
-                    "last_reaction": reacted.isoformat(),
-                },
-            )
-            aged += 1
-        log.info("aging: %d of %d handoffs fell to Tier C", aged, len(rows))
+    # -- aging (service/aging.py) ------------------------------------------------------
 
     async def refreshed(self, session: AsyncSession, row: HandoffRow, now: datetime) -> None:
-        """A handoff's record was just rewritten (its tier from the score): an aged one
-        stays C unless the lead reacted after the aging, which brings the score's tier back
-        with a ``revived`` step."""
-        if row.aged_at is None or row.tier == "C":
-            if row.aged_at is not None:
-                row.tier = "C"
-            return
-        reacted = last_reaction(row.record or {})
-        if reacted is None or reacted <= row.aged_at:
-            row.tier = "C"
-            return
-        repos.add_event(
-            session,
-            handoff_id=row.id,
-            kind="revived",
-            at=now,
-            rep_id=row.owner_id,
-            detail={"from": "C", "to": row.tier, "reaction": reacted.isoformat()},
-        )
-        row.aged_at = None
+        """A handoff's record was just rewritten: an aged one keeps Tier C unless the lead
+        reacted since (``Aging.refreshed``)."""
+        await self.aging.refreshed(session, row, now)
