@@ -28,6 +28,7 @@ from autoreply.channels.teams.transport import teams_channel
 from autoreply.clock import Clock, SystemClock
 from autoreply.config import Settings, project_path
 from autoreply.domain.booking import SlotRules
+from autoreply.domain.cadence import Cadence, default_cadence, load_cadence
 from autoreply.domain.calendar import BusinessCalendar, Closure, WeeklyHours
 from autoreply.domain.casestudies import CaseLibrary, library_from_source
 from autoreply.domain.forms import FlowFacts, Forms, load_forms
@@ -43,6 +44,7 @@ from autoreply.service.booking import Bookings
 from autoreply.service.content import Content
 from autoreply.service.conversations import ConversationService
 from autoreply.service.deliveries import Deliveries
+from autoreply.service.followups import FollowUps
 from autoreply.service.intake import FormIntake
 from autoreply.service.limits import DatabaseCounters, LimitPolicy, RateLimits
 from autoreply.service.meetings import MeetingMail
@@ -122,9 +124,10 @@ def load_library(settings: Settings) -> tuple[TopicVocabulary, CaseLibrary]:
 def configured_files(settings: Settings) -> list[Path]:
     """The operator files the settings name: flows, topics, case studies, forms."""
     extras = [project_path(Path(p.strip())) for p in settings.extra_flows.split(",") if p.strip()]
-    names = ("flow", "topics", "casestudies", "forms", "routing")
+    names = ("flow", "topics", "casestudies", "forms", "routing", "cadence")
     files = [settings.path("flow"), *extras, *(settings.path(n) for n in names[1:])]
-    return [f for f in files if f.exists() or f != settings.path("routing")]
+    optional = (settings.path("routing"), settings.path("cadence"))  # missing: built-in
+    return [f for f in files if f.exists() or f not in optional]
 
 
 def check_operator_files(settings: Settings, paths: list[Path]) -> list[Checked]:
@@ -251,6 +254,17 @@ def load_checked_routing(settings: Settings) -> Routing:
         raise ConfigError(str(exc)) from exc
 
 
+def load_checked_cadence(settings: Settings) -> Cadence:
+    """The follow-up cadence of ``AUTOREPLY_CADENCE``; without the file, the built-in one."""
+    path = settings.path("cadence")
+    if not path.exists():
+        return default_cadence()
+    try:
+        return load_cadence(path)
+    except FlowError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 def notification_channels(settings: Settings) -> list[Channel]:
     """Slack, Teams and Chatwork (their recipients are webhook URLs and room ids; Chatwork
     needs its token)."""
@@ -329,10 +343,17 @@ async def open_runtime(
         )
         owners = Owners(content, routing, notifications)
         privacy = Privacy(settings, content.clock)
+        owners.followups = followups = FollowUps(content, load_checked_cadence(settings))
         scheduler = Scheduler(
             sessions,
             content.clock,
-            {"digest": owners.digest, "escalate": owners.escalate, RETENTION: privacy.run},
+            {
+                "digest": owners.digest,
+                "escalate": owners.escalate,
+                "followup_due": followups.due,
+                "aging": followups.aging.age,
+                RETENTION: privacy.run,
+            },
             postgres=not is_sqlite(settings.database_url),
             readers=readers,
             on_queued=worker.wake,
@@ -359,6 +380,7 @@ async def open_runtime(
             )
         else:
             await privacy.start(sessions)  # the daily retention run is set
+            await followups.aging.start(sessions, content.clock.now())  # the daily aging run
             if settings.demo:
                 await seed_demo(sessions, content.clock, demo_password_file)
         yield Runtime(
@@ -377,6 +399,7 @@ async def open_runtime(
             scheduler,
             LineInbox(service, profile=line.display_name) if line else None,
             line.channel_secret if line else None,
+            followups=followups,
         )
 
 

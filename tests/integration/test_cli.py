@@ -80,6 +80,7 @@ def test_flow_schema_is_published_and_current(tmp_path: Path) -> None:
         ("topics", "topics"),
         ("forms", "forms"),
         ("routing", "routing"),
+        ("cadence", "cadence"),
     ],
 )
 def test_every_kind_has_its_schema_published_current_and_named_by_its_files(
@@ -104,7 +105,7 @@ def test_flow_check_of_the_shipped_folder_checks_every_file_by_its_kind(tmp_path
     for command in (("flow", "check"), ("check",)):
         result = run(*command, str(ROOT / "flows"), cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
-        names = ["casestudies", "demo.en", "demo.ja", "forms", "routing", "topics"]
+        names = ["cadence", "casestudies", "demo.en", "demo.ja", "forms", "routing", "topics"]
         assert result.stdout.splitlines() == [f"{ROOT / 'flows' / n}.yaml: ok" for n in names]
 
 

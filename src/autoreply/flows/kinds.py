@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from autoreply.domain.cadence import CadenceFile, cadence_from_source
 from autoreply.domain.casestudies import CasesFile, case_issues, cases_from_source
 from autoreply.domain.forms import FlowFacts, Forms, FormsFile, forms_from_source
 from autoreply.domain.routing import RoutingFile, routing_from_source
@@ -101,6 +102,17 @@ def _team_ids(data: dict[str, Any]) -> list[tuple[str, Path_]]:
     ]
 
 
+def _cadence_rule_ids(data: dict[str, Any]) -> list[tuple[str, Path_]]:
+    rules = data["cadence"].get("rules") if isinstance(data.get("cadence"), dict) else None
+    if not isinstance(rules, list):
+        return []
+    return [
+        (rule["id"], ("cadence", "rules", index, "id"))
+        for index, rule in enumerate(rules)
+        if isinstance(rule, dict) and isinstance(rule.get("id"), str)
+    ]
+
+
 def _flow_ids(data: dict[str, Any]) -> list[tuple[str, Path_]]:
     return [(data["flow"], ("flow",))] if isinstance(data.get("flow"), str) else []
 
@@ -180,6 +192,13 @@ KINDS: dict[str, Kind] = {
             RoutingFile,
             lambda src, _templates: routing_from_source(src),
             _team_ids,
+        ),
+        Kind(
+            "cadence",
+            "cadence",
+            CadenceFile,
+            lambda src, _templates: cadence_from_source(src),
+            _cadence_rule_ids,
         ),
     )
 }

@@ -161,11 +161,15 @@ class HandoffWriter:
             before, reasons = row.tier, row.record.get("reasons") or []
             row.reason, row.tier, row.score = reason, record.tier, record.score
             row.record, row.updated_at, row.lead_id = data, now, lead.id
+            if self.owners is not None and self.owners.followups is not None:
+                await self.owners.followups.refreshed(session, row, now)
             if self.owners is not None and before != row.tier:
                 trigger = self.owners.trigger_text(reasons, data["reasons"], flow.locale)
                 await self.owners.tier_changed(
                     session, row, conversation.channel, before, trigger, now
                 )
+        if data.get("booking") and self.owners is not None and self.owners.followups:
+            await self.owners.followups.booked(session, lead.id, now)
         await session.flush()
         return record, row
 

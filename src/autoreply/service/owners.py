@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,6 +53,9 @@ from autoreply.service.notifications import About, Notifications, Target
 from autoreply.store import repos
 from autoreply.store.models import Conversation, HandoffRow, Lead, Rep
 from autoreply.store.timers import TimerItem
+
+if TYPE_CHECKING:
+    from autoreply.service.followups import FollowUps
 
 __all__ = ["Owners", "Ownership", "SlaState", "Step", "ownership", "sla_state"]
 
@@ -98,6 +101,7 @@ class Owners:
         self.content = content
         self.routing = routing
         self.notifications = notifications
+        self.followups: FollowUps | None = None  # the cadence's tasks at first contact
 
     @property
     def calendar(self) -> BusinessCalendar:
@@ -676,6 +680,8 @@ class Owners:
                 rep_id=row.owner_id,
                 detail=state.to_dict(),
             )
+        if self.followups is not None:
+            await self.followups.contacted(session, rows, rep, now)
 
 
 @dataclass(frozen=True)

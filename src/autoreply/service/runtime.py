@@ -12,6 +12,7 @@ from autoreply.domain.forms import Forms
 from autoreply.service.booking import Bookings
 from autoreply.service.content import Content
 from autoreply.service.conversations import ConversationService
+from autoreply.service.followups import FollowUps
 from autoreply.service.intake import FormIntake
 from autoreply.service.limits import RateLimits
 from autoreply.service.owners import Owners
@@ -41,3 +42,4 @@ class Runtime:
     scheduler: Scheduler | None = None  # timers on the database (escalations, digests)
     line: LineInbox | None = None  # None: no LINE channel configured
     line_secret: str | None = field(default=None, repr=False)
+    followups: FollowUps | None = None  # follow-up tasks, the 0.5次商談, tier aging

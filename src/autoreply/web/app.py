@@ -22,7 +22,19 @@ from autoreply.store.db import upgrade
 from autoreply.web.auth import install_rep_auth
 from autoreply.web.errors import install_error_handlers
 from autoreply.web.pages import Pages
-from autoreply.web.routes import booking, chat, forms, line, links, ops, privacy, rep, rep_api, site
+from autoreply.web.routes import (
+    booking,
+    chat,
+    forms,
+    line,
+    links,
+    ops,
+    privacy,
+    rep,
+    rep_api,
+    rep_followups,
+    site,
+)
 
 __all__ = ["create_app", "serve"]
 
@@ -44,7 +56,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     )
     install_error_handlers(app)
     install_rep_auth(app, settings, resolve_secret(settings))
-    for routes in (chat, site, booking, forms, links, line, rep, rep_api, ops):
+    for routes in (chat, site, booking, forms, links, line, rep, rep_api, rep_followups, ops):
         app.include_router(routes.router)
     app.include_router(privacy.router)  # /privacy, /rep/privacy (the lead's data rights)
     app.state.pages = Pages(

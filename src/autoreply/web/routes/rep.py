@@ -192,12 +192,15 @@ async def handoff_page(handoff_id: RowId, request: Request, runtime: RuntimeDep)
             return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
         contacted_by = await reps.contacted_by(session, row)
         history = await reps.lead_history(session, row.lead_id)
-        owned = await ownership(session, runtime.owners, row, runtime.content.clock.now())
+        now = runtime.content.clock.now()
+        owned = await ownership(session, runtime.owners, row, now)
         everyone = [r for r in await reps.all_reps(session) if r.active]
+        fu = await runtime.followups.of_handoff(session, row, now) if runtime.followups else None
     return _render(
         request,
         runtime,
         "rep/handoff.html",
+        fu=fu,
         rep=rep,
         owned=owned,
         everyone=everyone,

@@ -12,6 +12,7 @@ from autoreply.service import reps
 from autoreply.store.models import HandoffRow
 from autoreply.web.auth import ApiRepDep
 from autoreply.web.deps import RowId, RuntimeDep
+from autoreply.web.routes.rep_followups import FollowUpItem, handoff_fields
 
 __all__ = ["HandoffDetail", "HandoffItem", "LeadName", "QueueItem", "router"]
 
@@ -64,6 +65,14 @@ class HandoffDetail(HandoffItem):
     lead_handoffs: list[int] = Field(
         description="ids of all the lead's handoffs (this one too), newest first"
     )
+    qualification: dict[str, Any] | None = Field(
+        None, description="the 0.5次商談's fields (crm_events.QualificationPart), if recorded"
+    )
+    qualified: bool | None = Field(None, description="商談化: an opportunity (None: undecided)")
+    qualified_at: datetime | None = Field(None, description="when the 0.5次商談 was first recorded")
+    qualified_by: int | None = Field(None, description="the rep who first recorded it")
+    aged_at: datetime | None = Field(None, description="when the tier fell to C (no reaction)")
+    follow_ups: list[FollowUpItem] = Field(default_factory=list, description="its tasks")
 
 
 def _item(row: HandoffRow, channel: str) -> dict[str, Any]:
@@ -119,12 +128,14 @@ async def get_handoff(handoff_id: RowId, runtime: RuntimeDep, rep: ApiRepDep) ->
     async with runtime.sessions() as session:
         row, channel = await reps.get_handoff(session, handoff_id)
         history = await reps.lead_history(session, row.lead_id)
+        follow_ups = await handoff_fields(session, runtime, row)
     return HandoffDetail.model_validate(
         {
             **_item(row, channel),
             "updated_at": row.updated_at,
             "record": row.record,
             "lead_handoffs": [h.id for h, _ in history.handoffs],
+            **follow_ups,
         }
     )
 
