@@ -23,6 +23,7 @@ from autoreply.web.auth import install_rep_auth
 from autoreply.web.errors import install_error_handlers
 from autoreply.web.pages import Pages
 from autoreply.web.routes import booking, chat, forms, line, links, ops, rep, rep_api, site
+from autoreply.web.routes.crm_export import router as crm_export_router
 
 __all__ = ["create_app", "serve"]
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     install_rep_auth(app, settings, resolve_secret(settings))
     for routes in (chat, site, booking, forms, links, line, rep, rep_api, ops):
         app.include_router(routes.router)
+    app.include_router(crm_export_router)  # GET /rep/handoffs.csv
     app.state.pages = Pages(
         settings.path("templates_dir"),
         settings.tz,
