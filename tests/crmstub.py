@@ -1,6 +1,7 @@
 """A CRM webhook receiver on loopback, as a customer would write one: it checks every
 request's signature with ``channels.crm.sign.verify`` over the raw body (before parsing),
-answers 401 to a bad one, and dedupes on the event id (a second copy is answered 200 and
+answers 401 to a bad one, 422 to an event not valid against its JSON Schema
+(``docs/crm/<type>.schema.json``), and dedupes on the event id (a second copy is answered 200 and
 not recorded twice).
 
 It can be told to answer the next requests with a status (503 a few times, then recover;
@@ -18,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema
 from aiohttp import web
 
 from autoreply.channels.crm.sign import (
@@ -27,6 +29,7 @@ from autoreply.channels.crm.sign import (
     SignatureError,
     verify,
 )
+from autoreply.domain.crm_schema import event_schema
 
 HANG = 0
 
@@ -95,6 +98,11 @@ class CrmStub:
         if received.verified != "ok":
             return web.Response(status=401, text=received.verified)
         event = received.event
+        try:  # every event any test sends is valid against its published schema
+            jsonschema.validate(event, event_schema(str(event.get("type"))))
+        except (jsonschema.ValidationError, ValueError) as exc:
+            received.verified = f"invalid event: {exc}"
+            return web.Response(status=422, text=str(exc)[:200])
         if request.headers.get(EVENT_ID_HEADER) != event.get("id") or request.headers.get(
             EVENT_TYPE_HEADER
         ) != event.get("type"):

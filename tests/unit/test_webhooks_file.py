@@ -170,3 +170,17 @@ def test_flow_check_knows_the_kind(tmp_path: Path) -> None:
     assert checked_good.problems == []
     assert checked_bad.problems and all(p.file == str(bad) for p in checked_bad.problems)
     assert any("must be https" in p.message for p in checked_bad.problems)
+
+
+def test_the_published_schema_is_current() -> None:
+    """docs/webhooks.schema.json is ``autoreply flow schema --kind webhooks``."""
+    import json
+
+    from autoreply.flows.kinds import kind_schema
+    from tests.conftest import ROOT
+
+    committed = json.loads((ROOT / "docs" / "webhooks.schema.json").read_text(encoding="utf-8"))
+    assert committed == kind_schema("webhooks"), (
+        "run: autoreply flow schema --kind webhooks > docs/webhooks.schema.json"
+    )
+    assert committed["required"] == ["webhooks"]
