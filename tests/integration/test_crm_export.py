@@ -4,7 +4,9 @@ both databases: what Excel in Japan opens, every CRM field, who sees which rows.
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -160,6 +162,12 @@ async def test_a_rep_gets_their_own_and_nobody_logged_out_gets_any(
         await w.login("kato@example.com")
         rows = rows_of((await w.web.get("/rep/handoffs.csv")).content)
         assert [r["引き継ぎID"] for r in rows] == [str(second.id)]
+        listing = (await w.web.get("/rep/handoffs?status=all&channel=web")).text
+        link = re.search(r'<a id="csv-download" href="([^"]+)"', listing)
+        assert link and "（ご自身の担当分のみ）" in listing
+        href = html.unescape(link.group(1))
+        assert href == "/rep/handoffs.csv?status=all&channel=web"
+        assert rows_of((await w.web.get(href)).content) == rows
 
 
 async def test_pages_stream_the_same_rows_as_one_read(migrated: str, tmp_path: Path) -> None:
