@@ -12,7 +12,7 @@ short read), so a hundred thousand rows never sit in memory at once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -191,59 +191,33 @@ async def escalated(
 # -- the CSV export ------------------------------------------------------------------------
 
 
-def export_values(found: repos.ExportRow, content: Content) -> dict[str, Any]:
-    """One handoff's CSV values by column key (see ``domain.crm_export.COLUMNS``)."""
-    row, lead = found.handoff, found.lead
-    record = row.record or {}
-    timing = record.get("timing") or {}
-    booking = found.booking
-    values: dict[str, Any] = {
-        "handoff_id": row.id,
-        "handoff_url": absolute_url(content.settings.public_url, f"/rep/handoffs/{row.id}"),
-        "created_at": row.created_at,
-        "status": row.status,
-        "reason": row.reason,
-        "channel": found.channel,
-        "lead_id": lead.id,
-        "lead_created_at": lead.created_at,
-        "name": lead.name,
-        "company": lead.company,
-        "email": lead.email,
-        "phone": lead.phone,
-        "industry": lead.industry,
-        "display_name": lead.display_name,
-        "opted_out": lead.opted_out_at is not None,
-        "consent_at": lead.consent_at,
-        "consent_version": lead.consent_version,
-        "owner": found.owner.name if found.owner else None,
-        "owner_email": found.owner.email if found.owner else None,
-        "team": row.team,
-        "due_at": row.due_at,
-        "contacted_at": row.contacted_at,
-        "contacted_by": found.contacted_by,
-        "bot_first_response_seconds": record.get("first_response_seconds"),
-        "timing": timing.get("bucket"),
-        "timing_said": timing.get("text") or None,
-        "challenge": record.get("challenge"),
-        "topics": [str(t) for t in record.get("topics") or ()],
-        "tier": row.tier,
-        "score": row.score,
-        "first_line": record.get("first_line") or None,
-        "meeting_start": booking.start_at if booking else None,
-        "meeting_status": booking.status if booking else None,
-        "meeting_outcome": booking.outcome if booking else None,
-        "meeting_rep": found.booking_rep,
-        "qualified_at": row.qualified_at,
-        "qualified_by": found.qualified_by,
-        "followups": found.followups,
-        "followups_open": found.followups_open,
-    }
-    for key, value in flat_source(record.get("source")).items():
+def export_values(found: Mapping[str, Any], content: Content) -> dict[str, Any]:
+    """One handoff's CSV values by column key (see ``domain.crm_export.COLUMNS``), from a
+    row of ``repos.handoff_export_page``."""
+    values = dict(found)
+    timing = found["record.timing"] or {}
+    values.update(
+        {
+            "handoff_url": absolute_url(
+                content.settings.public_url, f"/rep/handoffs/{found['handoff_id']}"
+            ),
+            "opted_out": found["opted_out_at"] is not None,
+            "bot_first_response_seconds": found["record.first_response_seconds"],
+            "timing": timing.get("bucket"),
+            "timing_said": timing.get("text") or None,
+            "challenge": found["record.challenge"],
+            "topics": [str(t) for t in found["record.topics"] or ()],
+            "first_line": found["record.first_line"] or None,
+            "followups": found["followups"] or 0,
+            "followups_open": found["followups_open"] or 0,
+        }
+    )
+    for key, value in flat_source(found["record.source"]).items():
         values[f"source.{key}"] = value
-    for key, value in (row.qualification or {}).items():
+    for key, value in (found["qualification"] or {}).items():
         values[f"qualification.{key}"] = value
-    if row.qualified is not None and values.get("qualification.qualified") is None:
-        values["qualification.qualified"] = row.qualified
+    if found["qualified"] is not None and values.get("qualification.qualified") is None:
+        values["qualification.qualified"] = found["qualified"]
     return values
 
 
@@ -291,6 +265,6 @@ async def _chunks(
         if not found:
             return
         yield text
-        after = found[-1].handoff.id
+        after = found[-1]["handoff_id"]
         if len(found) < page:
             return

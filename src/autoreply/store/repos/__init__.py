@@ -39,7 +39,7 @@ from autoreply.store.repos.counters import (
     hold_until,
     prune_counters,
 )
-from autoreply.store.repos.export import ExportRow, handoff_export_page
+from autoreply.store.repos.export import handoff_export_page
 from autoreply.store.repos.forms import add_submission, earlier_submission
 from autoreply.store.repos.handoffs import (
     add_handoff,
@@ -103,7 +103,6 @@ from autoreply.store.repos.timers import (
 __all__ = [
     "ASSIGNING",
     "LEAD_FIELDS",
-    "ExportRow",
     "active_reps",
     "add_booking",
     "add_conversation",

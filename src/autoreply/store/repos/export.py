@@ -1,8 +1,15 @@
-"""The handoffs as the CSV export reads them: one page at a time, in id order."""
+"""The handoffs as the CSV export reads them: one page at a time, in id order.
+
+Only the columns the CSV shows are read, and of the handoff's JSON record only its small
+parts (timing, challenge, topics, first line, source, first-response time), not the
+transcript: a page of a thousand handoffs is then a few hundred kilobytes, and no ORM
+objects are built (``bench/crm.py`` measured the difference).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,23 +17,10 @@ from sqlalchemy.orm import aliased
 
 from autoreply.store.models import Booking, Conversation, FollowUp, HandoffRow, Lead, Rep
 
-__all__ = ["ExportRow", "handoff_export_page"]
+__all__ = ["RECORD_PARTS", "handoff_export_page"]
 
-
-@dataclass(frozen=True)
-class ExportRow:
-    """One handoff with everything its CSV row shows."""
-
-    handoff: HandoffRow
-    lead: Lead
-    channel: str
-    owner: Rep | None
-    contacted_by: str | None
-    qualified_by: str | None
-    booking: Booking | None
-    booking_rep: str | None
-    followups: int
-    followups_open: int
+#: The parts of ``handoffs.record`` the export reads (``record.<part>`` in a row).
+RECORD_PARTS = ("timing", "challenge", "topics", "first_line", "source", "first_response_seconds")
 
 
 async def handoff_export_page(
@@ -37,16 +31,17 @@ async def handoff_export_page(
     owner_id: int | None,
     after_id: int,
     limit: int,
-) -> list[ExportRow]:
+) -> Sequence[Mapping[str, Any]]:
     """Up to ``limit`` handoffs with an id above ``after_id`` (``all`` for any status or
-    channel; ``owner_id`` only that rep's), with their lead, owner, the conversation's
-    latest meeting (not a lapsed hold) and the number of follow-up tasks."""
+    channel; ``owner_id`` only that rep's), each a mapping of its values: the handoff's and
+    lead's columns, the owner, who contacted and qualified it, the conversation's latest
+    meeting (not a lapsed hold) and the number of follow-up tasks (and of open ones)."""
     owner = aliased(Rep)
     contacted = aliased(Rep)
     qualified = aliased(Rep)
     booking_rep = aliased(Rep)
     latest = (
-        select(Booking.id.label("id"))
+        select(Booking.id)
         .where(
             Booking.conversation_id == HandoffRow.conversation_id,
             Booking.status.not_in(("held", "expired")),
@@ -56,44 +51,61 @@ async def handoff_export_page(
         .correlate(HandoffRow)
         .scalar_subquery()
     )
-    followups = select(func.count()).where(FollowUp.handoff_id == HandoffRow.id).scalar_subquery()
-    still_open = (
-        select(func.count())
-        .where(FollowUp.handoff_id == HandoffRow.id, FollowUp.status == "open")
-        .scalar_subquery()
-    )
+    tasks = select(func.count()).where(FollowUp.handoff_id == HandoffRow.id)
+    h, lead = HandoffRow, Lead
     query = (
         select(
-            HandoffRow,
-            Lead,
+            h.id.label("handoff_id"),
+            h.created_at,
+            h.status,
+            h.reason,
             Conversation.channel,
-            owner,
-            contacted.name,
-            qualified.name,
-            Booking,
-            booking_rep.name,
-            followups,
-            still_open,
+            h.lead_id,
+            lead.created_at.label("lead_created_at"),
+            lead.name,
+            lead.company,
+            lead.email,
+            lead.phone,
+            lead.industry,
+            lead.display_name,
+            lead.opted_out_at,
+            lead.consent_at,
+            lead.consent_version,
+            owner.name.label("owner"),
+            owner.email.label("owner_email"),
+            h.team,
+            h.due_at,
+            h.contacted_at,
+            contacted.name.label("contacted_by"),
+            h.tier,
+            h.score,
+            *(h.record[part].label(f"record.{part}") for part in RECORD_PARTS),
+            Booking.start_at.label("meeting_start"),
+            Booking.status.label("meeting_status"),
+            Booking.outcome.label("meeting_outcome"),
+            booking_rep.name.label("meeting_rep"),
+            h.qualified_at,
+            qualified.name.label("qualified_by"),
+            h.qualification,
+            h.qualified,
+            tasks.scalar_subquery().label("followups"),
+            tasks.where(FollowUp.status == "open").scalar_subquery().label("followups_open"),
         )
-        .join(Conversation, HandoffRow.conversation_id == Conversation.id)
-        .join(Lead, HandoffRow.lead_id == Lead.id)
-        .outerjoin(owner, HandoffRow.owner_id == owner.id)
-        .outerjoin(contacted, HandoffRow.contacted_by == contacted.id)
-        .outerjoin(qualified, HandoffRow.qualified_by == qualified.id)
+        .join(Conversation, h.conversation_id == Conversation.id)
+        .join(lead, h.lead_id == lead.id)
+        .outerjoin(owner, h.owner_id == owner.id)
+        .outerjoin(contacted, h.contacted_by == contacted.id)
+        .outerjoin(qualified, h.qualified_by == qualified.id)
         .outerjoin(Booking, Booking.id == latest)
         .outerjoin(booking_rep, Booking.rep_id == booking_rep.id)
-        .where(HandoffRow.id > after_id)
-        .order_by(HandoffRow.id)
+        .where(h.id > after_id)
+        .order_by(h.id)
         .limit(limit)
     )
     if status != "all":
-        query = query.where(HandoffRow.status == status)
+        query = query.where(h.status == status)
     if channel != "all":
         query = query.where(Conversation.channel == channel)
     if owner_id is not None:
-        query = query.where(HandoffRow.owner_id == owner_id)
-    result = await session.execute(query)
-    return [
-        ExportRow(h, lead, str(ch), o, c, q, b, br, int(n or 0), int(m or 0))
-        for h, lead, ch, o, c, q, b, br, n, m in result.all()
-    ]
+        query = query.where(h.owner_id == owner_id)
+    return [dict(row) for row in (await session.execute(query)).mappings()]
