@@ -5,13 +5,13 @@
     python bench/crm.py --sizes 1000,10000
 
 For each size, a fresh database (a SQLite file in a temporary folder, or a new PostgreSQL
-database next to the one named) is filled with that many leads, conversations and handoffs
-(each record with a 12-message transcript, as real handoffs carry) and exported with
-``service.crm.export_csv`` (its chunks encoded to UTF-8 as the route does): once timed,
-once under ``tracemalloc`` for the peak of Python memory the export itself allocated
-(the streaming claim: it must not grow with the number of rows). Then ``--events`` ``handoff.created`` events are emitted, one
-transaction each, with one webhook configured, against the same transactions with none
-(``emit`` returns before any query).
+database next to the one named) is filled with that many leads, conversations and
+handoffs (each record with a 12-message transcript, as real handoffs carry) and exported
+with ``service.crm.export_csv`` (its chunks encoded to UTF-8 as the route does): once
+timed, once under ``tracemalloc`` for the peak of Python memory the export allocated (the
+streaming claim: it must not grow with the number of rows). Then ``--events``
+``handoff.created`` events are emitted, one transaction each, with one webhook configured,
+against the same transactions with none (``emit`` returns before any query).
 
 Prints one table. Exit status 0 (a benchmark never gates), 2 if it could not run.
 """
