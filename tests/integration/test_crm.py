@@ -23,9 +23,11 @@ from autoreply.domain.crm_schema import event_schema
 from autoreply.service import crm, events, reps
 from autoreply.store.models import OutboxRow
 from autoreply.web.app import create_app
-from tests.conftest import make_settings, tokyo
+from tests.conftest import ROOT, make_settings, tokyo
 from tests.crmstub import CrmStub, crm_stub
 from tests.integration.conftest import PASSWORD
+from tests.integration.test_cli import run
+from tests.integration.test_email import FORM
 from tests.integration.test_sla import World, chat, page_text, write_routing
 
 SECRET = "whsec-crm-test-0123456789"
@@ -326,3 +328,53 @@ webhooks:
         rows = await crm_rows(w)
         assert sorted(r.recipient.split(":")[0] for r in rows) == ["default"] * 5 + ["hub"]
         assert json.loads(hub[0].body)["id"] == json.loads(default[4].body)["id"]
+
+
+async def test_a_form_lead_and_a_line_follow_are_new_leads_and_new_facts_update_them(
+    migrated: str, clock: FixedClock, receiver: CrmStub, tmp_path: Path
+) -> None:
+    """A form post makes a lead (name, company, email known); the same address posting again
+    with another company updates it; a LINE follow (the use case the LINE inbox calls) makes
+    a lead known by its display name."""
+    async with world(migrated, clock, receiver, tmp_path) as w:
+        form = {**FORM, "email": "form-lead@example.com"}
+        posted = await w.web.post("/forms/document-request", json=form)
+        assert posted.status_code < 300, posted.text
+        await w.drain()
+        first = [e for e in receiver.events if e["type"].startswith("lead.")]
+        assert [e["type"] for e in first] == ["lead.created"]
+        assert sorted(first[0]["data"]["changed"]) == ["company", "email", "name"]
+        assert first[0]["lead"]["email"] == "form-lead@example.com"
+
+        clock.advance(timedelta(minutes=30))
+        again = await w.web.post("/forms/document-request", json={**form, "company": "新社名"})
+        assert again.status_code < 300, again.text
+        await w.runtime.service.start(
+            channel="line", identities=[("line", "U0123456789")], facts={"display_name": "ライン"}
+        )
+        await w.drain()
+        leads = [e for e in receiver.events if e["type"].startswith("lead.")]
+        assert [(e["type"], e["data"]["changed"]) for e in leads] == [
+            ("lead.created", first[0]["data"]["changed"]),
+            ("lead.updated", ["company"]),
+            ("lead.created", ["display_name"]),
+        ]
+        assert leads[1]["lead"]["id"] == leads[0]["lead"]["id"]
+        assert leads[2]["lead"]["line_user_id"] == "U0123456789"
+        assert all(r.verified == "ok" and r.status == 204 for r in receiver.requests)
+
+
+async def test_crm_schema_prints_and_writes_the_published_files(tmp_path: Path) -> None:
+    """`autoreply crm schema --type T` prints one schema; `--write DIR` writes the files
+    that are docs/crm/."""
+    printed = run("crm", "schema", "--type", "meeting.no_show", cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == event_schema("meeting.no_show")
+    written = run("crm", "schema", "--write", str(tmp_path / "out"), cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    docs = ROOT / "docs" / "crm"
+    for path in sorted(docs.glob("*.json")):
+        assert (tmp_path / "out" / path.name).read_text(encoding="utf-8") == path.read_text(
+            encoding="utf-8"
+        ), f"run: autoreply crm schema --write docs/crm ({path.name})"
+    assert len(list((tmp_path / "out").iterdir())) == len(list(docs.glob("*.json")))
