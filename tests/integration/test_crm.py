@@ -156,6 +156,7 @@ async def test_a_leads_events_arrive_signed_in_order_and_valid(
         passed, level1, level2, contacted, reassigned = receiver.events[5:]
         assert passed["data"]["previous_owner"]["email"] == "ito@example.com"
         assert passed["data"]["handoff"]["owner"]["email"] == "kato@example.com"
+        assert passed["lead"]["owner"]["email"] == "kato@example.com"  # the lead's, too
         assert passed["data"]["by"] is None  # the routing rules did it
         assert level1["data"]["level"] == 1
         assert [r["email"] for r in level1["data"]["to"]] == ["kato@example.com"]

@@ -635,7 +635,6 @@ class Owners:
         """Make ``owner`` the owner of the handoff and its lead, on the record."""
         previous = row.owner_id
         row.owner_id, row.updated_at = owner.id, now
-        await crm.owner_changed(session, self.content, row, previous, actor, now)
         lead = await repos.get_lead(session, row.lead_id)
         if lead is not None:
             lead.owner_id = owner.id
@@ -648,6 +647,7 @@ class Owners:
             rep_id=owner.id,
             detail=detail,
         )
+        await crm.owner_changed(session, self.content, row, previous, actor, now)
 
     async def _restart_clock(
         self, session: AsyncSession, row: HandoffRow, owner: Rep, now: datetime
