@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from autoreply.channels.base import Channel
 from autoreply.channels.chatwork.transport import chatwork_channel
+from autoreply.channels.crm.transport import crm_channel
 from autoreply.channels.email.render import MailRenderer, parse_sender
 from autoreply.channels.email.transport import email_channel
 from autoreply.channels.line.client import line_api, line_channel
@@ -31,9 +32,11 @@ from autoreply.domain.booking import SlotRules
 from autoreply.domain.cadence import Cadence, default_cadence, load_cadence
 from autoreply.domain.calendar import BusinessCalendar, Closure, WeeklyHours
 from autoreply.domain.casestudies import CaseLibrary, library_from_source
+from autoreply.domain.crm_events import Webhook
 from autoreply.domain.forms import FlowFacts, Forms, load_forms
 from autoreply.domain.routing import Routing, default_routing, load_routing
 from autoreply.domain.topics import TopicVocabulary, topics_from_source
+from autoreply.domain.webhooks import configured_webhooks, load_webhooks
 from autoreply.errors import ConfigError, FlowError
 from autoreply.flows.engine import Engine
 from autoreply.flows.kinds import Checked, check_files, flow_facts
@@ -192,6 +195,7 @@ def build_content(settings: Settings, clock: Clock | None = None) -> Content:
         secret=resolve_secret(settings),
     )
     content.texts.check()
+    content.webhooks = load_checked_webhooks(settings)
     add_flow(content, settings.flow, default=True)
     for extra in (p.strip() for p in settings.extra_flows.split(",")):
         if extra:
@@ -265,6 +269,19 @@ def load_checked_cadence(settings: Settings) -> Cadence:
         raise ConfigError(str(exc)) from exc
 
 
+def load_checked_webhooks(settings: Settings) -> tuple[Webhook, ...]:
+    """The CRM webhooks: the settings' ``default`` and those of ``AUTOREPLY_CRM_WEBHOOKS``
+    (a missing file: none), each secret read from its environment variable."""
+    path = settings.path("crm_webhooks")
+    try:
+        endpoints = load_webhooks(path)
+    except FlowError as exc:
+        raise ConfigError(str(exc)) from exc
+    return configured_webhooks(
+        settings.crm_webhook_url, settings.crm_webhook_secret, endpoints, os.environ, str(path)
+    )
+
+
 def notification_channels(settings: Settings) -> list[Channel]:
     """Slack, Teams and Chatwork (their recipients are webhook URLs and room ids; Chatwork
     needs its token)."""
@@ -325,6 +342,7 @@ async def open_runtime(
         links = Links(content.secret, settings.public_url, timedelta(days=settings.link_days))
         line = await stack.enter_async_context(line_api(settings))
         channels = [email_channel(settings), *notification_channels(settings)]
+        channels.append(crm_channel(content.webhooks, settings.notify_timeout_seconds))
         if line is not None:
             channels.append(line_channel(line, content.texts, links))
         routing = load_checked_routing(settings)
@@ -335,6 +353,7 @@ async def open_runtime(
             retry_policy(settings),
             postgres=not is_sqlite(settings.database_url),
             readers=readers,
+            ordered=frozenset({"line", "crm"}),  # one lead's CRM events in order
         )
         meetings = MeetingMail(content, renderer, links)
         worker.composers["email"] = meetings.compose

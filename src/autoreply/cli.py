@@ -341,6 +341,53 @@ def _reps_list(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# -- crm -------------------------------------------------------------------------------------
+
+
+def _crm_schema(args: argparse.Namespace, out: TextIO) -> int:
+    """One event type's JSON Schema printed, or every type's written into ``--write DIR``."""
+    from autoreply.domain.crm_events import EVENT_TYPES
+    from autoreply.domain.crm_schema import event_schema, schema_file
+
+    if args.write is None:
+        print(json.dumps(event_schema(args.type), ensure_ascii=False, indent=2), file=out)
+        return 0
+    folder = Path(args.write)
+    folder.mkdir(parents=True, exist_ok=True)
+    for event_type in EVENT_TYPES if args.type is None else (args.type,):
+        text = json.dumps(event_schema(event_type), ensure_ascii=False, indent=2) + "\n"
+        (folder / schema_file(event_type)).write_text(text, encoding="utf-8")
+        print(folder / schema_file(event_type), file=out)
+    return 0
+
+
+def _handoffs_export(args: argparse.Namespace, out: TextIO) -> int:
+    """Every handoff (``--status``, ``--channel`` as on the list) as CSV for Excel and CRMs."""
+    from autoreply.bootstrap import build_content
+    from autoreply.service.crm import export_csv
+    from autoreply.store.db import create_engine, session_factory, upgrade
+
+    settings = _settings()
+    content = build_content(settings)
+
+    async def run(handle: TextIO) -> None:
+        await upgrade(settings.database_url)
+        engine = create_engine(settings.database_url)
+        try:
+            chunks = export_csv(
+                session_factory(engine), content, status=args.status, channel=args.channel
+            )
+            async for chunk in chunks:
+                handle.write(chunk)
+        finally:
+            await engine.dispose()
+
+    with open(args.csv, "w", encoding="utf-8", newline="") as handle:
+        asyncio.run(run(handle))
+    print(f"wrote {args.csv}", file=out)
+    return 0
+
+
 # -- chat and serve --------------------------------------------------------------------------
 
 
@@ -603,6 +650,28 @@ def _parser() -> argparse.ArgumentParser:
         else:
             command.add_argument("--yes", action="store_true", help="really delete")
         command.set_defaults(func=func)
+
+    from autoreply.domain.crm_events import EVENT_TYPES
+
+    crm = sub.add_parser("crm", help="CRM webhooks").add_subparsers(
+        dest="crm_command", required=True
+    )
+    crm_schema = crm.add_parser("schema", help="the JSON Schema of CRM events (docs/crm/)")
+    crm_schema.add_argument("--type", choices=EVENT_TYPES, help="one event type")
+    crm_schema.add_argument(
+        "--write", metavar="DIR", help="write <type>.schema.json files into DIR (all types)"
+    )
+    crm_schema.set_defaults(func=_crm_schema)
+    handoffs = sub.add_parser("handoffs", help="handoffs").add_subparsers(
+        dest="handoffs_command", required=True
+    )
+    export = handoffs.add_parser("export", help="every handoff as CSV (UTF-8 with BOM, Excel)")
+    export.add_argument("--csv", required=True, metavar="FILE", help="the file to write")
+    export.add_argument("--status", default="all", choices=("waiting", "contacted", "all"))
+    export.add_argument(
+        "--channel", default="all", choices=("web", "line", "form", "email", "cli", "all")
+    )
+    export.set_defaults(func=_handoffs_export)
     return parser
 
 

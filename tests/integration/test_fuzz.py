@@ -26,10 +26,12 @@ from autoreply.web.app import create_app
 from autoreply.web.routes import (
     booking,
     chat,
+    crm_export,
     forms,
     line,
     links,
     ops,
+    privacy,
     rep,
     rep_api,
     rep_followups,
@@ -51,7 +53,20 @@ MORE_EXAMPLES = {
     "POST /api/chat/conversations/{conversation_id}/pages": 20,
 }
 SECRET = "fuzz-channel-secret"
-ROUTERS = (booking, chat, forms, line, links, ops, rep, rep_api, rep_followups, site)  # as app
+ROUTERS = (
+    booking,
+    chat,
+    forms,
+    line,
+    links,
+    ops,
+    privacy,
+    rep,
+    rep_api,
+    rep_followups,
+    site,
+    crm_export,
+)  # as app.py
 
 
 @pytest.fixture

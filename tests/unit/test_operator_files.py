@@ -110,7 +110,7 @@ def test_the_kind_is_the_top_level_key_and_an_unknown_one_names_the_kinds() -> N
     assert str(caught.value) == (
         "r.yaml:2:1: unknown kind of file: the top level must have one key of "
         "flow (flow:), casestudies (cases:), topics (topics:), forms (forms:), "
-        "routing (routing:), cadence (cadence:)"
+        "routing (routing:), cadence (cadence:), webhooks (webhooks:)"
     )
     with pytest.raises(FlowError, match="one kind per file, but the top level has cases: and"):
         detect_kind(load_located("cases: []\ntopics: {}\n", "x.yaml"))

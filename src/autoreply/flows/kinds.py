@@ -3,7 +3,7 @@ between files checked together (``autoreply flow check``).
 
 A file's kind is the top-level key it has: ``flow:`` a flow, ``cases:`` case studies,
 ``topics:`` the topic vocabulary, ``forms:`` web forms, ``routing:`` teams and routing
-rules. A new kind (notifications) is one more entry in :data:`KINDS`.
+rules, ``webhooks:`` CRM endpoints. A new kind (notifications) is one more entry in :data:`KINDS`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from autoreply.domain.casestudies import CasesFile, case_issues, cases_from_sour
 from autoreply.domain.forms import FlowFacts, Forms, FormsFile, forms_from_source
 from autoreply.domain.routing import RoutingFile, routing_from_source
 from autoreply.domain.topics import TopicsFile, topics_from_source
+from autoreply.domain.webhooks import WebhooksFile, webhooks_from_source
 from autoreply.errors import FlowError, FlowProblem
 from autoreply.flows.loader import Flow, flow_from_source
 from autoreply.flows.schema import json_schema
@@ -113,6 +114,17 @@ def _cadence_rule_ids(data: dict[str, Any]) -> list[tuple[str, Path_]]:
     ]
 
 
+def _webhook_names(data: dict[str, Any]) -> list[tuple[str, Path_]]:
+    hooks = data.get("webhooks")
+    if not isinstance(hooks, list):
+        return []
+    return [
+        (hook["name"], ("webhooks", index, "name"))
+        for index, hook in enumerate(hooks)
+        if isinstance(hook, dict) and isinstance(hook.get("name"), str)
+    ]
+
+
 def _flow_ids(data: dict[str, Any]) -> list[tuple[str, Path_]]:
     return [(data["flow"], ("flow",))] if isinstance(data.get("flow"), str) else []
 
@@ -199,6 +211,13 @@ KINDS: dict[str, Kind] = {
             CadenceFile,
             lambda src, _templates: cadence_from_source(src),
             _cadence_rule_ids,
+        ),
+        Kind(
+            "webhooks",
+            "webhooks",
+            WebhooksFile,
+            lambda src, _templates: webhooks_from_source(src),
+            _webhook_names,
         ),
     )
 }

@@ -19,6 +19,7 @@ from autoreply.domain.promise import FollowUp, follow_up
 from autoreply.domain.scoring import PRICING_VIEWS_SCORED
 from autoreply.errors import BadRequestError, ForbiddenError, NotFoundError
 from autoreply.flows.turns import Inbound, State
+from autoreply.service import crm
 from autoreply.service.handoffs import collected, transcript_of
 from autoreply.service.turn import Outgoing, TurnResult, TurnRunner, reply_text
 from autoreply.signing import new_token, token_hash, verify_token
@@ -64,7 +65,9 @@ class ConversationService(TurnRunner):
         async with self.uow.write() as session:
             if inbound_event is not None:
                 await repos.claim_inbound(session, inbound_event, now)
-            lead = await repos.resolve_lead(session, identities, now, facts)
+            lead = await repos.resolve_lead(session, identities, now)
+            changed = repos.update_lead(lead, facts, now) if facts else []
+            await crm.lead_seen(session, self.content, lead, changed, now)
             conversation = await repos.add_conversation(
                 session,
                 lead=lead,

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.domain.crm_events import DATA, Event, LeadPart, Webhook
+from autoreply.domain.crm_export import flat_source
 from autoreply.links import absolute_url
 from autoreply.service.content import Content
 from autoreply.store import repos
@@ -88,11 +89,7 @@ async def handoff_part(session: AsyncSession, content: Content, row: HandoffRow)
     """The handoff as events carry it."""
     record: Mapping[str, Any] = row.record or {}
     timing = record.get("timing") or {}
-    source = {
-        str(k): str(v)
-        for k, v in (record.get("source") or {}).items()
-        if isinstance(v, str | int | float) and not isinstance(v, bool)
-    }
+    source = flat_source(record.get("source"))  # page, utm_source …, form_id
     return {
         "id": row.id,
         "url": absolute_url(content.settings.public_url, f"/rep/handoffs/{row.id}"),

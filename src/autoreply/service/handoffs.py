@@ -25,6 +25,7 @@ from autoreply.domain.triggers import case_reads, triggers_of
 from autoreply.flows.engine import Engine
 from autoreply.flows.facts import challenge_of, lead_score, timing_of
 from autoreply.flows.turns import Context, Ended, Handoff, OptOut, State, Turn
+from autoreply.service import crm
 from autoreply.service.content import Content
 from autoreply.service.owners import Owners
 from autoreply.store import repos
@@ -157,6 +158,7 @@ class HandoffWriter:
             await session.flush()
             if self.owners is not None:
                 await self.owners.assign(session, row, lead, conversation, now)
+            await crm.handoff_created(session, self.content, row, now)
         else:
             before, reasons = row.tier, row.record.get("reasons") or []
             row.reason, row.tier, row.score = reason, record.tier, record.score

@@ -35,6 +35,7 @@ from autoreply.errors import ConfigError
 from autoreply.flows.engine import Engine
 from autoreply.flows.spec import SlotType
 from autoreply.flows.turns import Cards, Reply, State, Text, cards_of, reply_to_dict
+from autoreply.service import crm
 from autoreply.service.conversations import ConversationService, reply_text
 from autoreply.store import repos
 from autoreply.store.models import Conversation, Lead
@@ -98,12 +99,13 @@ class FormIntake:
         now = self.content.clock.now()
         window = timedelta(minutes=self.content.settings.form_duplicate_minutes)
         async with service.uow.write() as session:
-            lead = await repos.resolve_lead(
-                session, [("email", submission.email)], now, submission.lead_facts()
-            )
+            lead = await repos.resolve_lead(session, [("email", submission.email)], now)
+            given = submission.lead_facts()
+            changed = repos.update_lead(lead, given, now) if given else []
             if submission.consented:  # which privacy notice they agreed to, and when
                 lead.consent_at = now
                 lead.consent_version = self.content.settings.privacy_policy_version
+            await crm.lead_seen(session, self.content, lead, changed, now)
             earlier = await repos.earlier_submission(
                 session, form.id, submission.email, now - window, submission.values
             )

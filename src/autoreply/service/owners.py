@@ -48,6 +48,7 @@ from autoreply.domain.routing import (
 )
 from autoreply.domain.routing_spec import Notify, Team
 from autoreply.errors import BadRequestError, NotFoundError
+from autoreply.service import crm
 from autoreply.service.content import Content
 from autoreply.service.notifications import About, Notifications, Target
 from autoreply.store import repos
@@ -539,6 +540,7 @@ class Owners:
                 )
                 return
         row.escalation_level = 2
+        await crm.escalated(session, self.content, row, 2, [], now)
         why = "second_miss" if level else "nobody_else_on_shift"
         repos.add_event(
             session,
@@ -577,6 +579,7 @@ class Owners:
             detail={"from": previous.id if previous else None, "why": "deadline_missed"},
         )
         await self._schedule_escalation(session, row, shift, after, now)
+        await crm.escalated(session, self.content, row, 1, [owner], now)
         about = About(row, channel, owner, team.name)
         targets = [*self.owner_targets(owner), *self.targets(team.notify, owner)]
         await self.tell(
@@ -634,6 +637,7 @@ class Owners:
         actor: Rep | None = None,
     ) -> None:
         """Make ``owner`` the owner of the handoff and its lead, on the record."""
+        previous = row.owner_id
         row.owner_id, row.updated_at = owner.id, now
         lead = await repos.get_lead(session, row.lead_id)
         if lead is not None:
@@ -647,6 +651,7 @@ class Owners:
             rep_id=owner.id,
             detail=detail,
         )
+        await crm.owner_changed(session, self.content, row, previous, actor, now)
 
     async def _restart_clock(
         self, session: AsyncSession, row: HandoffRow, owner: Rep, now: datetime
@@ -680,6 +685,7 @@ class Owners:
                 rep_id=row.owner_id,
                 detail=state.to_dict(),
             )
+            await crm.contacted(session, self.content, row, rep, state.business_minutes, now)
         if self.followups is not None:
             await self.followups.contacted(session, rows, rep, now)
 

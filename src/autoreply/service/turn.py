@@ -36,6 +36,7 @@ from autoreply.flows.turns import (
     reply_to_dict,
 )
 from autoreply.links import Links
+from autoreply.service import crm
 from autoreply.service.content import Content
 from autoreply.service.handoffs import HandoffWriter, facts
 from autoreply.service.meetings import MeetingMail
@@ -348,9 +349,10 @@ class TurnRunner:
         turn: Turn,
         now: datetime,
     ) -> Lead:
+        changed: list[str] = []
         for effect in turn.effects:
             if isinstance(effect, LeadUpdate):
-                repos.update_lead(lead, effect.fields, now)
+                changed += repos.update_lead(lead, effect.fields, now)
                 email = effect.fields.get("email")
                 if email:
                     lead = await repos.add_identity(session, lead, "email", email.lower(), now)
@@ -359,6 +361,7 @@ class TurnRunner:
                 lead.opted_out_at = lead.opted_out_at or now
             elif isinstance(effect, OptIn):
                 lead.opted_out_at = None
+        await crm.lead_updated(session, self.content, lead, changed, now)
         return lead
 
     async def hold_slot(

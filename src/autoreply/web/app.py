@@ -35,6 +35,7 @@ from autoreply.web.routes import (
     rep_followups,
     site,
 )
+from autoreply.web.routes.crm_export import router as crm_export_router
 
 __all__ = ["create_app", "serve"]
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     for routes in (chat, site, booking, forms, links, line, rep, rep_api, rep_followups, ops):
         app.include_router(routes.router)
     app.include_router(privacy.router)  # /privacy, /rep/privacy (the lead's data rights)
+    app.include_router(crm_export_router)  # GET /rep/handoffs.csv
     app.state.pages = Pages(
         settings.path("templates_dir"),
         settings.tz,

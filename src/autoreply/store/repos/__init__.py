@@ -39,6 +39,7 @@ from autoreply.store.repos.counters import (
     hold_until,
     prune_counters,
 )
+from autoreply.store.repos.export import handoff_export_page
 from autoreply.store.repos.followups import (
     add_follow_up,
     follow_up_list,
@@ -176,6 +177,7 @@ __all__ = [
     "footprint_rows",
     "get_lead",
     "get_rep",
+    "handoff_export_page",
     "handoff_of",
     "handoff_with_channel",
     "handoffs",

@@ -151,13 +151,18 @@ async def _merge(session: AsyncSession, gone: Lead, keep: Lead, now: datetime) -
     await session.refresh(keep, ["identities"])
 
 
-def update_lead(lead: Lead, facts: Mapping[str, Any], now: datetime) -> None:
-    """Fill in what we learnt about the lead (never blanks out a known value)."""
+def update_lead(lead: Lead, facts: Mapping[str, Any], now: datetime) -> list[str]:
+    """Fill in what we learnt about the lead (never blanks out a known value); the names
+    of the fields whose value changed."""
+    changed = []
     for name in LEAD_FIELDS:
         value = facts.get(name)
         if value:
+            if getattr(lead, name) != str(value):
+                changed.append(name)
             setattr(lead, name, str(value))
     lead.updated_at = now
+    return changed
 
 
 async def get_lead(session: AsyncSession, lead_id: int) -> Lead | None:

@@ -107,14 +107,14 @@ async def cancel_pending(
 
 
 async def notification_rows(session: AsyncSession, *, limit: int = 100) -> list[OutboxRow]:
-    """Notifications to people (rows of kind ``notify_*``) that failed for good or are
-    being retried, newest first: what an admin must look at (a removed channel, a bad
-    token)."""
+    """Notifications to people (rows of kind ``notify_*``) and CRM webhook events (channel
+    ``crm``) that failed for good or are being retried, newest first: what an admin must
+    look at (a removed channel, a bad token, a CRM endpoint refusing)."""
     return list(
         await session.scalars(
             select(OutboxRow)
             .where(
-                OutboxRow.kind.startswith("notify_"),
+                OutboxRow.kind.startswith("notify_") | (OutboxRow.channel == "crm"),
                 (OutboxRow.status == "failed")
                 | ((OutboxRow.status == "pending") & (OutboxRow.attempts > 0)),
             )

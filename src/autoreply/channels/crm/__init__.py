@@ -1,0 +1,1 @@
+"""The CRM webhooks: events POSTed as signed JSON (see docs/crm.md)."""
