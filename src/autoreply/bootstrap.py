@@ -45,7 +45,8 @@ from autoreply.service.conversations import ConversationService
 from autoreply.service.deliveries import Deliveries
 from autoreply.service.intake import FormIntake
 from autoreply.service.limits import DatabaseCounters, LimitPolicy, RateLimits
-from autoreply.service.meetings import MeetingMail
+from autoreply.service.meeting_changes import MeetingChanges
+from autoreply.service.meetings import REMINDER, MeetingMail
 from autoreply.service.notifications import Notifications
 from autoreply.service.owners import Owners
 from autoreply.service.runtime import Runtime
@@ -330,7 +331,7 @@ async def open_runtime(
         scheduler = Scheduler(
             sessions,
             content.clock,
-            {"digest": owners.digest, "escalate": owners.escalate},
+            {"digest": owners.digest, "escalate": owners.escalate, REMINDER: meetings.remind},
             postgres=not is_sqlite(settings.database_url),
             readers=readers,
             on_queued=worker.wake,
@@ -366,13 +367,14 @@ async def open_runtime(
             reader,
             forms,
             FormIntake(service, renderer),
-            Bookings(service),
+            bookings := Bookings(service),
             worker,
             rate_limits(settings, sessions, content.clock),
             owners,
             scheduler,
             LineInbox(service, profile=line.display_name) if line else None,
             line.channel_secret if line else None,
+            meetings=MeetingChanges(service, bookings),
         )
 
 

@@ -14,6 +14,7 @@ from autoreply.service.content import Content
 from autoreply.service.conversations import ConversationService
 from autoreply.service.intake import FormIntake
 from autoreply.service.limits import RateLimits
+from autoreply.service.meeting_changes import MeetingChanges
 from autoreply.service.owners import Owners
 from autoreply.store.outbox import OutboxWorker
 from autoreply.store.timers import Scheduler
@@ -41,3 +42,4 @@ class Runtime:
     scheduler: Scheduler | None = None  # timers on the database (escalations, digests)
     line: LineInbox | None = None  # None: no LINE channel configured
     line_secret: str | None = field(default=None, repr=False)
+    meetings: MeetingChanges | None = None  # moving, marking, cancelling booked meetings

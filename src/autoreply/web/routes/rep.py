@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from autoreply.domain.promise import follow_up
 from autoreply.errors import BadRequestError, NotFoundError
 from autoreply.service import reps
+from autoreply.service.meeting_changes import meeting_view
 from autoreply.service.owners import Ownership, ownership
 from autoreply.store.models import HandoffRow, Rep
 from autoreply.web.auth import (
@@ -194,6 +195,9 @@ async def handoff_page(handoff_id: RowId, request: Request, runtime: RuntimeDep)
         history = await reps.lead_history(session, row.lead_id)
         owned = await ownership(session, runtime.owners, row, runtime.content.clock.now())
         everyone = [r for r in await reps.all_reps(session) if r.active]
+        meeting = await meeting_view(
+            session, runtime.content.calendar, row.conversation_id, runtime.content.clock.now()
+        )
     return _render(
         request,
         runtime,
@@ -207,6 +211,7 @@ async def handoff_page(handoff_id: RowId, request: Request, runtime: RuntimeDep)
         contacted_by=contacted_by,
         first_contact=_first_contact(row),
         history=history,
+        meeting=meeting,
     )
 
 
