@@ -21,17 +21,15 @@ from autoreply.web.routes.rep import _render as render_rep
 __all__ = ["MeetingItem", "router"]
 
 router = APIRouter()
-lead = APIRouter(prefix="/bookings", tags=["booking"])
-pages = APIRouter(prefix="/rep/bookings", tags=["rep"], include_in_schema=False)
-api = APIRouter(
-    prefix="/api/rep/bookings",
-    tags=["rep"],
-    responses={
+_API: dict[str, Any] = {
+    "tags": ["rep"],
+    "responses": {
         401: {"description": "No API token, or an unknown / replaced one."},
         404: {"description": "No booking with this id."},
         409: {"description": "Not now: the meeting has not started, or it is off (`detail`)."},
     },
-)
+}
+_PAGES: dict[str, Any] = {"tags": ["rep"], "include_in_schema": False}
 Slot = Annotated[str, Form(max_length=64)]
 
 
@@ -53,9 +51,10 @@ def _signed(runtime: RuntimeDep, conversation_id: str, signature: str) -> bool:
     return runtime.service.links.reschedule_valid(conversation_id, signature)
 
 
-@lead.get(
-    "/{conversation_id}/reschedule",
+@router.get(
+    "/bookings/{conversation_id}/reschedule",
     response_class=HTMLResponse,
+    tags=["booking"],
     summary="The lead's reschedule page (from the link in the invite and the emails)",
 )
 async def reschedule_page(
@@ -71,9 +70,10 @@ async def reschedule_page(
     return _lead_page(request, page=page, signature=s, outcome="")
 
 
-@lead.post(
-    "/{conversation_id}/reschedule",
+@router.post(
+    "/bookings/{conversation_id}/reschedule",
     response_class=HTMLResponse,
+    tags=["booking"],
     summary="Move the booked meeting to another free slot",
 )
 async def reschedule(
@@ -124,7 +124,7 @@ def _refused(
     )
 
 
-@pages.post("/{booking_id}/outcome", response_class=HTMLResponse)
+@router.post("/rep/bookings/{booking_id}/outcome", response_class=HTMLResponse, **_PAGES)
 async def mark_page(
     booking_id: RowId,
     request: Request,
@@ -148,7 +148,7 @@ async def mark_page(
     return await _back(runtime, booking_id)
 
 
-@pages.post("/{booking_id}/cancel", response_class=HTMLResponse)
+@router.post("/rep/bookings/{booking_id}/cancel", response_class=HTMLResponse, **_PAGES)
 async def cancel_page(
     booking_id: RowId,
     request: Request,
@@ -171,7 +171,7 @@ async def cancel_page(
     return await _back(runtime, booking_id)
 
 
-@pages.get("/{booking_id}/reschedule", response_class=HTMLResponse)
+@router.get("/rep/bookings/{booking_id}/reschedule", response_class=HTMLResponse, **_PAGES)
 async def rep_reschedule_page(booking_id: RowId, request: Request, runtime: RuntimeDep) -> Response:
     """The rep's other free slots, to move the meeting to."""
     rep = await session_rep(request, runtime)
@@ -195,7 +195,7 @@ async def rep_reschedule_page(booking_id: RowId, request: Request, runtime: Runt
     )
 
 
-@pages.post("/{booking_id}/reschedule", response_class=HTMLResponse)
+@router.post("/rep/bookings/{booking_id}/reschedule", response_class=HTMLResponse, **_PAGES)
 async def rep_reschedule(
     booking_id: RowId,
     request: Request,
@@ -277,10 +277,11 @@ def _item(booking: Booking) -> MeetingItem:
     return MeetingItem.model_validate(booking, from_attributes=True)
 
 
-@api.post(
-    "/{booking_id}/outcome",
+@router.post(
+    "/api/rep/bookings/{booking_id}/outcome",
     summary="Mark the meeting held or no-show (from its start on)",
     response_model=MeetingItem,
+    **_API,
 )
 async def mark(
     booking_id: RowId, body: OutcomeBody, runtime: RuntimeDep, rep: ApiRepDep
@@ -289,26 +290,33 @@ async def mark(
     return _item(await _changes(runtime).mark(booking_id, body.outcome, rep))
 
 
-@api.post("/{booking_id}/cancel", summary="Cancel the meeting", response_model=MeetingItem)
+@router.post(
+    "/api/rep/bookings/{booking_id}/cancel",
+    summary="Cancel the meeting",
+    response_model=MeetingItem,
+    **_API,
+)
 async def cancel(booking_id: RowId, runtime: RuntimeDep, rep: ApiRepDep) -> MeetingItem:
     """As the lead's cancel link: the cancellation goes to the lead and the rep."""
     return _item(await _changes(runtime).cancel(booking_id, rep))
 
 
-@api.get(
-    "/{booking_id}/slots",
+@router.get(
+    "/api/rep/bookings/{booking_id}/slots",
     summary="Free slots the meeting can move to (its rep's)",
     response_model=list[SlotItem],
+    **_API,
 )
 async def slots(booking_id: RowId, runtime: RuntimeDep, rep: ApiRepDep) -> list[SlotItem]:
     page = await _changes(runtime).rep_page(booking_id)
     return [SlotItem(id=s.id, label=s.label) for day in page.days for s in day.slots]
 
 
-@api.post(
-    "/{booking_id}/reschedule",
+@router.post(
+    "/api/rep/bookings/{booking_id}/reschedule",
     summary="Move the meeting to a free slot (updated invite, same UID)",
     response_model=MeetingItem,
+    **_API,
 )
 async def move(
     booking_id: RowId, body: SlotBody, runtime: RuntimeDep, rep: ApiRepDep
@@ -319,7 +327,3 @@ async def move(
     if await changes.rep_reschedule(booking_id, body.slot, rep) != "moved":
         raise ConflictError("the slot is not free: pick another from /slots")
     return _item(await changes.current(booking_id))
-
-
-for part in (lead, pages, api):
-    router.include_router(part)
