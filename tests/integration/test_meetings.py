@@ -131,7 +131,7 @@ async def test_the_lead_moves_the_meeting_and_the_invite_updates(
 
     page = await client.get(path)
     assert page.status_code == 200
-    assert "現在のご予約は<strong>11月24日(火) 10:00</strong>から" in page.text
+    assert '現在のご予約：<strong class="when">11月24日(火) 10:00〜</strong>' in page.text
     offered = _slot_ids(page.text)
     assert offered and all(_start(s) != TUESDAY_10 for s in offered)
     target = next(s for s in offered if _start(s).date() != TUESDAY_10.date())
