@@ -496,3 +496,34 @@ async def test_no_reminder_when_the_setting_is_empty(
         await deliver(application)
         assert not smtp.recorder.by_subject("本日")
         assert smtp.recorder.by_subject("承りました")  # the rest of the mail still goes
+
+
+async def test_an_english_lead_gets_the_reminder_and_the_page_in_english(
+    client: httpx.AsyncClient, app: FastAPI, smtp: MailServer, clock: FixedClock
+) -> None:
+    started = await client.post(
+        "/api/chat/conversations",
+        json={"flow": "demo-en", "page": {"url": "https://example.com/en"}},
+    )
+    cid = started.json()["conversation_id"]
+    auth = {"Authorization": f"Bearer {started.json()['token']}"}
+    url = f"/api/chat/conversations/{cid}/messages"
+    await client.post(url, json={"choice": "within_1_month"}, headers=auth)
+    offer = await client.post(
+        url, json={"text": "Night-time enquiries wait too long"}, headers=auth
+    )
+    slots = next(r for r in offer.json()["replies"] if r["kind"] == "slots")
+    pick = slots["days"][0]["slots"][0]
+    await client.post(url, json={"slot": pick["id"], "label": pick["label"]}, headers=auth)
+    for text in ("Jane Smith", "Acme Ltd", "jane@example.com"):
+        await client.post(url, json={"text": text}, headers=auth)
+    clock.set(tokyo(2026, 11, 24, 8, 0))
+    await _run_timers(app)
+    await deliver(app)
+    [reminder] = smtp.recorder.by_subject("Reminder: our meeting today at 10:00")
+    assert reminder.rcpt_tos == ["jane@example.com"]
+    text = body(reminder.message)
+    assert "Dear Jane Smith," in text and "pick another time here:" in text
+    page = await client.get(_link(reminder, "reschedule"))
+    assert page.status_code == 200 and "Change the meeting time" in page.text
+    assert "Booked now:" in page.text
