@@ -49,6 +49,7 @@ class BookingPage:
     booked: str | None  # the booked meeting's start, when there is one
     cancel_url: str | None
     days: tuple[DayOfSlots, ...]
+    reschedule_url: str | None = None
 
 
 Outcome = Literal["booked", "taken", "already"]
@@ -130,6 +131,7 @@ class Bookings:
                     format_when(start, locale),
                     service.links.cancel(booked_in) if booked_in else None,
                     (),
+                    service.links.reschedule(booked_in) if booked_in else None,
                 )
             ctx = await service.context(session, engine, conversation, lead, now, slots=True)
         offered = slots_of.offer_slots(
