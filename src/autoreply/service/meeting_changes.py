@@ -192,19 +192,19 @@ class MeetingChanges:
     async def _context_of(
         self, session: AsyncSession, booking_id: int, *, lock: bool
     ) -> tuple[Booking, Rep, Conversation, Lead]:
-        if lock:
-            locked = await repos.lock_booking(session, booking_id)
-            if locked is None or locked[0].conversation_id is None:
-                raise NotFoundError(f"no booking {booking_id}")
-            conversation = await repos.conversation_by_id(
-                session, locked[0].conversation_id, lock=True
-            )
-            if conversation is None:  # pragma: no cover - foreign keys
-                raise NotFoundError(f"no booking {booking_id}")
+        """A booking with its rep, conversation and lead; with ``lock``, the conversation is
+        locked first and then the booking (the order the lead's pages and the turn take)."""
         found = await repos.booking_in_context(session, booking_id)
         if found is None:
             raise NotFoundError(f"no booking {booking_id}")
         booking, rep, conversation, lead = found
+        if lock:
+            fresh = await repos.conversation_by_id(session, conversation.id, lock=True)
+            conversation = fresh or conversation
+            locked = await repos.lock_booking(session, booking_id)
+            if locked is None:  # pragma: no cover - bookings are never deleted
+                raise NotFoundError(f"no booking {booking_id}")
+            booking = locked[0]
         return booking, rep, conversation, await repos.current_lead(session, lead)
 
     async def handoff_of(self, booking_id: int) -> int | None:

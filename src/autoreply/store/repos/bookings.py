@@ -201,6 +201,7 @@ async def lock_booking(session: AsyncSession, booking_id: int) -> tuple[Booking,
             .join(Rep, Rep.id == Booking.rep_id)
             .where(Booking.id == booking_id)
             .with_for_update(of=Booking)
+            .execution_options(populate_existing=True)  # what the lock holds, not a stale copy
         )
     ).first()
     return None if row is None else (row[0], row[1])
