@@ -7,6 +7,7 @@ right time (FixedClock), and every step queues its CRM event.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
@@ -262,6 +263,24 @@ async def test_bad_links_get_a_human_page(
     await app.state.runtime.bookings.cancel_booking(cid)
     gone = await client.get(path)
     assert "変更できる打ち合わせのご予約がございません" in gone.text
+
+
+async def _book_as(client: httpx.AsyncClient, email: str, day_index: int = 0) -> str:
+    """Another lead (another address) books the first slot of a day in the chat."""
+    started = await client.post(
+        "/api/chat/conversations", json={"page": {"url": "https://example.com/"}}
+    )
+    cid = str(started.json()["conversation_id"])
+    auth = {"Authorization": f"Bearer {started.json()['token']}"}
+    url = f"/api/chat/conversations/{cid}/messages"
+    await client.post(url, json={"choice": "within_1_month", "label": "1か月以内"}, headers=auth)
+    offer = await client.post(url, json={"text": "問い合わせ対応"}, headers=auth)
+    slots = next(r for r in offer.json()["replies"] if r["kind"] == "slots")
+    pick = slots["days"][day_index]["slots"][0]
+    await client.post(url, json={"slot": pick["id"], "label": pick["label"]}, headers=auth)
+    for text in ("鈴木一郎", "株式会社ベータ", email):
+        await client.post(url, json={"text": text}, headers=auth)
+    return cid
 
 
 # -- the rep marks, moves, cancels -----------------------------------------------------------
@@ -527,3 +546,28 @@ async def test_an_english_lead_gets_the_reminder_and_the_page_in_english(
     page = await client.get(_link(reminder, "reschedule"))
     assert page.status_code == 200 and "Change the meeting time" in page.text
     assert "Booked now:" in page.text
+
+
+async def test_two_leads_moving_to_one_slot_at_once_make_one_meeting(
+    client: httpx.AsyncClient, app: FastAPI, smtp: MailServer
+) -> None:
+    """Both pick the same free slot of their (one) rep at the same moment: one moves, the
+    other is told the slot was just taken, and the rep has one meeting there."""
+    first, _ = await _book_in_chat(client, day_index=0)
+    second = await _book_as(client, "ichiro@example.com", day_index=1)
+    links = app.state.runtime.service.links
+    page = await client.get(links.reschedule(first).split("testserver", 1)[-1])
+    target = next(s for s in _slot_ids(page.text) if _start(s).day == 26)
+
+    async def move(cid: str) -> httpx.Response:
+        signature = links.reschedule(cid).rsplit("s=", 1)[1]
+        return await client.post(
+            f"/bookings/{cid}/reschedule", data={"s": signature, "slot": target}
+        )
+
+    answers = await asyncio.gather(move(first), move(second))
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    assert "ちょうど埋まってしまいました" in next(a.text for a in answers if a.status_code == 409)
+    confirmed = [b for b in await _bookings(app) if b.status == "confirmed"]
+    assert sum(b.start_at == _start(target) for b in confirmed) == 1
+    assert len(confirmed) == 2  # the loser keeps the meeting it had
