@@ -49,6 +49,7 @@ from autoreply.service.meeting_changes import MeetingChanges
 from autoreply.service.meetings import REMINDER, MeetingMail
 from autoreply.service.notifications import Notifications
 from autoreply.service.owners import Owners
+from autoreply.service.privacy import RETENTION, Privacy
 from autoreply.service.runtime import Runtime
 from autoreply.store.db import (
     create_engine,
@@ -328,10 +329,16 @@ async def open_runtime(
             content, links, renderer, [c.name for c in channels if c.transport is not None]
         )
         owners = Owners(content, routing, notifications)
+        privacy = Privacy(settings, content.clock)
         scheduler = Scheduler(
             sessions,
             content.clock,
-            {"digest": owners.digest, "escalate": owners.escalate, REMINDER: meetings.remind},
+            {
+                "digest": owners.digest,
+                "escalate": owners.escalate,
+                RETENTION: privacy.run,
+                REMINDER: meetings.remind,
+            },
             postgres=not is_sqlite(settings.database_url),
             readers=readers,
             on_queued=worker.wake,
@@ -356,8 +363,10 @@ async def open_runtime(
                 current,
                 head,
             )
-        elif settings.demo:
-            await seed_demo(sessions, content.clock, demo_password_file)
+        else:
+            await privacy.start(sessions)  # the daily retention run is set
+            if settings.demo:
+                await seed_demo(sessions, content.clock, demo_password_file)
         yield Runtime(
             settings,
             content,

@@ -185,7 +185,7 @@ def _reps_password(args: argparse.Namespace, out: TextIO) -> int:
 
     async def run() -> None:
         async with open_session(_settings()) as session:
-            await set_password(session, args.email, password)
+            await set_password(session, args.email, password, now=SystemClock().now())
 
     asyncio.run(run())
     print(f"password changed for {args.email}", file=out)
@@ -247,6 +247,83 @@ def _reps_away(args: argparse.Namespace, out: TextIO) -> int:
     asyncio.run(run())
     state = "back" if args.back else f"away{f' until {until.isoformat()}' if until else ''}"
     print(f"{args.email}: {state}", file=out)
+    return 0
+
+
+def _reps_active(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.bootstrap import open_session
+    from autoreply.service.reps import set_active
+
+    active = args.reps_command == "activate"
+
+    async def run() -> None:
+        async with open_session(_settings()) as session:
+            await set_active(session, args.email, active, SystemClock().now())
+
+    asyncio.run(run())
+    state = "active" if active else "deactivated (every session ended)"
+    print(f"{args.email}: {state}", file=out)
+    return 0
+
+
+# -- leads (the lead's data rights) -----------------------------------------------------------
+
+
+def _subject(args: argparse.Namespace) -> Any:
+    from autoreply.domain.privacy import Subject
+
+    return Subject.of(email=args.email, line_user=args.line_user, lead=args.lead)
+
+
+def _leads_export(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.bootstrap import open_session
+    from autoreply.service.privacy import Privacy
+
+    settings = _settings()
+    subject = _subject(args)
+    privacy = Privacy(settings, SystemClock())
+
+    async def run() -> dict[str, Any]:
+        async with open_session(settings) as session:
+            return await privacy.export(session, subject, "cli")
+
+    document = json.dumps(asyncio.run(run()), ensure_ascii=False, indent=2) + "\n"
+    if args.out:
+        path = Path(args.out)
+        path.write_text(document, encoding="utf-8")
+        path.chmod(0o600)  # personal data: the owner only
+        print(f"exported {subject.describe()} to {path}", file=sys.stderr)
+    else:
+        out.write(document)
+    return 0
+
+
+def _leads_delete(args: argparse.Namespace, out: TextIO) -> int:
+    from autoreply.bootstrap import open_session
+    from autoreply.service import privacy as use_case
+
+    settings = _settings()
+    subject = _subject(args)
+    privacy = use_case.Privacy(settings, SystemClock())
+
+    async def run() -> use_case.Found:
+        async with open_session(settings) as session:
+            if not args.yes:
+                return await use_case.find(session, subject)
+            return await privacy.delete(session, subject, "cli")
+
+    found = asyncio.run(run())
+    for table, count in found.counts.items():
+        if count:
+            print(f"{table}\t{count}", file=out)
+    if not args.yes:
+        print(
+            f"{found.total} rows of {subject.describe()} would be deleted; "
+            "run again with --yes to delete them",
+            file=out,
+        )
+        return 1
+    print(f"deleted {found.total} rows of {subject.describe()} (lead {found.lead_id})", file=out)
     return 0
 
 
@@ -497,6 +574,35 @@ def _parser() -> argparse.ArgumentParser:
     away.add_argument("--until", help="back by itself then, e.g. 2026-12-10 or 2026-12-10T13:00")
     away.add_argument("--back", action="store_true", help="the rep is back")
     away.set_defaults(func=_reps_away)
+    for name, what in (
+        ("deactivate", "deactivate a rep (ends every session)"),
+        ("activate", "reactivate a rep"),
+    ):
+        toggle = reps.add_parser(name, help=what)
+        toggle.add_argument("email")
+        toggle.set_defaults(func=_reps_active)
+
+    leads = sub.add_parser("leads", help="a lead's data (APPI)").add_subparsers(
+        dest="leads_command", required=True
+    )
+    for name, func, what in (
+        ("export", _leads_export, "everything stored about one lead, as JSON"),
+        (
+            "delete",
+            _leads_delete,
+            "delete everything stored about one lead (dry run without --yes)",
+        ),
+    ):
+        command = leads.add_parser(name, help=what)
+        who = command.add_mutually_exclusive_group(required=True)
+        who.add_argument("--email", help="the lead's email address")
+        who.add_argument("--line-user", help="the lead's LINE user id (U…)")
+        who.add_argument("--lead", help="the lead's id (a merged lead: its survivor)")
+        if name == "export":
+            command.add_argument("--out", metavar="FILE", help="write to FILE (default: stdout)")
+        else:
+            command.add_argument("--yes", action="store_true", help="really delete")
+        command.set_defaults(func=func)
     return parser
 
 

@@ -314,6 +314,7 @@ def test_a_form_then_continue_in_the_chat_without_being_asked_again(site: str, p
     page.get_by_label("メールアドレス").fill("taro@example")
     page.get_by_label("ご導入の時期").select_option("within_3_months")
     page.get_by_label("ご相談内容・課題").fill(CHALLENGE)
+    page.get_by_label("個人情報の取り扱いに同意する").check()
     page.get_by_role("button", name="送信する").click()
     expect(page.get_by_role("alert")).to_contain_text("入力内容をご確認ください")
     expect(page.locator("#e-email")).to_contain_text("メールアドレスの形式")

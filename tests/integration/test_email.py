@@ -30,6 +30,7 @@ from tests.integration.conftest import _login
 from tests.mailserver import MailServer, Received, mail_server
 
 FORM = {
+    "consent": "yes",  # 個人情報の取り扱いに同意する
     "document": "service-overview",
     "company": "株式会社サンプル",
     "name": "山田太郎",
@@ -217,6 +218,7 @@ async def test_json_from_a_marketing_tool_and_one_lead_per_address(
             "email": "Taro@Example.com",
             "message": "料金について知りたい",
             "utm": {"source": "newsletter"},
+            "consent": True,  # the tool's form asked for it
         },
     )
     assert response.status_code == 202, response.text
@@ -340,7 +342,7 @@ async def test_signed_forms_refuse_missing_and_wrong_signatures(
     )
     settings = _settings(migrated, smtp, forms=forms, form_signing_secret="s3cret")
     application = create_app(settings, clock=clock, migrate=False)
-    payload = b'{"email": "ito@example.com", "name": "\\u4f0a\\u85e4"}'
+    payload = b'{"email": "ito@example.com", "name": "\\u4f0a\\u85e4", "consent": true}'
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -110,8 +110,8 @@ async def test_list_header_says_in_hours_or_the_next_opening(
 ) -> None:
     """Inside business hours the list says 「営業時間内（…まで）」, never "next opening: now";
     outside, and in the lunch break, the next opening."""
+    clock.set(tokyo(2026, 12, 2, 16, 57))  # a session lasts 12 hours of the clock
     assert (await _login(client)).status_code == 303
-    clock.set(tokyo(2026, 12, 2, 16, 57))
     inside = (await client.get("/rep/handoffs")).text
     assert "営業時間内（18:00まで）" in inside and "次の営業開始" not in inside
     clock.set(tokyo(2026, 12, 2, 12, 20))
@@ -231,9 +231,9 @@ async def test_contacted_records_the_time_and_the_rep(
 ) -> None:
     """「対応済みにする」 stores who and when, shows the time to first contact, moves the row."""
     handoff = await _asks_for_human(app, "v1")
+    clock.set(tokyo(2026, 11, 24, 9, 35))  # the rep logs in on Tuesday morning
     await _login(client)
     page = await client.get(f"/rep/handoffs/{handoff}")
-    clock.set(tokyo(2026, 11, 24, 9, 35))
     done = await client.post(
         f"/rep/handoffs/{handoff}/contacted", data={"csrf_token": _csrf(page.text)}
     )

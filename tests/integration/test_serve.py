@@ -101,6 +101,7 @@ def test_a_broken_page_template_stops_the_start(tmp_path: Path) -> None:
 
 
 FORM = {
+    "consent": "yes",  # 個人情報の取り扱いに同意する
     "document": "case-book",
     "company": "株式会社サンプル",
     "name": "山田太郎",

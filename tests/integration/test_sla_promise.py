@@ -25,6 +25,7 @@ from tests.mailserver import MailServer, mail_server
 DEMO_NAME = DEMO_REP[0]  # 「デモ担当 山田」, the only member of the shipped routing's team
 TUESDAY_10 = tokyo(2026, 11, 24, 10, 0)  # Monday 11/23 is 勤労感謝の日
 FORM = {
+    "consent": "yes",  # 個人情報の取り扱いに同意する
     "document": "service-overview",
     "company": "株式会社サンプル",
     "name": "山田太郎",
@@ -33,6 +34,7 @@ FORM = {
     "message": "夜間や休日の問い合わせへの返信が遅れて、商談化できていません",
 }
 FORM_EN = {
+    "consent": "yes",  # 個人情報の取り扱いに同意する
     "document": "service-overview",
     "company": "Example Ltd.",
     "name": "Jane Doe",

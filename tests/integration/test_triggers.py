@@ -384,6 +384,7 @@ async def test_a_page_view_after_a_gap_is_a_return_visit(
 
 
 FORM = {
+    "consent": "yes",  # 個人情報の取り扱いに同意する
     "document": "service-overview",
     "company": "株式会社サンプル",
     "name": "山田太郎",

@@ -74,7 +74,8 @@ def test_submissions_are_cleaned_or_refused_field_by_field() -> None:
     form = forms.get("demo")
     assert form is not None
     ok, errors = forms.check(
-        form, {"email": " Taro@Example.COM ", "name": "山田太郎と申します", "x": "y"}
+        form,
+        {"email": " Taro@Example.COM ", "name": "山田太郎と申します", "x": "y", "consent": "yes"},
     )
     assert errors == {} and ok is not None
     assert ok.values == {"email": "taro@example.com", "name": "山田太郎"}
@@ -85,6 +86,7 @@ def test_submissions_are_cleaned_or_refused_field_by_field() -> None:
         "name": "required",
         "plan": "unknown_choice",
         "note": "too_long",
+        "consent": "consent_required",  # 個人情報の取り扱い not agreed
     }
 
 

@@ -15,6 +15,7 @@ from autoreply.errors import FlowError, FlowProblem
 from autoreply.yamlsource import Located, Path_, load_located, read_source
 
 __all__ = [
+    "CONSENT_FIELD",
     "FieldError",
     "FieldSpec",
     "FieldType",
@@ -99,6 +100,10 @@ class FormSpec(BaseModel):
     reply_template: _Text = "form_reply"  # templates/email/<name>.<locale>.*.j2
     require_signature: bool = False
     honeypot: str | None = "website"
+    #: The submitter must agree to the privacy notice (個人情報の取り扱い): the form shows a
+    #: required checkbox, and a post (HTML or JSON) without ``consent`` is refused. False
+    #: only for a form whose posts come from a tool that took the consent on its own page.
+    consent: bool = True
     fields: dict[Annotated[str, StringConstraints(pattern=_FIELD)], FieldSpec]
 
     @property
@@ -119,7 +124,14 @@ class FormsFile(BaseModel):
 class FieldError:
     """Why one field was refused: a code for programs, a message for people."""
 
-    code: Literal["required", "too_long", "invalid_email", "invalid_phone", "unknown_choice"]
+    code: Literal[
+        "required",
+        "too_long",
+        "invalid_email",
+        "invalid_phone",
+        "unknown_choice",
+        "consent_required",
+    ]
     message: str
 
 
@@ -129,6 +141,7 @@ class Submission:
 
     form: FormSpec
     values: Mapping[str, str]
+    consented: bool = False  # agreed to the privacy notice with this submission
 
     @property
     def email(self) -> str:
@@ -263,9 +276,26 @@ class Forms:
                 errors[name] = cleaned
             else:
                 values[name] = cleaned
+        consented = _agreed(raw.get(CONSENT_FIELD, ""))
+        if form.consent and not consented:
+            errors[CONSENT_FIELD] = FieldError(
+                "consent_required",
+                "agree to the handling of personal information (個人情報の取り扱い): "
+                f"send {CONSENT_FIELD!r} true",
+            )
         if errors:
             return None, errors
-        return Submission(form, values), {}
+        return Submission(form, values, consented), {}
+
+
+CONSENT_FIELD = "consent"
+_YES = frozenset({"1", "true", "yes", "on", "agree", "agreed"})
+
+
+def _agreed(given: str | Sequence[str]) -> bool:
+    """Whether a consent value says yes (a ticked checkbox, ``true`` from JSON)."""
+    text = given if isinstance(given, str) else (given[0] if given else "")
+    return text.strip().lower() in _YES
 
 
 _ONE_LINE = (FieldType.NAME, FieldType.COMPANY)
@@ -362,6 +392,14 @@ def forms_from_source(src: Located) -> Forms:
                 problems.append(src.problem(here, "a choice field needs choices"))
             if field_spec.type is not FieldType.CHOICE and field_spec.choices:
                 problems.append(src.problem((*here, "choices"), "only choice fields have choices"))
+        if CONSENT_FIELD in form.fields:
+            problems.append(
+                src.problem(
+                    (*base, "fields", CONSENT_FIELD),
+                    "'consent' is the privacy-notice checkbox, not a field of its own",
+                    key=True,
+                )
+            )
         if form.honeypot and form.honeypot in form.fields:
             problems.append(
                 src.problem((*base, "honeypot"), "the honeypot must not be one of the fields")

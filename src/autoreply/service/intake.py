@@ -101,6 +101,9 @@ class FormIntake:
             lead = await repos.resolve_lead(
                 session, [("email", submission.email)], now, submission.lead_facts()
             )
+            if submission.consented:  # which privacy notice they agreed to, and when
+                lead.consent_at = now
+                lead.consent_version = self.content.settings.privacy_policy_version
             earlier = await repos.earlier_submission(
                 session, form.id, submission.email, now - window, submission.values
             )

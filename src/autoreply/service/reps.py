@@ -17,9 +17,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autoreply.clock import SystemClock
 from autoreply.domain.calendar import WeeklyHours
 from autoreply.domain.leads import clean_email
 from autoreply.errors import BadRequestError, ConfigError, ConflictError, NotFoundError
+from autoreply.service import sessions
 from autoreply.service.owners import Owners
 from autoreply.signing import new_token, token_hash, verify_token
 from autoreply.store import repos
@@ -53,6 +55,7 @@ __all__ = [
     "rep_by_id",
     "rep_for_token",
     "seed_demo_rep",
+    "set_active",
     "set_away",
     "set_hours",
     "set_password",
@@ -199,10 +202,24 @@ def _role(role: str) -> str:
     return role
 
 
-async def set_password(session: AsyncSession, email: str, password: str) -> Rep:
-    """Replace a rep's password (the old one stops working at once)."""
+async def set_password(
+    session: AsyncSession, email: str, password: str, *, now: datetime | None = None
+) -> Rep:
+    """Replace a rep's password (the old one stops working at once) and end the rep's
+    sessions (``now``: when; the system clock if not given)."""
     rep = await find_rep(session, email)
     rep.password_hash = await asyncio.to_thread(hash_password, validate_password(password))
+    await sessions.end_all(session, rep.id, now or SystemClock().now())
+    return rep
+
+
+async def set_active(session: AsyncSession, email: str, active: bool, now: datetime) -> Rep:
+    """Deactivate a rep (no login, no handoffs; every session ends at once) or
+    reactivate one."""
+    rep = await find_rep(session, email)
+    rep.active = active
+    if not active:
+        await sessions.end_all(session, rep.id, now)
     return rep
 
 

@@ -30,6 +30,7 @@ from autoreply.web.routes import (
     links,
     meetings,
     ops,
+    privacy,
     rep,
     rep_api,
     site,
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     install_rep_auth(app, settings, resolve_secret(settings))
     for routes in (chat, site, booking, forms, links, line, rep, rep_api, meetings, ops):
         app.include_router(routes.router)
+    app.include_router(privacy.router)  # /privacy, /rep/privacy (the lead's data rights)
     app.state.pages = Pages(
         settings.path("templates_dir"),
         settings.tz,

@@ -1,10 +1,11 @@
-"""Rep authentication: signed-cookie sessions, CSRF tokens, API tokens (the login lockout
-is ``service.limits``, shared by every process)."""
+"""Rep authentication: sessions kept on the server (a signed cookie names one), CSRF
+tokens, API tokens (the login lockout is ``service.limits``, shared by every process)."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -13,7 +14,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from autoreply.config import Settings
 from autoreply.errors import UnauthorizedError
-from autoreply.service import reps
+from autoreply.service import reps, sessions
+from autoreply.service.runtime import Runtime
 from autoreply.signing import sign
 from autoreply.store.models import Rep
 from autoreply.web.deps import RuntimeDep
@@ -33,15 +35,16 @@ __all__ = [
 
 SESSION_COOKIE = "autoreply_session"
 SESSION_MAX_AGE = 12 * 60 * 60  # one working day; the signature carries the time
-_REP_ID = "rep_id"
+_SESSION = "sid"  # the session token (its SHA-256 is the rep_sessions row)
 _CSRF = "csrf"
 
 
 def install_rep_auth(app: FastAPI, settings: Settings, secret: str) -> None:
     """Add the session middleware to the app.
 
-    The session is a signed cookie holding only the rep id and a CSRF token. Its key is
-    derived from the app secret, so a session cookie can never pass as a signed link.
+    The session is a signed cookie holding only a session token (checked against
+    ``rep_sessions`` on every request) and a CSRF token. Its key is derived from the app
+    secret, so a session cookie can never pass as a signed link.
     """
     app.add_middleware(
         SessionMiddleware,
@@ -74,27 +77,37 @@ def csrf_ok(request: Request, submitted: str | None) -> bool:
     return hmac.compare_digest(expected.encode("utf-8"), submitted.encode("utf-8"))
 
 
-def log_in(request: Request, rep: Rep) -> None:
-    """Start a fresh session for the rep, with a new CSRF token."""
+async def log_in(request: Request, runtime: Runtime, rep: Rep) -> None:
+    """Start a fresh session for the rep, with a new CSRF token: a row in
+    ``rep_sessions`` (``service.sessions``) whose token only the cookie holds."""
+    now = runtime.content.clock.now()
+    async with runtime.sessions() as session, session.begin():
+        token = await sessions.start_session(session, rep, now, timedelta(seconds=SESSION_MAX_AGE))
     request.session.clear()
-    request.session[_REP_ID] = rep.id
+    request.session[_SESSION] = token
     request.session[_CSRF] = secrets.token_urlsafe(32)
 
 
-def log_out(request: Request) -> None:
-    """End the session (the cookie is deleted)."""
+async def log_out(request: Request, runtime: Runtime) -> None:
+    """End the session on the server (a copy of the cookie no longer works) and clear
+    the cookie."""
+    token = request.session.get(_SESSION)
     request.session.clear()
+    if isinstance(token, str) and token:
+        async with runtime.sessions() as session, session.begin():
+            await sessions.end_session(session, token, runtime.content.clock.now())
 
 
 async def session_rep(request: Request, runtime: RuntimeDep) -> Rep | None:
-    """The logged-in rep, or None (no session, or the rep was deactivated or removed)."""
-    rep_id = request.session.get(_REP_ID)
-    if not isinstance(rep_id, int):
+    """The logged-in rep, or None: no session, or it was ended (logout, a new password,
+    the rep deactivated), expired, or the rep was removed."""
+    token = request.session.get(_SESSION)
+    if not isinstance(token, str) or not token:
         return None
     async with runtime.sessions() as session:
-        rep = await reps.rep_by_id(session, rep_id)
-    if rep is None or not rep.active:
-        log_out(request)
+        rep = await sessions.rep_of_session(session, token, runtime.content.clock.now())
+    if rep is None:
+        request.session.pop(_SESSION, None)
         return None
     return rep
 

@@ -81,6 +81,8 @@ def _json_fields(body: bytes) -> dict[str, Any]:
     for key, value in data.items():
         if key == "utm" and value is not None:
             out["utm"] = _utm(value)
+        elif key == "consent" and isinstance(value, bool):  # the privacy notice agreed
+            out["consent"] = "true" if value else ""
         elif _is_text(value):
             out[str(key)] = str(value)
         elif value is not None:

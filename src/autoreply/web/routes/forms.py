@@ -26,7 +26,7 @@ from autoreply.web.body import multipart_fields, read_limited
 from autoreply.web.deps import ClientDep, RuntimeDep
 from autoreply.web.pages import Pages
 
-__all__ = ["router"]
+__all__ = ["policy_url", "router"]
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/forms", tags=["forms"])
@@ -60,7 +60,18 @@ def _page(
         values=values or {},
         errors=errors or {},
         page="form",
+        privacy_url=policy_url(request.app.state.runtime.settings.privacy_policy_url, form.locale),
     )
+
+
+def policy_url(url: str, locale: str) -> str:
+    """The privacy notice a form links to: the setting, or for an English form the
+    English page when the setting is the demo's own ``/privacy``.
+
+    >>> policy_url("/privacy", "en"), policy_url("https://example.com/p", "en")
+    ('/privacy/en', 'https://example.com/p')
+    """
+    return "/privacy/en" if locale == "en" and url.rstrip("/") == "/privacy" else url
 
 
 @router.get("/{form_id}", response_class=HTMLResponse, include_in_schema=False)

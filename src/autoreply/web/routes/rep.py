@@ -132,7 +132,7 @@ async def login(
             request, runtime, "rep/login.html", 400, rep=None, email=email, error="invalid"
         )
     await runtime.limits.login_succeeded(email)
-    log_in(request, rep)
+    await log_in(request, runtime, rep)
     return _to(HOME)
 
 
@@ -143,7 +143,7 @@ async def logout(
     """End the session."""
     if not csrf_ok(request, csrf):
         return _forbidden(request, runtime)
-    log_out(request)
+    await log_out(request, runtime)
     return _to(LOGIN)
 
 
