@@ -312,7 +312,9 @@ async def test_the_rep_marks_held_only_once_the_meeting_began(
     assert (await _bookings(app))[0].outcome is None
 
     clock.set(tokyo(2026, 11, 24, 10, 5))
+    await _login(client)  # a rep session does not last from Saturday night to Tuesday
     page = await client.get(handoff.group(1))
+    csrf = _csrf(page.text)
     assert "実施済みにする" in page.text and "商談の結果を記録してください" in page.text
     done = await client.post(
         f"/rep/bookings/{booking.id}/outcome", data={"outcome": "held", "csrf_token": csrf}
