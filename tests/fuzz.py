@@ -96,6 +96,7 @@ class Known:
     case_signature: str
     form: Mapping[str, str]  # a valid submission of forms[0]
     rep_login: Mapping[str, str]  # email and password of the logged-in rep
+    reschedule_signature: str = ""
 
     def pool(self) -> list[str]:
         return [
@@ -196,6 +197,7 @@ def _path(template: str, known: Known) -> st.SearchStrategy[str]:
         "form_id": list(known.forms),
         "token": [known.book_token, known.continue_token],
         "handoff_id": ["1", "2"],
+        "booking_id": ["1", "2"],
         "case_id": [known.case_id],
     }
     names = [part[1:-1] for part in template.split("/") if part.startswith("{")]
@@ -209,6 +211,8 @@ def _path(template: str, known: Known) -> st.SearchStrategy[str]:
 
 def _query(known: Known, template: str, names: Sequence[str]) -> st.SearchStrategy[str]:
     signature = known.case_signature if template.startswith("/r/") else known.cancel_signature
+    if template.endswith("/reschedule") and template.startswith("/bookings/"):
+        signature = known.reschedule_signature
     good = {"s": [signature], "c": [known.continue_token], "status": ["open"], "channel": ["web"]}
     pairs = st.fixed_dictionaries(
         {},
@@ -424,6 +428,8 @@ def _form_base(template: str, known: Known) -> Mapping[str, str]:
         return known.form
     if template.startswith("/book/"):
         return {"slot": known.slot}
+    if template.startswith("/bookings/") and template.endswith("/reschedule"):
+        return {"s": known.reschedule_signature, "slot": known.slot}
     if template.startswith("/bookings/"):
         return {"s": known.cancel_signature}
     if template == "/rep/login":

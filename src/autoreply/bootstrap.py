@@ -50,7 +50,8 @@ from autoreply.service.deliveries import Deliveries
 from autoreply.service.followups import FollowUps
 from autoreply.service.intake import FormIntake
 from autoreply.service.limits import DatabaseCounters, LimitPolicy, RateLimits
-from autoreply.service.meetings import MeetingMail
+from autoreply.service.meeting_changes import MeetingChanges
+from autoreply.service.meetings import REMINDER, MeetingMail
 from autoreply.service.notifications import Notifications
 from autoreply.service.owners import Owners
 from autoreply.service.privacy import RETENTION, Privacy
@@ -372,6 +373,7 @@ async def open_runtime(
                 "followup_due": followups.due,
                 "aging": followups.aging.age,
                 RETENTION: privacy.run,
+                REMINDER: meetings.remind,
             },
             postgres=not is_sqlite(settings.database_url),
             readers=readers,
@@ -411,7 +413,7 @@ async def open_runtime(
             reader,
             forms,
             FormIntake(service, renderer),
-            Bookings(service),
+            bookings := Bookings(service),
             worker,
             rate_limits(settings, sessions, content.clock),
             owners,
@@ -419,6 +421,7 @@ async def open_runtime(
             LineInbox(service, profile=line.display_name) if line else None,
             line.channel_secret if line else None,
             followups=followups,
+            meetings=MeetingChanges(service, bookings),
         )
 
 

@@ -55,6 +55,17 @@ class Links:
         """Whether a cancel link's signature is ours."""
         return verify(self.secret, signature, "cancel", conversation_id)
 
+    def reschedule(self, conversation_id: str) -> str:
+        """The link a lead uses to move this conversation's booking to another free slot
+        (signed like the cancel link; it follows the meeting through every move)."""
+        return self._url(
+            f"bookings/{quote(conversation_id)}/reschedule", "reschedule", conversation_id
+        )
+
+    def reschedule_valid(self, conversation_id: str, signature: str) -> bool:
+        """Whether a reschedule link's signature is ours."""
+        return verify(self.secret, signature, "reschedule", conversation_id)
+
     def absolute(self, url: str) -> str:
         """An operator file's URL made absolute under this deployment (see ``absolute_url``)."""
         return absolute_url(self.base, url)

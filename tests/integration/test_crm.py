@@ -35,7 +35,16 @@ HUB_SECRET = "whsec-hub-test-9876543210"
 TUESDAY = tokyo(2026, 11, 24, 10, 0)
 #: A chat to a booked meeting: the lead, its name, company and email (one answer each), the
 #: handoff.
-CHAT = ["lead.created", "lead.updated", "lead.updated", "lead.updated", "handoff.created"]
+#: A chat that books a meeting: the meeting is confirmed in the turn before the handoff is
+#: written, so meeting.booked comes first (its handoff_id is then null; the lead links them).
+CHAT = [
+    "lead.created",
+    "lead.updated",
+    "lead.updated",
+    "lead.updated",
+    "meeting.booked",
+    "handoff.created",
+]
 TEAM = """\
 routing:
   teams:
@@ -119,7 +128,9 @@ async def test_a_leads_events_arrive_signed_in_order_and_valid(
         row = await w.handoff(await chat(w))
         await w.drain()
         assert types(receiver) == CHAT
-        created = receiver.events[4]["data"]["handoff"]
+        created = receiver.events[CHAT.index("handoff.created")]["data"]["handoff"]
+        booked = receiver.events[4]["data"]["meeting"]
+        assert booked["sequence"] == 0 and booked["status"] == "confirmed"
         assert created["owner"]["email"] == "ito@example.com"
         assert created["team"] == "inside" and created["tier"] in "ABC"
         assert created["timing"] == "within_1_month" and created["challenge"]
@@ -153,7 +164,7 @@ async def test_a_leads_events_arrive_signed_in_order_and_valid(
             "handoff.contacted",
             "handoff.owner_changed",
         ]
-        passed, level1, level2, contacted, reassigned = receiver.events[5:]
+        passed, level1, level2, contacted, reassigned = receiver.events[6:]
         assert passed["data"]["previous_owner"]["email"] == "ito@example.com"
         assert passed["data"]["handoff"]["owner"]["email"] == "kato@example.com"
         assert passed["lead"]["owner"]["email"] == "kato@example.com"  # the lead's, too
@@ -197,7 +208,7 @@ async def test_503_is_retried_with_the_same_body_and_the_leads_next_events_wait(
         await w.drain()
         assert [r.status for r in receiver.requests] == [503]
         rows = await crm_rows(w)
-        assert [r.status for r in rows] == ["pending"] * 5
+        assert [r.status for r in rows] == ["pending"] * len(CHAT)
         assert rows[0].attempts == 1 and "crm default: 503 stub says 503" in rows[0].last_error
         assert receiver.events == []
 
@@ -209,7 +220,7 @@ async def test_503_is_retried_with_the_same_body_and_the_leads_next_events_wait(
         assert [r.status for r in receiver.requests] == [503, 503]
         clock.advance(timedelta(minutes=2))
         await w.drain()
-        assert [r.status for r in receiver.requests] == [503, 503] + [204] * 5
+        assert [r.status for r in receiver.requests] == [503, 503] + [204] * len(CHAT)
         assert types(receiver) == CHAT
 
         first = receiver.requests[:3]
@@ -239,7 +250,7 @@ async def test_a_lost_answer_sends_a_copy_with_the_same_id_which_the_receiver_ig
         ids = [r.headers["X-Autoreply-Event-Id"] for r in receiver.requests]
         assert ids[0] == ids[1] and receiver.requests[0].body == receiver.requests[1].body
         assert types(receiver) == CHAT
-        assert len({e["id"] for e in receiver.events}) == 5
+        assert len({e["id"] for e in receiver.events}) == len(CHAT)
 
 
 async def test_400_is_given_up_shown_to_managers_and_the_next_event_goes_on(
@@ -252,10 +263,10 @@ async def test_400_is_given_up_shown_to_managers_and_the_next_event_goes_on(
         receiver.fail(400)
         await chat(w)
         await w.drain()
-        assert [r.status for r in receiver.requests] == [400] + [204] * 4
+        assert [r.status for r in receiver.requests] == [400] + [204] * (len(CHAT) - 1)
         assert types(receiver) == CHAT[1:]
         rows = await crm_rows(w)
-        assert [r.status for r in rows] == ["failed"] + ["sent"] * 4
+        assert [r.status for r in rows] == ["failed"] + ["sent"] * (len(CHAT) - 1)
         assert rows[0].attempts == 1 and "crm default: 400" in rows[0].last_error
 
         await w.login("boss@example.com")
@@ -294,7 +305,7 @@ async def test_the_same_fact_twice_is_one_event(
         await w.drain()
         assert again == events.event_id("handoff.created", str(row.id))
         assert types(receiver) == [*CHAT, "handoff.contacted"]
-        assert len(receiver.requests) == 6 and len(await crm_rows(w)) == 6
+        assert len(receiver.requests) == len(CHAT) + 1 == len(await crm_rows(w))
 
 
 async def test_a_webhook_from_the_file_gets_only_its_events_signed_with_its_secret(
@@ -325,10 +336,13 @@ webhooks:
         with pytest.raises(SignatureError, match="does not match"):  # not the default's
             verify(SECRET, hub[0].headers["X-Autoreply-Signature"], hub[0].body, time())
         default = [r for r in receiver.requests if r.path == "/default"]
-        assert len(default) == 5
+        assert len(default) == len(CHAT)
         rows = await crm_rows(w)
-        assert sorted(r.recipient.split(":")[0] for r in rows) == ["default"] * 5 + ["hub"]
-        assert json.loads(hub[0].body)["id"] == json.loads(default[4].body)["id"]
+        assert sorted(r.recipient.split(":")[0] for r in rows) == ["default"] * len(CHAT) + ["hub"]
+        assert (
+            json.loads(hub[0].body)["id"]
+            == json.loads(default[CHAT.index("handoff.created")].body)["id"]
+        )
 
 
 async def test_a_form_lead_and_a_line_follow_are_new_leads_and_new_facts_update_them(

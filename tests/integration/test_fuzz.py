@@ -30,6 +30,7 @@ from autoreply.web.routes import (
     forms,
     line,
     links,
+    meetings,
     ops,
     privacy,
     rep,
@@ -59,6 +60,7 @@ ROUTERS = (
     forms,
     line,
     links,
+    meetings,
     ops,
     privacy,
     rep,
@@ -138,6 +140,7 @@ async def _known(app: FastAPI, client: httpx.AsyncClient) -> Known:
         case_signature=links.case(cid, case_id).rsplit("s=", 1)[1],
         form=FORM,
         rep_login={"email": EMAIL, "password": PASSWORD},
+        reschedule_signature=links.reschedule(cid).rsplit("s=", 1)[1],
     )
 
 

@@ -4,7 +4,9 @@ in the chat), the booking it shows, and its cancellation."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import tzinfo
 from typing import Literal
 
 from autoreply.domain import booking as slots_of
@@ -15,7 +17,7 @@ from autoreply.service.conversations import ConversationService
 from autoreply.store import repos
 from autoreply.store.models import Booking
 
-__all__ = ["BookingPage", "Bookings", "DayOfSlots", "Outcome", "PageSlot"]
+__all__ = ["BookingPage", "Bookings", "DayOfSlots", "Outcome", "PageSlot", "by_day"]
 
 log = logging.getLogger(__name__)
 PAGE_SLOTS = 12
@@ -47,9 +49,22 @@ class BookingPage:
     booked: str | None  # the booked meeting's start, when there is one
     cancel_url: str | None
     days: tuple[DayOfSlots, ...]
+    reschedule_url: str | None = None
 
 
 Outcome = Literal["booked", "taken", "already"]
+
+
+def by_day(offered: Sequence[slots_of.Slot], tz: tzinfo, locale: str) -> tuple[DayOfSlots, ...]:
+    """Offered slots as the booking pages show them: grouped by day, in offer order."""
+    days: dict[str, list[PageSlot]] = {}
+    for slot in offered:
+        start = slot.start.astimezone(tz)
+        day = format_date(start.date(), locale)
+        days.setdefault(day, []).append(
+            PageSlot(slot.id, f"{start.hour}:{start.minute:02d}", format_when(start, locale))
+        )
+    return tuple(DayOfSlots(d, tuple(s)) for d, s in days.items())
 
 
 class Bookings:
@@ -116,24 +131,14 @@ class Bookings:
                     format_when(start, locale),
                     service.links.cancel(booked_in) if booked_in else None,
                     (),
+                    service.links.reschedule(booked_in) if booked_in else None,
                 )
             ctx = await service.context(session, engine, conversation, lead, now, slots=True)
         offered = slots_of.offer_slots(
             ctx.calendar, ctx.reps, ctx.busy, ctx.now, replace(self.content.rules, count=PAGE_SLOTS)
         )
-        days: dict[str, list[PageSlot]] = {}
-        for slot in offered:
-            start = slot.start.astimezone(self.content.calendar.tz)
-            day = format_date(start.date(), locale)
-            days.setdefault(day, []).append(
-                PageSlot(slot.id, f"{start.hour}:{start.minute:02d}", format_when(start, locale))
-            )
         return BookingPage(
-            locale,
-            lead.name,
-            None,
-            None,
-            tuple(DayOfSlots(d, tuple(s)) for d, s in days.items()),
+            locale, lead.name, None, None, by_day(offered, self.content.calendar.tz, locale)
         )
 
     async def book(self, conversation_id: str, slot_id: str) -> Outcome:

@@ -15,6 +15,7 @@ from autoreply.service.conversations import ConversationService
 from autoreply.service.followups import FollowUps
 from autoreply.service.intake import FormIntake
 from autoreply.service.limits import RateLimits
+from autoreply.service.meeting_changes import MeetingChanges
 from autoreply.service.owners import Owners
 from autoreply.store.outbox import OutboxWorker
 from autoreply.store.timers import Scheduler
@@ -43,3 +44,4 @@ class Runtime:
     line: LineInbox | None = None  # None: no LINE channel configured
     line_secret: str | None = field(default=None, repr=False)
     followups: FollowUps | None = None  # follow-up tasks, the 0.5次商談, tier aging
+    meetings: MeetingChanges | None = None  # moving, marking, cancelling booked meetings

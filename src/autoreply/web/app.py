@@ -28,6 +28,7 @@ from autoreply.web.routes import (
     forms,
     line,
     links,
+    meetings,
     ops,
     privacy,
     rep,
@@ -57,7 +58,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     )
     install_error_handlers(app)
     install_rep_auth(app, settings, resolve_secret(settings))
-    for routes in (chat, site, booking, forms, links, line, rep, rep_api, rep_followups, ops):
+    for routes in (
+        chat,
+        site,
+        booking,
+        forms,
+        links,
+        line,
+        rep,
+        rep_api,
+        rep_followups,
+        meetings,
+        ops,
+    ):
         app.include_router(routes.router)
     app.include_router(privacy.router)  # /privacy, /rep/privacy (the lead's data rights)
     app.include_router(crm_export_router)  # GET /rep/handoffs.csv

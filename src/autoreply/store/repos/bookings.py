@@ -17,12 +17,15 @@ from autoreply.store.models import Booking, Conversation, Lead, Rep
 
 __all__ = [
     "add_booking",
+    "booking_chain",
     "booking_in_context",
     "bookings_between",
     "bookings_of_lead",
     "confirm_hold",
     "confirmed_booking",
     "extend_hold",
+    "latest_booking_of_conversation",
+    "lock_booking",
     "release_holds",
     "rep_loads",
     "upcoming_booking_of_lead",
@@ -188,3 +191,51 @@ async def upcoming_booking_of_lead(
             (Booking.conversation_id != other_than) | Booking.conversation_id.is_(None)
         )
     return await session.scalar(query.order_by(Booking.start_at).limit(1))
+
+
+async def lock_booking(session: AsyncSession, booking_id: int) -> tuple[Booking, Rep] | None:
+    """A booking locked for a change (its outcome, a cancel, a move), with its rep."""
+    row = (
+        await session.execute(
+            select(Booking, Rep)
+            .join(Rep, Rep.id == Booking.rep_id)
+            .where(Booking.id == booking_id)
+            .with_for_update(of=Booking)
+            .execution_options(populate_existing=True)  # what the lock holds, not a stale copy
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def booking_chain(session: AsyncSession, booking: Booking) -> list[Booking]:
+    """The booking and the ones it was moved from, newest first: the last is the first
+    booking of the meeting (whose id the invite's UID keeps across moves)."""
+    chain = [booking]
+    seen = {booking.id}
+    while chain[-1].rescheduled_from_id is not None:
+        before = await session.get(Booking, chain[-1].rescheduled_from_id)
+        if before is None or before.id in seen:  # pragma: no cover - foreign keys, no loops
+            break
+        seen.add(before.id)
+        chain.append(before)
+    return chain
+
+
+async def latest_booking_of_conversation(
+    session: AsyncSession, conversation_id: int
+) -> tuple[Booking, Rep] | None:
+    """The conversation's meeting as the rep sees it: the confirmed one, else the last one
+    cancelled (moved ones are in its chain; holds are not meetings yet)."""
+    row = (
+        await session.execute(
+            select(Booking, Rep)
+            .join(Rep, Rep.id == Booking.rep_id)
+            .where(
+                Booking.conversation_id == conversation_id,
+                Booking.status.in_(("confirmed", "cancelled")),
+            )
+            .order_by((Booking.status == "confirmed").desc(), Booking.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])

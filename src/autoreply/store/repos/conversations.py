@@ -99,9 +99,12 @@ async def lock_conversation_and_lead(
 async def conversation_by_id(
     session: AsyncSession, conversation_id: int, *, lock: bool = False
 ) -> Conversation | None:
-    """A conversation by its row id (locked for an update with ``lock``)."""
+    """A conversation by its row id (locked for an update with ``lock``, and then read
+    afresh: a copy loaded earlier in the transaction may predate the lock)."""
     query = select(Conversation).where(Conversation.id == conversation_id)
-    return await session.scalar(query.with_for_update() if lock else query)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(query)
 
 
 async def conversation_by_public_id(session: AsyncSession, public_id: str) -> Conversation | None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from autoreply.domain.promise import follow_up
 from autoreply.errors import BadRequestError, NotFoundError
 from autoreply.service import reps
+from autoreply.service.meeting_changes import meeting_view
 from autoreply.service.owners import Ownership, ownership
 from autoreply.store.models import HandoffRow, Rep
 from autoreply.web.auth import (
@@ -196,6 +197,7 @@ async def handoff_page(handoff_id: RowId, request: Request, runtime: RuntimeDep)
         owned = await ownership(session, runtime.owners, row, now)
         everyone = [r for r in await reps.all_reps(session) if r.active]
         fu = await runtime.followups.of_handoff(session, row, now) if runtime.followups else None
+        meeting = await meeting_view(session, runtime.content.calendar, row.conversation_id, now)
     return _render(
         request,
         runtime,
@@ -210,6 +212,7 @@ async def handoff_page(handoff_id: RowId, request: Request, runtime: RuntimeDep)
         contacted_by=contacted_by,
         first_contact=_first_contact(row),
         history=history,
+        meeting=meeting,
     )
 
 
