@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -30,6 +32,7 @@ __all__ = [
     "FollowUp",
     "FormSubmission",
     "HandoffEvent",
+    "HandoffFact",
     "HandoffRow",
     "InboundEvent",
     "Lead",
@@ -155,7 +158,7 @@ class Conversation(Base):
     source: Mapped[dict[str, Any]]
     contact: Mapped[str | None] = mapped_column(String(320))
     token_hash: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)  # the dashboard's date range
     updated_at: Mapped[datetime]
     first_response_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -188,7 +191,7 @@ class HandoffRow(Base):
     score: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default="waiting")
     record: Mapped[dict[str, Any]]
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)  # the dashboard's date range
     updated_at: Mapped[datetime]
     contacted_at: Mapped[datetime | None]
     contacted_by: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
@@ -223,6 +226,30 @@ class HandoffEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
     rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))  # the owner after it
     detail: Mapped[dict[str, Any]]
+
+
+class HandoffFact(Base):
+    """What the dashboard counts of one handoff that is costly to work out on every view
+    (business minutes to the first contact, in or after hours, the figures inside the
+    record's JSON), computed from the handoff as it was at ``computed_from`` (its
+    ``updated_at``) and ``contacted_at``; recomputed when either differs (see
+    ``service/reports.py``). No foreign key: deleting a handoff (privacy) is never held up
+    by it, and the dashboard only counts facts joined to a handoff that still exists."""
+
+    __tablename__ = "handoff_facts"
+    handoff_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    computed_from: Mapped[datetime]
+    contacted_at: Mapped[datetime | None]
+    week: Mapped[date] = mapped_column(Date)  # Monday of the creation week (business tz)
+    channel: Mapped[str] = mapped_column(String(20))
+    campaign: Mapped[str] = mapped_column(String(300), default="")
+    in_hours: Mapped[bool] = mapped_column(Boolean)  # the lead arrived while open
+    bot_seconds: Mapped[float | None] = mapped_column(Float)
+    contact_seconds: Mapped[float | None] = mapped_column(Float)  # business seconds
+    cases_sent: Mapped[int] = mapped_column(Integer, default=0)
+    cases_opened: Mapped[int] = mapped_column(Integer, default=0)
+    pre_meeting_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    pre_meeting_viewed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Timer(Base):

@@ -22,7 +22,18 @@ from autoreply.store.db import upgrade
 from autoreply.web.auth import install_rep_auth
 from autoreply.web.errors import install_error_handlers
 from autoreply.web.pages import Pages
-from autoreply.web.routes import booking, chat, forms, line, links, ops, rep, rep_api, site
+from autoreply.web.routes import (
+    booking,
+    chat,
+    dashboard,
+    forms,
+    line,
+    links,
+    ops,
+    rep,
+    rep_api,
+    site,
+)
 
 __all__ = ["create_app", "serve"]
 
@@ -44,7 +55,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     )
     install_error_handlers(app)
     install_rep_auth(app, settings, resolve_secret(settings))
-    for routes in (chat, site, booking, forms, links, line, rep, rep_api, ops):
+    for routes in (chat, site, booking, forms, links, line, rep, rep_api, ops, dashboard):
         app.include_router(routes.router)
     app.state.pages = Pages(
         settings.path("templates_dir"),

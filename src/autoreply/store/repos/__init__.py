@@ -82,6 +82,13 @@ from autoreply.store.repos.queue import (
     queued_in,
     recipients_of,
 )
+from autoreply.store.repos.reports import (
+    dashboard_rows,
+    handoff_teams,
+    lead_counts,
+    save_facts,
+    stale_handoffs,
+)
 from autoreply.store.repos.reps import (
     active_reps,
     add_rep,
@@ -128,6 +135,7 @@ __all__ = [
     "count_reps",
     "counter_value",
     "current_lead",
+    "dashboard_rows",
     "earlier_submission",
     "enqueue",
     "events_of",
@@ -136,6 +144,7 @@ __all__ = [
     "get_lead",
     "get_rep",
     "handoff_of",
+    "handoff_teams",
     "handoff_with_channel",
     "handoffs",
     "handoffs_of_lead",
@@ -145,6 +154,7 @@ __all__ = [
     "inbound_failed",
     "last_assigned",
     "latest_on_contact",
+    "lead_counts",
     "lead_of_identity",
     "lock_conversation",
     "lock_conversation_and_lead",
@@ -170,7 +180,9 @@ __all__ = [
     "reschedule",
     "resolve_lead",
     "rewrite_message",
+    "save_facts",
     "schedule",
+    "stale_handoffs",
     "timer",
     "token_hash_of",
     "upcoming_booking_of_lead",
