@@ -23,7 +23,18 @@ from autoreply.clock import FixedClock
 from autoreply.service import reps
 from autoreply.store.models import InboundEvent
 from autoreply.web.app import create_app
-from autoreply.web.routes import booking, chat, forms, line, links, ops, rep, rep_api, site
+from autoreply.web.routes import (
+    booking,
+    chat,
+    dashboard,
+    forms,
+    line,
+    links,
+    ops,
+    rep,
+    rep_api,
+    site,
+)
 from tests.conftest import make_settings
 from tests.fuzz import Call, Known, calls
 from tests.integration.conftest import EMAIL, PASSWORD
@@ -40,7 +51,7 @@ MORE_EXAMPLES = {
     "POST /api/chat/conversations/{conversation_id}/pages": 20,
 }
 SECRET = "fuzz-channel-secret"
-ROUTERS = (booking, chat, forms, line, links, ops, rep, rep_api, site)  # as web/app.py
+ROUTERS = (booking, chat, forms, line, links, ops, rep, rep_api, site, dashboard)  # as app.py
 
 
 @pytest.fixture
