@@ -10,11 +10,12 @@ values.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-__all__ = ["Point", "bar_chart", "funnel_chart", "line_chart"]
+__all__ = ["Point", "bar_chart", "funnel_chart", "line_chart", "nice_top"]
 
 WIDTH = 360
 HEIGHT = 200
@@ -43,18 +44,35 @@ def _open(chart_id: str, title: str, summary: str, height: int) -> list[str]:
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{cid}" '
         f'viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="{cid}-t {cid}-d" '
-        f'font-size="11" fill="{INK}">',
+        f'font-size="12" fill="{INK}">',
         f'<title id="{cid}-t">{escape(title)}</title>',
         f'<desc id="{cid}-d">{escape(summary)}</desc>',
     ]
+
+
+def nice_top(value: float) -> float:
+    """The axis top for a largest value: the next round number (1, 1.2, 1.5, 2, 2.5, 3, 4,
+    5, 6 or 8 times a power of ten) at or above 110% of it (room for the value written
+    above a bar).
+
+    >>> nice_top(130), nice_top(12.4), nice_top(0.5), nice_top(0)
+    (150.0, 15.0, 0.6, 1.0)
+    """
+    if value <= 0:
+        return 1.0
+    target = value * 1.1
+    power = 10.0 ** math.floor(math.log10(target))
+    for step in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
+        if step * power >= target - 1e-9:
+            return round(step * power, 12)
+    return 10.0 * power
 
 
 def _scale_top(points: Sequence[Point], top: float | None) -> float:
     if top is not None and top > 0:
         return top
     values = [p.value for p in points if p.value is not None]
-    biggest = max(values, default=0.0)
-    return biggest * 1.15 if biggest > 0 else 1.0
+    return nice_top(max(values, default=0.0))
 
 
 def _axes(parts: list[str], top: float, axis: Sequence[tuple[float, str]]) -> None:
@@ -68,7 +86,7 @@ def _axes(parts: list[str], top: float, axis: Sequence[tuple[float, str]]) -> No
         )
         parts.append(
             f'<text x="{LEFT - 4}" y="{_fmt(y + 4)}" text-anchor="end" fill="{MUTED}" '
-            f'font-size="10">{escape(label)}</text>'
+            f'font-size="11">{escape(label)}</text>'
         )
 
 
@@ -78,7 +96,7 @@ def _x_labels(parts: list[str], points: Sequence[Point], centre: list[float]) ->
         if i % step == 0:
             parts.append(
                 f'<text x="{_fmt(centre[i])}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-                f'fill="{MUTED}" font-size="10">{escape(point.label)}</text>'
+                f'fill="{MUTED}" font-size="11">{escape(point.label)}</text>'
             )
 
 
@@ -124,7 +142,7 @@ def bar_chart(
         if show_values and point.text:
             parts.append(
                 f'<text x="{_fmt(centre[i])}" y="{_fmt(y - 4)}" text-anchor="middle" '
-                f'font-size="9.5">{escape(point.text)}</text>'
+                f'font-size="10.5">{escape(point.text)}</text>'
             )
     _x_labels(parts, points, centre)
     parts.append("</svg>")
@@ -171,7 +189,7 @@ def line_chart(
         if show_values and point.text:
             parts.append(
                 f'<text x="{_fmt(x)}" y="{_fmt(y - 7)}" text-anchor="middle" '
-                f'font-size="9.5">{escape(point.text)}</text>'
+                f'font-size="10.5">{escape(point.text)}</text>'
             )
     _x_labels(parts, points, centre)
     parts.append("</svg>")
@@ -204,7 +222,7 @@ def funnel_chart(chart_id: str, title: str, summary: str, steps: Sequence[Point]
             f"<title>{escape(step.label)}: {escape(step.text)}</title></rect>"
         )
         parts.append(
-            f'<text x="{_fmt(FUNNEL_LABEL + width + 5)}" y="{y + 16}" font-size="10">'
+            f'<text x="{_fmt(FUNNEL_LABEL + width + 5)}" y="{y + 16}" font-size="11">'
             f"{escape(step.text)}</text>"
         )
     parts.append("</svg>")

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from autoreply.domain import charts, kpis
 from autoreply.domain.calendar import BusinessCalendar
 from autoreply.domain.promise import business_time_between
 from autoreply.store import repos
+from autoreply.store.db import read_session_factory
 from autoreply.store.models import Rep
 
 __all__ = [
@@ -232,18 +233,26 @@ def _moment(day: date, calendar: BusinessCalendar) -> datetime:
 
 async def dashboard(
     sessions: async_sessionmaker[AsyncSession],
+    reader: AsyncEngine,
     calendar: BusinessCalendar,
     viewer: Rep,
     chosen: Filters,
     now: datetime,
 ) -> Dashboard:
     """The dashboard of ``chosen`` as ``viewer`` sees it (a manager: everyone; a rep: only
-    the handoffs they own or contacted)."""
+    the handoffs they own or contacted). Stale facts are found on ``reader`` (on SQLite,
+    without the write lock) and written in a transaction of ``sessions`` only when there
+    are any; the figures are read on ``reader``."""
     start, end = _moment(chosen.start, calendar), _moment(chosen.end + timedelta(days=1), calendar)
-    async with sessions() as session, session.begin():
-        await refresh_facts(session, calendar, start, end)
+    reads = read_session_factory(reader)
+    async with reads() as session:
+        stale = await repos.stale_handoffs(session, start, end)
+    if stale:
+        values = [fact_values(row, calendar) for row in stale]
+        async with sessions() as session, session.begin():
+            await repos.save_facts(session, values)
     own_only = viewer.role != "manager"
-    async with sessions() as session:
+    async with reads() as session:
         rows = await repos.dashboard_rows(
             session,
             start,

@@ -47,6 +47,7 @@ async def dashboard_page(
     chosen = _chosen(runtime, start, end, channel, team, rep)
     board = await reports.dashboard(
         runtime.sessions,
+        runtime.reader,
         runtime.content.calendar,
         viewer,
         chosen,
@@ -88,6 +89,7 @@ async def dashboard_csv(
     table = table if table in reports.TABLES else "speed"
     board = await reports.dashboard(
         runtime.sessions,
+        runtime.reader,
         runtime.content.calendar,
         viewer,
         chosen,
