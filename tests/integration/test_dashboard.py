@@ -333,6 +333,19 @@ async def test_filters_and_fresh_facts(
     team = _csv(await client.get("/rep/dashboard.csv?table=speed&team=field"))
     assert team[1][5:8] == ["1", str(f"{(3 * 8 + 5) * 60:.1f}"), str(f"{(3 * 8 + 5) * 60:.1f}")]
 
+    # H4 qualified by code that leaves updated_at alone; H3 deleted (a lead's data erased)
+    async with app.state.runtime.sessions() as session, session.begin():
+        row = await session.get(HandoffRow, made["h"][3])
+        assert row is not None
+        row.qualified_at, row.qualified = NOW, True
+        await session.delete(await session.get(HandoffRow, h3))
+    funnel = _csv(await client.get("/rep/dashboard.csv?table=funnel"))
+    overall = {r[2]: r[3] for r in funnel[1:] if r[0] == "全体"}
+    assert overall["引き継ぎ"] == "3" and overall["0.5次商談完了"] == "3"
+    assert overall["商談化"] == "2"
+    team = _csv(await client.get("/rep/dashboard.csv?table=speed&team=field"))
+    assert team[1][2] == "0"
+
 
 @pytest.mark.parametrize(
     "query",

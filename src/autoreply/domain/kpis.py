@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 __all__ = [
     "FIVE_MINUTES",
@@ -58,9 +58,8 @@ K = TypeVar("K", bound=Hashable)
 FIVE_MINUTES = 300.0
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """One handoff as the dashboard counts it."""
+class Fact(NamedTuple):
+    """One handoff as the dashboard counts it (a named tuple: a range holds thousands)."""
 
     handoff_id: int
     week: date  # the Monday (business time zone) of the week the handoff was created

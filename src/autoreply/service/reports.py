@@ -129,7 +129,7 @@ def _times(value: Any) -> dict[str, str]:
 
 
 def fact_values(row: Any, calendar: BusinessCalendar) -> dict[str, Any]:
-    """The ``handoff_facts`` row of one handoff (a ``repos.stale_handoffs`` row).
+    """The ``handoff_facts`` row of one handoff (a ``repos.handoffs_for_facts`` row).
 
     Human first contact is the business time from the handoff's creation (when a person
     was needed) to ``contacted_at``; the lead's arrival (in or after hours) is the start of
@@ -155,7 +155,15 @@ def fact_values(row: Any, calendar: BusinessCalendar) -> dict[str, Any]:
     return {
         "handoff_id": row.id,
         "computed_from": row.updated_at,
+        "created_at": row.created_at,
+        "conversation_id": row.conversation_id,
         "contacted_at": row.contacted_at,
+        "contacted_by": row.contacted_by,
+        "owner_id": row.owner_id,
+        "team": row.team,
+        "due_at": row.due_at,
+        "qualified_at": row.qualified_at,
+        "qualified": row.qualified,
         "week": kpis.week_of(row.created_at.astimezone(calendar.tz).date()),
         "channel": str(row.channel)[:20],
         "campaign": campaign[:300] if isinstance(campaign, str) else "",
@@ -170,18 +178,22 @@ def fact_values(row: Any, calendar: BusinessCalendar) -> dict[str, Any]:
 
 
 async def refresh_facts(
-    session: AsyncSession, calendar: BusinessCalendar, start: datetime, end: datetime
+    session: AsyncSession,
+    calendar: BusinessCalendar,
+    stale: Sequence[int],
+    gone: Sequence[int] = (),
 ) -> int:
-    """Bring the facts of the handoffs created in ``[start, end)`` up to date; how many
-    were (re)computed."""
-    stale = await repos.stale_handoffs(session, start, end)
-    await repos.save_facts(session, [fact_values(row, calendar) for row in stale])
-    return len(stale)
+    """Recompute the facts of the handoffs ``stale`` and forget those of ``gone`` (both from
+    ``repos.stale_facts``); how many were computed."""
+    rows = await repos.handoffs_for_facts(session, stale)
+    await repos.save_facts(session, [fact_values(row, calendar) for row in rows])
+    await repos.delete_facts(session, gone)
+    return len(rows)
 
 
 def _fact(row: Any, now: datetime) -> kpis.Fact:
     return kpis.Fact(
-        handoff_id=row.id,
+        handoff_id=row.handoff_id,
         week=row.week,
         channel=row.channel,
         campaign=row.campaign or "",
@@ -195,7 +207,7 @@ def _fact(row: Any, now: datetime) -> kpis.Fact:
         booked=(row.booking or 0) >= 1,
         held=row.booking == 3,
         no_show=row.booking == 2,
-        qualified_done=bool(row.qualified_done),
+        qualified_done=row.qualified_at is not None,
         qualified=row.qualified is True,
         cases_sent=row.cases_sent,
         cases_opened=row.cases_opened,
@@ -246,11 +258,10 @@ async def dashboard(
     start, end = _moment(chosen.start, calendar), _moment(chosen.end + timedelta(days=1), calendar)
     reads = read_session_factory(reader)
     async with reads() as session:
-        stale = await repos.stale_handoffs(session, start, end)
-    if stale:
-        values = [fact_values(row, calendar) for row in stale]
+        stale, gone = await repos.stale_facts(session, start, end)
+    if stale or gone:
         async with sessions() as session, session.begin():
-            await repos.save_facts(session, values)
+            await refresh_facts(session, calendar, stale, gone)
     own_only = viewer.role != "manager"
     async with reads() as session:
         rows = await repos.dashboard_rows(

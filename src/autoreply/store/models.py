@@ -146,6 +146,10 @@ class Conversation(Base):
     """A conversation with a flow: where it is and what it collected."""
 
     __tablename__ = "conversations"
+    __table_args__ = (
+        # the dashboard's leads of a date range, counted from the index alone
+        Index("ix_conversations_dashboard", "created_at", "channel", "lead_id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(64), unique=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
@@ -158,7 +162,7 @@ class Conversation(Base):
     source: Mapped[dict[str, Any]]
     contact: Mapped[str | None] = mapped_column(String(320))
     token_hash: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(index=True)  # the dashboard's date range
+    created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     first_response_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -183,6 +187,18 @@ class HandoffRow(Base):
     """The record a rep opens before the first call; one per conversation."""
 
     __tablename__ = "handoffs"
+    __table_args__ = (
+        # The dashboard's date range, and what tells it a handoff changed, read from the
+        # index alone (on SQLite the columns after ``record`` sit behind its overflow pages).
+        Index(
+            "ix_handoffs_dashboard",
+            "created_at",
+            "updated_at",
+            "contacted_at",
+            "qualified_at",
+            "qualified",
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), unique=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
@@ -191,7 +207,7 @@ class HandoffRow(Base):
     score: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default="waiting")
     record: Mapped[dict[str, Any]]
-    created_at: Mapped[datetime] = mapped_column(index=True)  # the dashboard's date range
+    created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     contacted_at: Mapped[datetime | None]
     contacted_by: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
@@ -231,15 +247,26 @@ class HandoffEvent(Base):
 class HandoffFact(Base):
     """What the dashboard counts of one handoff that is costly to work out on every view
     (business minutes to the first contact, in or after hours, the figures inside the
-    record's JSON), computed from the handoff as it was at ``computed_from`` (its
-    ``updated_at``) and ``contacted_at``; recomputed when either differs (see
+    record's JSON) and copies of the handoff's columns it filters and counts by, computed
+    from the handoff as it was at ``computed_from`` (its ``updated_at``), ``contacted_at``,
+    ``qualified_at`` and ``qualified``; recomputed when any differs (see
     ``service/reports.py``). No foreign key: deleting a handoff (privacy) is never held up
-    by it, and the dashboard only counts facts joined to a handoff that still exists."""
+    by it; the dashboard deletes the facts of handoffs that are gone before it counts."""
 
     __tablename__ = "handoff_facts"
+    __table_args__ = (Index("ix_handoff_facts_created_at", "created_at"),)
     handoff_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     computed_from: Mapped[datetime]
+    # copies of the handoff's own columns, so the dashboard reads this narrow table only
+    created_at: Mapped[datetime]
+    conversation_id: Mapped[int] = mapped_column(Integer)
     contacted_at: Mapped[datetime | None]
+    contacted_by: Mapped[int | None] = mapped_column(Integer)
+    owner_id: Mapped[int | None] = mapped_column(Integer)
+    team: Mapped[str | None] = mapped_column(String(100))
+    due_at: Mapped[datetime | None]
+    qualified_at: Mapped[datetime | None]
+    qualified: Mapped[bool | None] = mapped_column(Boolean)
     week: Mapped[date] = mapped_column(Date)  # Monday of the creation week (business tz)
     channel: Mapped[str] = mapped_column(String(20))
     campaign: Mapped[str] = mapped_column(String(300), default="")

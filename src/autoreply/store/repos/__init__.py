@@ -84,10 +84,12 @@ from autoreply.store.repos.queue import (
 )
 from autoreply.store.repos.reports import (
     dashboard_rows,
+    delete_facts,
     handoff_teams,
+    handoffs_for_facts,
     lead_counts,
     save_facts,
-    stale_handoffs,
+    stale_facts,
 )
 from autoreply.store.repos.reps import (
     active_reps,
@@ -136,6 +138,7 @@ __all__ = [
     "counter_value",
     "current_lead",
     "dashboard_rows",
+    "delete_facts",
     "earlier_submission",
     "enqueue",
     "events_of",
@@ -147,6 +150,7 @@ __all__ = [
     "handoff_teams",
     "handoff_with_channel",
     "handoffs",
+    "handoffs_for_facts",
     "handoffs_of_lead",
     "hold_until",
     "identities_of",
@@ -182,7 +186,7 @@ __all__ = [
     "rewrite_message",
     "save_facts",
     "schedule",
-    "stale_handoffs",
+    "stale_facts",
     "timer",
     "token_hash_of",
     "upcoming_booking_of_lead",

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, delete, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,10 +23,12 @@ from autoreply.store.models import Booking, Conversation, HandoffFact, HandoffRo
 __all__ = [
     "BOOKED_STATUSES",
     "dashboard_rows",
+    "delete_facts",
     "handoff_teams",
+    "handoffs_for_facts",
     "lead_counts",
     "save_facts",
-    "stale_handoffs",
+    "stale_facts",
 ]
 
 #: A booking counts as a meeting booked once confirmed, whatever became of it later
@@ -40,22 +42,14 @@ def _range(start: datetime, end: datetime) -> Any:
     return and_(HandoffRow.created_at >= start, HandoffRow.created_at < end)
 
 
-async def stale_handoffs(session: AsyncSession, start: datetime, end: datetime) -> list[Row[Any]]:
-    """Handoffs created in ``[start, end)`` whose fact row is missing or out of date (the
-    handoff was updated or contacted since): id, created_at, updated_at, contacted_at,
-    record, and their conversation's channel, created_at and first_response_at."""
-    query = (
-        select(
-            HandoffRow.id,
-            HandoffRow.created_at,
-            HandoffRow.updated_at,
-            HandoffRow.contacted_at,
-            HandoffRow.record,
-            Conversation.channel,
-            Conversation.created_at.label("started_at"),
-            Conversation.first_response_at,
-        )
-        .join(Conversation, Conversation.id == HandoffRow.conversation_id)
+async def stale_facts(
+    session: AsyncSession, start: datetime, end: datetime
+) -> tuple[list[int], list[int]]:
+    """The handoffs created in ``[start, end)`` whose fact row is missing or out of date
+    (updated, contacted or qualified since; read from ``ix_handoffs_dashboard`` alone), and
+    the fact rows of that range whose handoff is gone (deleted)."""
+    stale = await session.scalars(
+        select(HandoffRow.id)
         .outerjoin(HandoffFact, HandoffFact.handoff_id == HandoffRow.id)
         .where(
             _range(start, end),
@@ -63,10 +57,59 @@ async def stale_handoffs(session: AsyncSession, start: datetime, end: datetime) 
                 HandoffFact.handoff_id.is_(None),
                 HandoffFact.computed_from != HandoffRow.updated_at,
                 HandoffFact.contacted_at.is_distinct_from(HandoffRow.contacted_at),
+                HandoffFact.qualified_at.is_distinct_from(HandoffRow.qualified_at),
+                HandoffFact.qualified.is_distinct_from(HandoffRow.qualified),
             ),
         )
     )
-    return list((await session.execute(query)).all())
+    gone = await session.scalars(
+        select(HandoffFact.handoff_id).where(
+            HandoffFact.created_at >= start,
+            HandoffFact.created_at < end,
+            ~select(HandoffRow.id).where(HandoffRow.id == HandoffFact.handoff_id).exists(),
+        )
+    )
+    return list(stale), list(gone)
+
+
+async def handoffs_for_facts(session: AsyncSession, ids: Sequence[int]) -> list[Row[Any]]:
+    """What a fact row is computed from, for the handoffs ``ids``: the handoff's columns
+    and record, and its conversation's channel, start (``started_at``) and
+    ``first_response_at``."""
+    found: list[Row[Any]] = []
+    for i in range(0, len(ids), _CHUNK):
+        query = (
+            select(
+                HandoffRow.id,
+                HandoffRow.conversation_id,
+                HandoffRow.created_at,
+                HandoffRow.updated_at,
+                HandoffRow.contacted_at,
+                HandoffRow.contacted_by,
+                HandoffRow.owner_id,
+                HandoffRow.team,
+                HandoffRow.due_at,
+                HandoffRow.qualified_at,
+                HandoffRow.qualified,
+                HandoffRow.record,
+                Conversation.channel,
+                Conversation.created_at.label("started_at"),
+                Conversation.first_response_at,
+            )
+            .join(Conversation, Conversation.id == HandoffRow.conversation_id)
+            .where(HandoffRow.id.in_(ids[i : i + _CHUNK]))
+        )
+        result: Any = await session.execute(query)
+        found.extend(result.all())
+    return found
+
+
+async def delete_facts(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Forget the fact rows of handoffs that are gone."""
+    for i in range(0, len(ids), _CHUNK):
+        await session.execute(
+            delete(HandoffFact).where(HandoffFact.handoff_id.in_(ids[i : i + _CHUNK]))
+        )
 
 
 async def save_facts(session: AsyncSession, facts: Sequence[Mapping[str, Any]]) -> None:
@@ -96,7 +139,7 @@ def _booking_state() -> Any:
     )
     return (
         select(func.max(rank))
-        .where(Booking.conversation_id == HandoffRow.conversation_id)
+        .where(Booking.conversation_id == HandoffFact.conversation_id)
         .scalar_subquery()
     )
 
@@ -111,47 +154,45 @@ async def dashboard_rows(
     rep_id: int | None = None,
     viewer_id: int | None = None,
 ) -> list[Row[Any]]:
-    """One narrow row per handoff created in ``[start, end)`` that has its facts:
-    id, week, channel, campaign, team, owner_id, contacted_by, in_hours, bot_seconds,
-    contact_seconds, contacted_at, due_at, booking (see ``_booking_state``), qualified_done,
-    qualified, cases_sent, cases_opened, pre_meeting_sent, pre_meeting_viewed.
+    """One narrow row per handoff created in ``[start, end)`` (from ``handoff_facts``
+    alone, brought up to date first): handoff_id, week, channel, campaign, team, owner_id,
+    contacted_by, in_hours, bot_seconds, contact_seconds, contacted_at, due_at, booking
+    (see ``_booking_state``), qualified_at, qualified, cases_sent, cases_opened,
+    pre_meeting_sent, pre_meeting_viewed.
 
     ``rep_id`` and ``viewer_id`` (a rep who sees only their own) keep the handoffs that rep
     owns or contacted."""
-    query = (
-        select(
-            HandoffRow.id,
-            HandoffFact.week,
-            HandoffFact.channel,
-            HandoffFact.campaign,
-            HandoffRow.team,
-            HandoffRow.owner_id,
-            HandoffRow.contacted_by,
-            HandoffFact.in_hours,
-            HandoffFact.bot_seconds,
-            HandoffFact.contact_seconds,
-            HandoffRow.contacted_at,
-            HandoffRow.due_at,
-            _booking_state().label("booking"),
-            HandoffRow.qualified_at.is_not(None).label("qualified_done"),
-            HandoffRow.qualified,
-            HandoffFact.cases_sent,
-            HandoffFact.cases_opened,
-            HandoffFact.pre_meeting_sent,
-            HandoffFact.pre_meeting_viewed,
-        )
-        .join(HandoffFact, HandoffFact.handoff_id == HandoffRow.id)
-        .where(_range(start, end))
-    )
+    f = HandoffFact
+    query = select(
+        f.handoff_id,
+        f.week,
+        f.channel,
+        f.campaign,
+        f.team,
+        f.owner_id,
+        f.contacted_by,
+        f.in_hours,
+        f.bot_seconds,
+        f.contact_seconds,
+        f.contacted_at,
+        f.due_at,
+        _booking_state().label("booking"),
+        f.qualified_at,
+        f.qualified,
+        f.cases_sent,
+        f.cases_opened,
+        f.pre_meeting_sent,
+        f.pre_meeting_viewed,
+    ).where(f.created_at >= start, f.created_at < end)
     if channel is not None:
-        query = query.where(HandoffFact.channel == channel)
+        query = query.where(f.channel == channel)
     if team is not None:
-        query = query.where(HandoffRow.team == team)
+        query = query.where(f.team == team)
     for rep in (rep_id, viewer_id):
         if rep is not None:
-            query = query.where(or_(HandoffRow.owner_id == rep, HandoffRow.contacted_by == rep))
-    found: list[Row[Any]] = list((await session.execute(query)).all())  # type: ignore[arg-type]
-    return found
+            query = query.where(or_(f.owner_id == rep, f.contacted_by == rep))
+    result: Any = await session.execute(query)
+    return list(result.all())
 
 
 async def lead_counts(
@@ -177,6 +218,12 @@ async def lead_counts(
 async def handoff_teams(session: AsyncSession, start: datetime, end: datetime) -> list[str]:
     """The teams handoffs created in ``[start, end)`` were routed to, for the filter."""
     found = await session.scalars(
-        select(HandoffRow.team).where(_range(start, end), HandoffRow.team.is_not(None)).distinct()
+        select(HandoffFact.team)
+        .where(
+            HandoffFact.created_at >= start,
+            HandoffFact.created_at < end,
+            HandoffFact.team.is_not(None),
+        )
+        .distinct()
     )
     return sorted(str(t) for t in found if t)

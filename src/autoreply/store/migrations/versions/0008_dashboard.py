@@ -1,4 +1,4 @@
-"""dashboard: the handoff facts the dashboard counts, and the indexes of its date range
+"""dashboard: the handoff facts the dashboard counts, and the index of its date range
 
 Revision ID: 0008
 Revises: 0007
@@ -23,7 +23,15 @@ def upgrade() -> None:
         "handoff_facts",
         sa.Column("handoff_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("computed_from", _TS, nullable=False),
+        sa.Column("created_at", _TS, nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
         sa.Column("contacted_at", _TS, nullable=True),
+        sa.Column("contacted_by", sa.Integer(), nullable=True),
+        sa.Column("owner_id", sa.Integer(), nullable=True),
+        sa.Column("team", sa.String(100), nullable=True),
+        sa.Column("due_at", _TS, nullable=True),
+        sa.Column("qualified_at", _TS, nullable=True),
+        sa.Column("qualified", sa.Boolean(), nullable=True),
         sa.Column("week", sa.Date(), nullable=False),
         sa.Column("channel", sa.String(20), nullable=False),
         sa.Column("campaign", sa.String(300), nullable=False),
@@ -36,11 +44,18 @@ def upgrade() -> None:
         sa.Column("pre_meeting_viewed", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("handoff_id", name=op.f("pk_handoff_facts")),
     )
-    op.create_index(op.f("ix_handoffs_created_at"), "handoffs", ["created_at"])
-    op.create_index(op.f("ix_conversations_created_at"), "conversations", ["created_at"])
+    op.create_index("ix_handoff_facts_created_at", "handoff_facts", ["created_at"])
+    op.create_index(
+        "ix_handoffs_dashboard",
+        "handoffs",
+        ["created_at", "updated_at", "contacted_at", "qualified_at", "qualified"],
+    )
+    op.create_index(
+        "ix_conversations_dashboard", "conversations", ["created_at", "channel", "lead_id"]
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_conversations_created_at"), table_name="conversations")
-    op.drop_index(op.f("ix_handoffs_created_at"), table_name="handoffs")
+    op.drop_index("ix_conversations_dashboard", table_name="conversations")
+    op.drop_index("ix_handoffs_dashboard", table_name="handoffs")
     op.drop_table("handoff_facts")
