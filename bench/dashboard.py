@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import platform
 import re
 import statistics
 import sys
@@ -44,6 +46,9 @@ from sqlalchemy import make_url, text, update
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.conftest import make_settings, tokyo  # noqa: E402
+from tests.dashboard_data import fill  # noqa: E402
+
 from autoreply.bootstrap import build_content, open_session  # noqa: E402
 from autoreply.clock import FixedClock  # noqa: E402
 from autoreply.service import reports, reps  # noqa: E402
@@ -51,8 +56,6 @@ from autoreply.store import repos  # noqa: E402
 from autoreply.store.db import create_engine, session_factory, upgrade  # noqa: E402
 from autoreply.store.models import HandoffRow  # noqa: E402
 from autoreply.web.app import create_app  # noqa: E402
-from tests.conftest import make_settings, tokyo  # noqa: E402
-from tests.dashboard_data import fill  # noqa: E402
 
 NOW = tokyo(2026, 11, 27, 16, 30)
 MANAGER = ("manager@example.com", "bench manager password 1")
@@ -94,12 +97,16 @@ async def _login(client: httpx.AsyncClient, email: str, password: str) -> None:
         raise SystemExit(f"login failed: {done.status_code}")
 
 
+CPU: list[float] = []  # this process's CPU ms of each timed request (app + SQLite threads)
+
+
 async def _timed(client: httpx.AsyncClient, path: str, count: int) -> list[float]:
     times = []
     for _ in range(count):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         response = await client.get(path)
         times.append((time.perf_counter() - started) * 1000)
+        CPU.append((time.process_time() - cpu) * 1000)
         if response.status_code != 200:
             raise SystemExit(f"{path}: {response.status_code}")
     return times
@@ -154,14 +161,16 @@ async def _run(backend: str, url: str, args: argparse.Namespace) -> list[tuple[s
             views = [
                 ("page 8 weeks", manager, "/rep/dashboard", args.requests),
                 ("page 8 weeks rep", rep, "/rep/dashboard", args.requests),
-                ("page 1 year", manager, "/rep/dashboard?from=2025-11-28", max(5, args.requests // 4)),
+                ("page 1 year", manager, "/rep/dashboard?from=2025-11-28", args.requests // 4 + 1),
                 ("csv weekly 8 weeks", manager, "/rep/dashboard.csv?table=weekly", args.requests),
             ]  # fmt: skip
             for name, client, path, count in views:
                 await _timed(client, path, 3)  # warm-up: templates, statement caches
+                CPU.clear()
                 times = await _timed(client, path, count)
                 rows.append(_row(backend, name, times))
             after = []
+            CPU.clear()
             for round_ in range(5):
                 await _contact_some(engine, 100, round_)
                 after += await _timed(manager, "/rep/dashboard", 1)
@@ -197,6 +206,7 @@ def _row(backend: str, name: str, times: list[float]) -> tuple[str, ...]:
         f"{statistics.median(times):.0f}",
         f"{_p(times, 0.99):.0f}",
         f"{max(times):.0f}",
+        f"{statistics.median(CPU):.0f}",
     )
 
 
@@ -209,6 +219,7 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=PG_DEFAULT, help="dropped and re-created")
     args = parser.parse_args()
     rows: list[tuple[str, ...]] = []
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as folder:
         for backend in args.backends.split(","):
             if backend == "sqlite":
@@ -219,13 +230,19 @@ def main() -> None:
             else:
                 raise SystemExit(f"unknown backend {backend!r}")
             rows += asyncio.run(_run(backend, url, args))
-    header = ("backend", "view", "requests", "p50 ms", "p99 ms", "max ms")
+    header = ("backend", "view", "requests", "p50 ms", "p99 ms", "max ms", "CPU p50 ms")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    print()
+    cores = len(os.sched_getaffinity(0))
+    print(
+        f"\n{cores} CPUs, Python {platform.python_version()}; load average before "
+        f"{load[0]:.1f}, after {os.getloadavg()[0]:.1f} (CPU: this process's CPU time per "
+        "request, app and SQLite threads; PostgreSQL's own CPU is not in it)"
+    )
     for row in [header, *rows]:
         print(
             "  ".join(
-                c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
+                c.ljust(w) if i < 2 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
             )
         )
 

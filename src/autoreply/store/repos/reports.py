@@ -120,13 +120,13 @@ async def save_facts(session: AsyncSession, facts: Sequence[Mapping[str, Any]]) 
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     columns = [c.name for c in HandoffFact.__table__.columns if c.name != "handoff_id"]
-    for i in range(0, len(facts), _CHUNK):
-        statement = insert(HandoffFact).values([dict(f) for f in facts[i : i + _CHUNK]])
-        statement = statement.on_conflict_do_update(
-            index_elements=["handoff_id"],
-            set_={name: getattr(statement.excluded, name) for name in columns},
-        )
-        await session.execute(statement)
+    statement = insert(HandoffFact)
+    statement = statement.on_conflict_do_update(
+        index_elements=["handoff_id"],
+        set_={name: getattr(statement.excluded, name) for name in columns},
+    )
+    for i in range(0, len(facts), _CHUNK):  # executemany: one statement, compiled once
+        await session.execute(statement, [dict(f) for f in facts[i : i + _CHUNK]])
 
 
 def _booking_state() -> Any:
@@ -148,6 +148,7 @@ async def dashboard_rows(
     session: AsyncSession,
     start: datetime,
     end: datetime,
+    now: datetime,
     *,
     channel: str | None = None,
     team: str | None = None,
@@ -155,9 +156,10 @@ async def dashboard_rows(
     viewer_id: int | None = None,
 ) -> list[Row[Any]]:
     """One narrow row per handoff created in ``[start, end)`` (from ``handoff_facts``
-    alone, brought up to date first): handoff_id, week, channel, campaign, team, owner_id,
-    contacted_by, in_hours, bot_seconds, contact_seconds, contacted_at, due_at, booking
-    (see ``_booking_state``), qualified_at, qualified, cases_sent, cases_opened,
+    alone, brought up to date first), no datetimes to parse: handoff_id, week, channel,
+    campaign, team, owner_id, contacted_by, in_hours, bot_seconds, contact_seconds, sla
+    (1 met, 0 missed, NULL no deadline or still running at ``now``), booking (see
+    ``_booking_state``), qualified_done (1/0), qualified, cases_sent, cases_opened,
     pre_meeting_sent, pre_meeting_viewed.
 
     ``rep_id`` and ``viewer_id`` (a rep who sees only their own) keep the handoffs that rep
@@ -174,10 +176,14 @@ async def dashboard_rows(
         f.in_hours,
         f.bot_seconds,
         f.contact_seconds,
-        f.contacted_at,
-        f.due_at,
+        case(
+            (f.due_at.is_(None), None),
+            (f.contacted_at.is_not(None), case((f.contacted_at <= f.due_at, 1), else_=0)),
+            (f.due_at < now, 0),
+            else_=None,
+        ).label("sla"),
         _booking_state().label("booking"),
-        f.qualified_at,
+        case((f.qualified_at.is_not(None), 1), else_=0).label("qualified_done"),
         f.qualified,
         f.cases_sent,
         f.cases_opened,
