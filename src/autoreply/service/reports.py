@@ -191,53 +191,45 @@ async def refresh_facts(
     return len(rows)
 
 
-def _facts(rows: Iterable[Any]) -> list[kpis.Fact]:
-    """``repos.dashboard_rows`` as facts (positional: a range holds thousands of rows)."""
-    Fact = kpis.Fact
-    return [
-        Fact(
-            hid,
-            week,
-            channel,
-            campaign or "",
-            team or "",
-            owner,
-            by,
-            bool(in_hours),
-            bot,
-            contact,
-            None if sla is None else bool(sla),
-            (booking or 0) >= 1,
-            booking == 3,
-            booking == 2,
-            bool(done),
-            qualified is True,
-            sent,
-            opened,
-            bool(pre),
-            bool(seen),
+def _facts(rows: Iterable[Any], bookings: Mapping[int, int]) -> list[kpis.Fact]:
+    """``repos.dashboard_rows`` as facts (positional: a range holds thousands of rows),
+    with what became of each conversation's bookings (``repos.booking_states``)."""
+    fact = kpis.Fact
+    weeks: dict[Any, date] = {}
+    out = []
+    for (
+        hid, week, channel, campaign, team, owner, by, in_hours, bot, contact, sla,
+        conversation, done, qualified, sent, opened, pre, seen,
+    ) in rows:  # fmt: skip
+        monday = weeks.get(week)
+        if monday is None:
+            monday = weeks[week] = week if isinstance(week, date) else date.fromisoformat(week)
+        booking = bookings.get(conversation, 0)
+        out.append(
+            fact(
+                hid,
+                monday,
+                channel,
+                campaign or "",
+                team or "",
+                owner,
+                by,
+                bool(in_hours),
+                bot,
+                contact,
+                None if sla is None else bool(sla),
+                booking >= 1,
+                booking == 3,
+                booking == 2,
+                bool(done),
+                bool(qualified),
+                sent,
+                opened,
+                bool(pre),
+                bool(seen),
+            )
         )
-        for (
-            hid,
-            week,
-            channel,
-            campaign,
-            team,
-            owner,
-            by,
-            in_hours,
-            bot,
-            contact,
-            sla,
-            booking,
-            done,
-            qualified,
-            sent,
-            opened,
-            pre,
-            seen,
-        ) in rows
-    ]
+    return out
 
 
 # -- the dashboard ----------------------------------------------------------------------------
@@ -287,6 +279,7 @@ async def dashboard(
         async with sessions() as session, session.begin():
             await refresh_facts(session, calendar, stale, gone)
     own_only = viewer.role != "manager"
+    scoped = own_only or chosen.team is not None or chosen.rep_id is not None
     async with reads() as session:
         rows = await repos.dashboard_rows(
             session,
@@ -298,15 +291,23 @@ async def dashboard(
             rep_id=chosen.rep_id,
             viewer_id=viewer.id if own_only else None,
         )
+        conversations = [row.conversation_id for row in rows]
+        bookings = (
+            await repos.booking_states(session, min(conversations), max(conversations))
+            if conversations
+            else {}
+        )
         everyone = {r.id: r.name for r in await repos.all_reps(session)}
-        teams = await repos.handoff_teams(session, start, end)
-        scoped = own_only or chosen.team is not None or chosen.rep_id is not None
-        leads_total, leads_by = 0, dict[tuple[str, str], int]()
+        if chosen.team is not None:
+            teams = await repos.handoff_teams(session, start, end)
+        else:
+            teams = sorted({str(row.team) for row in rows if row.team})
+        leads_total, leads_by = 0, dict[str, int]()
         if not scoped:
             leads_total, leads_by = await repos.lead_counts(
                 session, start, end, channel=chosen.channel
             )
-    facts = _facts(rows)
+    facts = _facts(rows, bookings)
     if scoped:  # the leads of these handoffs: a bot conversation without one is nobody's
         leads_total = len(facts)
         leads_by = _count_by(facts)
@@ -329,10 +330,10 @@ async def dashboard(
     return Dashboard(**{**built.__dict__, "charts": _charts(built)})
 
 
-def _count_by(facts: Iterable[kpis.Fact]) -> dict[tuple[str, str], int]:
-    counts: dict[tuple[str, str], int] = defaultdict(int)
+def _count_by(facts: Iterable[kpis.Fact]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
     for fact in facts:
-        counts[(fact.channel, fact.campaign)] += 1
+        counts[fact.channel] += 1
     return counts
 
 
@@ -358,32 +359,28 @@ def _splits(
 
 
 def _funnel_sources(
-    facts: Sequence[kpis.Fact], leads: Mapping[tuple[str, str], int]
+    facts: Sequence[kpis.Fact], leads: Mapping[str, int]
 ) -> list[tuple[str, str, list[kpis.FunnelStep]]]:
+    """The funnel per channel (its leads: who started a conversation there) and per UTM
+    campaign (its leads: the handoffs of the campaign, as the campaign is known from the
+    handoff record)."""
     by_channel: dict[str, list[kpis.Fact]] = defaultdict(list)
     by_campaign: dict[str, list[kpis.Fact]] = defaultdict(list)
     for fact in facts:
         by_channel[fact.channel].append(fact)
         if fact.campaign:
             by_campaign[fact.campaign].append(fact)
-    leads_channel: dict[str, int] = defaultdict(int)
-    leads_campaign: dict[str, int] = defaultdict(int)
-    for (channel, campaign), count in leads.items():
-        leads_channel[channel] += count
-        if campaign:
-            leads_campaign[campaign] += count
     out = []
-    channels = set(by_channel) | set(leads_channel)
+    channels = set(by_channel) | set(leads)
     for code in sorted(channels, key=lambda c: (CHANNELS.index(c) if c in CHANNELS else 9, c)):
-        steps = kpis.funnel(leads_channel.get(code, 0), by_channel.get(code, []))
-        out.append(("チャネル", CHANNEL_LABELS.get(code, code), steps))
-    campaigns = sorted(
-        set(by_campaign) | set(leads_campaign),
-        key=lambda c: (-leads_campaign.get(c, 0), -len(by_campaign.get(c, [])), c),
-    )
+        items = by_channel.get(code, [])
+        out.append(
+            ("チャネル", CHANNEL_LABELS.get(code, code), kpis.funnel(leads.get(code, 0), items))
+        )
+    campaigns = sorted(by_campaign, key=lambda c: (-len(by_campaign[c]), c))
     for campaign in campaigns[:20]:
-        steps = kpis.funnel(leads_campaign.get(campaign, 0), by_campaign.get(campaign, []))
-        out.append(("キャンペーン", campaign, steps))
+        items = by_campaign[campaign]
+        out.append(("キャンペーン", campaign, kpis.funnel(len(items), items)))
     return out
 
 

@@ -314,6 +314,8 @@ class Booking(Base):
             postgresql_where=text("status IN ('confirmed', 'held')"),
         ),
         Index("ix_bookings_conversation_status", "conversation_id", "status"),
+        # the dashboard's meetings of a range of conversations, from the index alone
+        Index("ix_bookings_dashboard", "conversation_id", "status", "outcome"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))

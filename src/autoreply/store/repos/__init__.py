@@ -83,6 +83,7 @@ from autoreply.store.repos.queue import (
     recipients_of,
 )
 from autoreply.store.repos.reports import (
+    booking_states,
     dashboard_rows,
     delete_facts,
     handoff_teams,
@@ -123,6 +124,7 @@ __all__ = [
     "add_submission",
     "all_reps",
     "booking_in_context",
+    "booking_states",
     "bookings_between",
     "bookings_of_lead",
     "cancel_pending",

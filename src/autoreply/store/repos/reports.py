@@ -2,9 +2,9 @@
 funnel, and the ``handoff_facts`` rows that cache what is costly to work out per view.
 
 The figures are computed in ``domain/kpis.py``; here the database does the filtering and
-joining (indexes on ``handoffs.created_at`` and ``conversations.created_at``), the booking
-outcome per handoff (one correlated subquery on ``ix_bookings_conversation_status``) and the
-distinct lead counts, and returns narrow rows (no JSON on the hot path).
+joining (covering indexes of the date range), the booking outcomes of the range's
+conversations (``ix_bookings_dashboard``) and the distinct lead counts, and returns narrow
+rows (no JSON on the hot path).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, literal, or_, select
+from sqlalchemy import Integer, String, and_, case, delete, func, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from autoreply.store.models import Booking, Conversation, HandoffFact, HandoffRo
 
 __all__ = [
     "BOOKED_STATUSES",
+    "booking_states",
     "dashboard_rows",
     "delete_facts",
     "handoff_teams",
@@ -47,29 +48,38 @@ async def stale_facts(
 ) -> tuple[list[int], list[int]]:
     """The handoffs created in ``[start, end)`` whose fact row is missing or out of date
     (updated, contacted or qualified since; read from ``ix_handoffs_dashboard`` alone), and
-    the fact rows of that range whose handoff is gone (deleted)."""
-    stale = await session.scalars(
-        select(HandoffRow.id)
-        .outerjoin(HandoffFact, HandoffFact.handoff_id == HandoffRow.id)
-        .where(
-            _range(start, end),
-            or_(
-                HandoffFact.handoff_id.is_(None),
-                HandoffFact.computed_from != HandoffRow.updated_at,
-                HandoffFact.contacted_at.is_distinct_from(HandoffRow.contacted_at),
-                HandoffFact.qualified_at.is_distinct_from(HandoffRow.qualified_at),
-                HandoffFact.qualified.is_distinct_from(HandoffRow.qualified),
-            ),
+    the fact rows of that range whose handoff is gone (deleted). The second is looked
+    for only when the counts say there is one (more facts than handoffs that have one)."""
+    stale = (
+        await session.execute(
+            select(HandoffRow.id, HandoffFact.handoff_id.is_(None))
+            .outerjoin(HandoffFact, HandoffFact.handoff_id == HandoffRow.id)
+            .where(
+                _range(start, end),
+                or_(
+                    HandoffFact.handoff_id.is_(None),
+                    HandoffFact.computed_from != HandoffRow.updated_at,
+                    HandoffFact.contacted_at.is_distinct_from(HandoffRow.contacted_at),
+                    HandoffFact.qualified_at.is_distinct_from(HandoffRow.qualified_at),
+                    HandoffFact.qualified.is_distinct_from(HandoffRow.qualified),
+                ),
+            )
         )
-    )
-    gone = await session.scalars(
-        select(HandoffFact.handoff_id).where(
-            HandoffFact.created_at >= start,
-            HandoffFact.created_at < end,
-            ~select(HandoffRow.id).where(HandoffRow.id == HandoffFact.handoff_id).exists(),
+    ).all()
+    missing = sum(1 for _, absent in stale if absent)
+    in_range = HandoffFact.created_at >= start, HandoffFact.created_at < end
+    handoffs = await session.scalar(select(func.count()).where(_range(start, end)))
+    facts = await session.scalar(select(func.count()).where(*in_range))
+    gone: list[int] = []
+    if (facts or 0) > (handoffs or 0) - missing:
+        found = await session.scalars(
+            select(HandoffFact.handoff_id).where(
+                *in_range,
+                ~select(HandoffRow.id).where(HandoffRow.id == HandoffFact.handoff_id).exists(),
+            )
         )
-    )
-    return list(stale), list(gone)
+        gone = list(found)
+    return [int(i) for i, _ in stale], gone
 
 
 async def handoffs_for_facts(session: AsyncSession, ids: Sequence[int]) -> list[Row[Any]]:
@@ -129,19 +139,22 @@ async def save_facts(session: AsyncSession, facts: Sequence[Mapping[str, Any]]) 
         await session.execute(statement, [dict(f) for f in facts[i : i + _CHUNK]])
 
 
-def _booking_state() -> Any:
-    """3: a meeting held, 2: a no-show (and none held), 1: booked, 0 or NULL: none."""
+async def booking_states(session: AsyncSession, low: int, high: int) -> dict[int, int]:
+    """Conversation id -> what became of its bookings, for the conversations ``low`` to
+    ``high`` (read from ``ix_bookings_dashboard`` alone): 3 a meeting held, 2 a no-show
+    (and none held), 1 booked, 0 none that counts."""
     rank = case(
         (Booking.outcome == "held", 3),
         (Booking.outcome == "no_show", 2),
         (or_(Booking.status.in_(BOOKED_STATUSES), Booking.outcome.is_not(None)), 1),
         else_=0,
     )
-    return (
-        select(func.max(rank))
-        .where(Booking.conversation_id == HandoffFact.conversation_id)
-        .scalar_subquery()
+    found = await session.execute(
+        select(Booking.conversation_id, func.max(rank))
+        .where(Booking.conversation_id >= low, Booking.conversation_id <= high)
+        .group_by(Booking.conversation_id)
     )
+    return {int(c): int(r or 0) for c, r in found.all()}
 
 
 async def dashboard_rows(
@@ -156,7 +169,8 @@ async def dashboard_rows(
     viewer_id: int | None = None,
 ) -> list[Row[Any]]:
     """One narrow row per handoff created in ``[start, end)`` (from ``handoff_facts``
-    alone, brought up to date first), no datetimes to parse: handoff_id, week, channel,
+    alone, brought up to date first), no datetimes to parse (the week is ISO text on
+    SQLite, a date on PostgreSQL; flags are 0/1 or booleans): handoff_id, week, channel,
     campaign, team, owner_id, contacted_by, in_hours, bot_seconds, contact_seconds, sla
     (1 met, 0 missed, NULL no deadline or still running at ``now``), booking (see
     ``_booking_state``), qualified_done (1/0), qualified, cases_sent, cases_opened,
@@ -167,13 +181,13 @@ async def dashboard_rows(
     f = HandoffFact
     query = select(
         f.handoff_id,
-        f.week,
+        type_coerce(f.week, String).label("week"),  # SQLite: the ISO text, not parsed here
         f.channel,
         f.campaign,
         f.team,
         f.owner_id,
         f.contacted_by,
-        f.in_hours,
+        type_coerce(f.in_hours, Integer).label("in_hours"),
         f.bot_seconds,
         f.contact_seconds,
         case(
@@ -182,13 +196,13 @@ async def dashboard_rows(
             (f.due_at < now, 0),
             else_=None,
         ).label("sla"),
-        _booking_state().label("booking"),
+        f.conversation_id,
         case((f.qualified_at.is_not(None), 1), else_=0).label("qualified_done"),
-        f.qualified,
+        type_coerce(f.qualified, Integer).label("qualified"),
         f.cases_sent,
         f.cases_opened,
-        f.pre_meeting_sent,
-        f.pre_meeting_viewed,
+        type_coerce(f.pre_meeting_sent, Integer).label("pre_meeting_sent"),
+        type_coerce(f.pre_meeting_viewed, Integer).label("pre_meeting_viewed"),
     ).where(f.created_at >= start, f.created_at < end)
     if channel is not None:
         query = query.where(f.channel == channel)
@@ -203,10 +217,10 @@ async def dashboard_rows(
 
 async def lead_counts(
     session: AsyncSession, start: datetime, end: datetime, *, channel: str | None = None
-) -> tuple[int, dict[tuple[str, str], int]]:
-    """Distinct leads who started a conversation (chat, LINE, form) in ``[start, end)``:
-    in all, and per (channel, UTM campaign) (a lead may count in several)."""
-    campaign = func.coalesce(Conversation.source[("utm", "campaign")].as_string(), literal(""))
+) -> tuple[int, dict[str, int]]:
+    """Distinct leads who started a conversation (chat, LINE, form, email) in
+    ``[start, end)``: in all, and per channel (read from ``ix_conversations_dashboard``
+    alone)."""
     where = [Conversation.created_at >= start, Conversation.created_at < end]
     if channel is not None:
         where.append(Conversation.channel == channel)
@@ -214,11 +228,11 @@ async def lead_counts(
         select(func.count(func.distinct(Conversation.lead_id))).where(*where)
     )
     grouped = await session.execute(
-        select(Conversation.channel, campaign, func.count(func.distinct(Conversation.lead_id)))
+        select(Conversation.channel, func.count(func.distinct(Conversation.lead_id)))
         .where(*where)
-        .group_by(Conversation.channel, campaign)
+        .group_by(Conversation.channel)
     )
-    return int(total or 0), {(str(c), str(k or "")): int(n) for c, k, n in grouped.all()}
+    return int(total or 0), {str(c): int(n) for c, n in grouped.all()}
 
 
 async def handoff_teams(session: AsyncSession, start: datetime, end: datetime) -> list[str]:

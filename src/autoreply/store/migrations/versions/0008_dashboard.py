@@ -1,4 +1,4 @@
-"""dashboard: the handoff facts the dashboard counts, and the index of its date range
+"""dashboard: the handoff facts the dashboard counts, and the indexes it reads
 
 Revision ID: 0008
 Revises: 0007
@@ -50,6 +50,7 @@ def upgrade() -> None:
         "handoffs",
         ["created_at", "updated_at", "contacted_at", "qualified_at", "qualified"],
     )
+    op.create_index("ix_bookings_dashboard", "bookings", ["conversation_id", "status", "outcome"])
     op.create_index(
         "ix_conversations_dashboard", "conversations", ["created_at", "channel", "lead_id"]
     )
@@ -57,5 +58,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_conversations_dashboard", table_name="conversations")
+    op.drop_index("ix_bookings_dashboard", table_name="bookings")
     op.drop_index("ix_handoffs_dashboard", table_name="handoffs")
     op.drop_table("handoff_facts")
