@@ -5,7 +5,7 @@ case studies sent and opened, and every conversation's messages.
 
 Used by the Chromium screenshot test (a few hundred handoffs) and by ``bench/dashboard.py``
 (100,000 handoffs and 1,000,000 messages). Rows are inserted with explicit ids in chunks
-(one multi-row INSERT each), into an empty, migrated database.
+(one executemany each), into an empty, migrated database.
 """
 
 from __future__ import annotations

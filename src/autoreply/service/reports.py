@@ -311,7 +311,7 @@ async def dashboard(
     if scoped:  # the leads of these handoffs: a bot conversation without one is nobody's
         leads_total = len(facts)
         leads_by = _count_by(facts)
-    names = everyone if not own_only else {viewer.id: viewer.name}
+    names = everyone  # a rep sees who else contacted their handoffs by name
     built = Dashboard(
         filters=chosen,
         own_only=own_only,
@@ -324,7 +324,7 @@ async def dashboard(
         funnel_sources=_funnel_sources(facts, leads_by),
         content=kpis.content(facts),
         weeks=kpis.weekly(facts, kpis.weeks_between(chosen.start, chosen.end)),
-        reps=names,
+        reps=everyone if not own_only else {viewer.id: viewer.name},
         teams=teams,
     )
     return Dashboard(**{**built.__dict__, "charts": _charts(built)})
