@@ -50,8 +50,9 @@ async def stale_facts(
     (updated, contacted or qualified since; read from ``ix_handoffs_dashboard`` alone), and
     the fact rows of that range whose handoff is gone (deleted). The second is looked
     for only when the counts say there is one (more facts than handoffs that have one)."""
+    connection = await session.connection()
     stale = (
-        await session.execute(
+        await connection.execute(
             select(HandoffRow.id, HandoffFact.handoff_id.is_(None))
             .outerjoin(HandoffFact, HandoffFact.handoff_id == HandoffRow.id)
             .where(
@@ -149,12 +150,13 @@ async def booking_states(session: AsyncSession, low: int, high: int) -> dict[int
         (or_(Booking.status.in_(BOOKED_STATUSES), Booking.outcome.is_not(None)), 1),
         else_=0,
     )
-    found = await session.execute(
+    connection = await session.connection()
+    found = await connection.execute(
         select(Booking.conversation_id, func.max(rank))
         .where(Booking.conversation_id >= low, Booking.conversation_id <= high)
         .group_by(Booking.conversation_id)
     )
-    return {int(c): int(r or 0) for c, r in found.all()}
+    return {c: r or 0 for c, r in found.all()}
 
 
 async def dashboard_rows(
@@ -211,7 +213,8 @@ async def dashboard_rows(
     for rep in (rep_id, viewer_id):
         if rep is not None:
             query = query.where(or_(f.owner_id == rep, f.contacted_by == rep))
-    result: Any = await session.execute(query)
+    connection = await session.connection()  # Core rows: no ORM loading for thousands
+    result: Any = await connection.execute(query)
     return list(result.all())
 
 
