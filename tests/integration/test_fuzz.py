@@ -27,6 +27,7 @@ from autoreply.web.routes import (
     booking,
     chat,
     crm_export,
+    dashboard,
     forms,
     line,
     links,
@@ -68,6 +69,7 @@ ROUTERS = (
     rep_followups,
     site,
     crm_export,
+    dashboard,
 )  # as app.py
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -30,6 +32,7 @@ __all__ = [
     "FollowUp",
     "FormSubmission",
     "HandoffEvent",
+    "HandoffFact",
     "HandoffRow",
     "InboundEvent",
     "Lead",
@@ -143,6 +146,10 @@ class Conversation(Base):
     """A conversation with a flow: where it is and what it collected."""
 
     __tablename__ = "conversations"
+    __table_args__ = (
+        # the dashboard's leads of a date range, counted from the index alone
+        Index("ix_conversations_dashboard", "created_at", "channel", "lead_id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(64), unique=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
@@ -180,6 +187,18 @@ class HandoffRow(Base):
     """The record a rep opens before the first call; one per conversation."""
 
     __tablename__ = "handoffs"
+    __table_args__ = (
+        # The dashboard's date range, and what tells it a handoff changed, read from the
+        # index alone (on SQLite the columns after ``record`` sit behind its overflow pages).
+        Index(
+            "ix_handoffs_dashboard",
+            "created_at",
+            "updated_at",
+            "contacted_at",
+            "qualified_at",
+            "qualified",
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), unique=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
@@ -225,6 +244,41 @@ class HandoffEvent(Base):
     detail: Mapped[dict[str, Any]]
 
 
+class HandoffFact(Base):
+    """What the dashboard counts of one handoff that is costly to work out on every view
+    (business minutes to the first contact, in or after hours, the figures inside the
+    record's JSON) and copies of the handoff's columns it filters and counts by, computed
+    from the handoff as it was at ``computed_from`` (its ``updated_at``), ``contacted_at``,
+    ``qualified_at`` and ``qualified``; recomputed when any differs (see
+    ``service/reports.py``). No foreign key: deleting a handoff (privacy) is never held up
+    by it; the dashboard deletes the facts of handoffs that are gone before it counts."""
+
+    __tablename__ = "handoff_facts"
+    __table_args__ = (Index("ix_handoff_facts_created_at", "created_at"),)
+    handoff_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    computed_from: Mapped[datetime]
+    # copies of the handoff's own columns, so the dashboard reads this narrow table only
+    created_at: Mapped[datetime]
+    conversation_id: Mapped[int] = mapped_column(Integer)
+    contacted_at: Mapped[datetime | None]
+    contacted_by: Mapped[int | None] = mapped_column(Integer)
+    owner_id: Mapped[int | None] = mapped_column(Integer)
+    team: Mapped[str | None] = mapped_column(String(100))
+    due_at: Mapped[datetime | None]
+    qualified_at: Mapped[datetime | None]
+    qualified: Mapped[bool | None] = mapped_column(Boolean)
+    week: Mapped[date] = mapped_column(Date)  # Monday of the creation week (business tz)
+    channel: Mapped[str] = mapped_column(String(20))
+    campaign: Mapped[str] = mapped_column(String(300), default="")
+    in_hours: Mapped[bool] = mapped_column(Boolean)  # the lead arrived while open
+    bot_seconds: Mapped[float | None] = mapped_column(Float)
+    contact_seconds: Mapped[float | None] = mapped_column(Float)  # business seconds
+    cases_sent: Mapped[int] = mapped_column(Integer, default=0)
+    cases_opened: Mapped[int] = mapped_column(Integer, default=0)
+    pre_meeting_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    pre_meeting_viewed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class Timer(Base):
     """Something to do at a moment (an SLA escalation, a morning digest): a row, so it
     survives restarts and runs once across processes. ``key`` is unique: scheduling the
@@ -260,6 +314,8 @@ class Booking(Base):
             postgresql_where=text("status IN ('confirmed', 'held')"),
         ),
         Index("ix_bookings_conversation_status", "conversation_id", "status"),
+        # the dashboard's meetings of a range of conversations, from the index alone
+        Index("ix_bookings_dashboard", "conversation_id", "status", "outcome"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))

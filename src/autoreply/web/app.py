@@ -25,6 +25,7 @@ from autoreply.web.pages import Pages
 from autoreply.web.routes import (
     booking,
     chat,
+    dashboard,
     forms,
     line,
     links,
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
         rep_followups,
         meetings,
         ops,
+        dashboard,
     ):
         app.include_router(routes.router)
     app.include_router(privacy.router)  # /privacy, /rep/privacy (the lead's data rights)
