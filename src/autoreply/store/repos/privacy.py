@@ -25,6 +25,7 @@ from autoreply.store.models import (
     FollowUp,
     FormSubmission,
     HandoffEvent,
+    HandoffFact,
     HandoffRow,
     InboundEvent,
     Lead,
@@ -401,6 +402,9 @@ async def delete_footprint(session: AsyncSession, found: Footprint) -> dict[str,
     await _delete_ids(session, FormSubmission, submissions)
     if conversations:
         await session.execute(delete(Message).where(Message.conversation_id.in_(conversations)))
+    for start in range(0, len(handoffs), 500):  # what the dashboard worked out of them
+        chunk = handoffs[start : start + 500]
+        await session.execute(delete(HandoffFact).where(HandoffFact.handoff_id.in_(chunk)))
     await _delete_ids(session, HandoffRow, handoffs)
     await _delete_ids(session, Conversation, conversations)
     await _delete_ids(session, LeadIdentity, found.ids("lead_identities"))
