@@ -63,11 +63,13 @@ async def _bookings(app: FastAPI) -> list[Booking]:
 
 
 async def _events(app: FastAPI) -> list[dict[str, Any]]:
+    """The meeting events queued for the CRM, in order (lead and handoff events left out)."""
     async with app.state.runtime.sessions() as session:
         rows = await session.scalars(
             select(OutboxRow).where(OutboxRow.channel == "crm").order_by(OutboxRow.id)
         )
-        return [dict(r.payload["event"]) for r in rows]
+        events = [dict(r.payload["event"]) for r in rows]
+    return [e for e in events if str(e["type"]).startswith("meeting.")]
 
 
 async def _timers(app: FastAPI) -> list[Timer]:
