@@ -70,16 +70,36 @@ def _casestudies_match(args: argparse.Namespace, out: TextIO) -> int:
     from autoreply.bootstrap import load_library
 
     vocabulary, library = load_library(_settings())
-    hits = vocabulary.detect(args.text)
-    print("topics: " + (", ".join(f"{h.label} ({h.matched})" for h in hits) or "-"), file=out)
+    message = library.analyse(args.text)  # tokenised once, for topics and cases
+    words = [t for t in message.tokens if t.pos != "補助記号"]
+    print("tokens: " + (" ".join(t.norm for t in words) or "-"), file=out)
+    print("negated: " + (", ".join(message.negated_words()) or "-"), file=out)
+    found, skipped = vocabulary.scan(message)
+    print(
+        "topics: " + (", ".join(f"{h.label} ({h.words} ~ {h.matched})" for h in found) or "-"),
+        file=out,
+    )
+    if skipped:
+        print(
+            "topics skipped (negated): " + ", ".join(f"{h.label} ({h.words})" for h in skipped),
+            file=out,
+        )
     matches = library.match(
-        args.text, industry=args.industry, limit=args.limit, min_score=args.min_score
+        message, industry=args.industry, limit=args.limit, min_score=args.min_score
     )
     if not matches:
         print("no case study reaches the minimum score", file=out)
     for rank, m in enumerate(matches, 1):
         print(
-            f"{rank}. [{m.score:5.1f}] {m.case.title} ({m.case.customer}, {m.case.industry})",
+            f"{rank}. [{m.score:5.1f}] {m.case.id}: {m.case.title}"
+            f" ({m.case.customer}, {m.case.industry})",
+            file=out,
+        )
+        parts = m.parts
+        print(
+            f"   score parts: topics {parts.get('topics', 0):.1f}, keywords"
+            f" {parts.get('keywords', 0):.1f}, text {parts.get('text', 0):.1f}"
+            f" (BM25 {parts.get('text_units', 0):.2f}), industry +{parts.get('industry', 0):.0f}",
             file=out,
         )
         print(f"   {m.explain(args.locale)}", file=out)

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from autoreply.domain.topics import MIN_PHRASE_LENGTH, Phrase, TopicVocabulary, normalize
+from autoreply.domain.analysis import Analysed, Analyser, PlainAnalyser
+from autoreply.domain.topics import Phrase, PhraseIndex, TopicVocabulary, normalize, words_of
 from autoreply.errors import ConfigError, FlowError
 from autoreply.yamlsource import Located, Path_
 
 __all__ = [
+    "BM25_B",
+    "BM25_K1",
     "INDUSTRY_BOOST",
     "KEYWORD_WEIGHT",
     "MAIN_TOPIC_WEIGHT",
+    "TEXT_WEIGHT",
     "TOPIC_WEIGHT",
     "CaseLibrary",
     "CaseMatch",
@@ -37,6 +43,16 @@ MAIN_TOPIC_WEIGHT: Final = 0.55
 KEYWORD_WEIGHT: Final = 0.3
 """Evidence one case keyword found in the text gives, combined the same way."""
 
+TEXT_WEIGHT: Final = 0.35
+"""Evidence one unit of text relevance gives (a rare word of the lead's found in the
+case's text counts up to one unit, see :class:`CaseLibrary`), combined the same way."""
+
+BM25_K1: Final = 1.2
+"""BM25 term-frequency saturation."""
+
+BM25_B: Final = 0.75
+"""BM25 length normalisation."""
+
 INDUSTRY_BOOST: Final = 15.0
 """Points added when the lead's industry matches the case's industry."""
 
@@ -45,6 +61,7 @@ _URL: Final = r"^(https?://\S+|/([^/\s]\S*)?)$"
 """An absolute http(s) URL, or a path under the public URL (``/cases/<id>``, never ``//host``)."""
 _JAPANESE: Final = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff66-\uff9f]")
 _INDUSTRY_SEPARATORS: Final = re.compile(r"[・/、,()\s]+")
+_MIN_INDUSTRY_PART: Final = 2
 
 
 @dataclass(frozen=True)
@@ -69,24 +86,52 @@ class CaseStudy:
 
 @dataclass(frozen=True)
 class CaseMatch:
-    """A case chosen for a lead: score 0-100 and the words that made it match."""
+    """A case chosen for a lead: score 0-100, and why.
+
+    ``topics`` are the labels of the topics the case shares with the lead, ``keywords``
+    the case keywords found, ``words`` the lead's words found in the case's own text
+    (title, summary, keywords, its topics' labels and synonyms; best first), ``skipped``
+    the lead's words that would have counted for this case but were negated, and
+    ``parts`` the score's parts in points (``topics``, ``keywords``, ``text`` evidence
+    alone, ``industry`` boost). ``matched`` is topics, keywords and words together.
+    """
 
     case: CaseStudy
     score: float
     matched: tuple[str, ...]
     industry_boost: bool
+    topics: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    parts: Mapping[str, float] = field(default_factory=dict)
 
     def explain(self, locale: str = "ja") -> str:
-        """Say why the case matched, for the rep's handoff (``ja``, anything else is English).
+        """Say why the case matched, for the rep (``ja``, anything else is English).
 
-        ``"一致: 人手不足, 問い合わせ対応 / 業種: 製造業"`` or
-        ``"matched: 人手不足, 問い合わせ対応, industry: 製造業"``.
+        ``"課題: 人手不足 / キーワード: 夜間 / 事例の内容: 見積, 翌朝 / 否定のため除外:
+        コールセンター / 業種: 製造業"`` or ``"topics: 人手不足; keywords: 夜間; in the
+        story: 見積, 翌朝; skipped (negated): コールセンター; industry: 製造業"``.
         """
-        if locale.casefold().startswith("ja"):
-            text = "一致: " + (", ".join(self.matched) or "なし")
-            return text + f" / 業種: {self.case.industry}" if self.industry_boost else text
-        text = "matched: " + (", ".join(self.matched) or "none")
-        return text + f", industry: {self.case.industry}" if self.industry_boost else text
+        ja = locale.casefold().startswith("ja")
+        sep, join = (" / ", "、") if ja else ("; ", ", ")
+        names = (
+            ("課題", "キーワード", "事例の内容", "否定のため除外", "業種")
+            if ja
+            else ("topics", "keywords", "in the story", "skipped (negated)", "industry")
+        )
+        said = [
+            f"{name}: {join.join(values)}"
+            for name, values in zip(
+                names[:4], (self.topics, self.keywords, self.words, self.skipped), strict=True
+            )
+            if values
+        ]
+        if self.industry_boost:
+            said.append(f"{names[4]}: {self.case.industry}")
+        if not said:
+            return "一致: なし" if ja else "matched: none"
+        return sep.join(said)
 
 
 _NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -153,10 +198,14 @@ def _cases(spec: CasesFile) -> tuple[CaseStudy, ...]:
 
 
 def case_issues(
-    cases: Sequence[CaseStudy], topic: Callable[[str], object | None] | None = None
+    cases: Sequence[CaseStudy],
+    topic: Callable[[str], object | None] | None = None,
+    analyser: Analyser | None = None,
 ) -> list[tuple[Path_, str]]:
-    """What is wrong with these cases, as (data path in the file, why): a duplicate id, an
-    unusable keyword and, given ``topic`` (a lookup by id), a topic it does not know."""
+    """What is wrong with these cases, as (data path in the file, why): a duplicate id, a
+    keyword without a word in it and, given ``topic`` (a lookup by id), a topic it does
+    not know."""
+    analyser = analyser or PlainAnalyser()
     issues: list[tuple[Path_, str]] = []
     seen: set[str] = set()
     for index, case in enumerate(cases):
@@ -174,7 +223,7 @@ def case_issues(
                 )
         for position, keyword in enumerate(case.keywords):
             try:
-                Phrase.compile(keyword)
+                Phrase.compile(keyword, analyser)
             except ValueError as exc:
                 issues.append(((*here, "keywords", position), f"case {case.id!r}: keyword {exc}"))
     return issues
@@ -194,8 +243,14 @@ def cases_from_source(
 
 
 def library_from_source(src: Located, vocabulary: TopicVocabulary) -> CaseLibrary:
-    """The case-study library of a file, checked against ``vocabulary`` (``FlowError``)."""
-    return CaseLibrary(cases_from_source(src, vocabulary.get), vocabulary, source=src.file)
+    """The case-study library of a file, checked against ``vocabulary`` (``FlowError``);
+    keywords and texts are analysed with the vocabulary's analyser."""
+    spec = src.model(CasesFile, "a case-study file", "cases")
+    cases = _cases(spec)
+    issues = case_issues(cases, vocabulary.get, vocabulary.analyser)
+    if issues:
+        raise FlowError([src.problem(path, why) for path, why in issues])
+    return CaseLibrary(cases, vocabulary, source=src.file)
 
 
 def _unique(words: Sequence[str]) -> tuple[str, ...]:
@@ -209,33 +264,44 @@ def _unique(words: Sequence[str]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class _Entry:
     case: CaseStudy
-    keywords: tuple[Phrase, ...]
     industry_norm: str
-    industry_parts: tuple[Phrase, ...]
+    industry_parts: tuple[str, ...]
+    terms: frozenset[str]
 
 
 class CaseLibrary:
     """The case studies the product may send, and how to pick the right ones for a lead.
 
+    Every text is analysed with the vocabulary's analyser (SudachiPy in the product):
+    the lead's message once per call (or given already analysed), the cases at load.
     Scoring of :meth:`match`, for each case:
 
     * The lead's topics are the ``topics`` given (unknown ids are ignored) plus the
-      topics ``vocabulary.detect(text)`` finds in the text.
+      topics the vocabulary finds in the message; topics found only negated
+      (「コールセンターは不要」) do not count and are reported as skipped.
     * ``t`` = topics the case shares with the lead; ``k`` = case keywords found in the
-      normalised text (ASCII on word boundaries, up to three characters as an exact
-      substring, longer ones also fuzzily with ``partial_ratio`` >= 88).
-    * Evidence = ``100 * (1 - 0.5**t * 0.7**k)`` (a noisy OR): one shared topic gives 50
-      (strong evidence, enough for the default ``min_score``), two 75; one keyword 30,
-      two 51; a topic and a keyword 65. The case's first topic is its main theme: when
-      it is shared it weighs 0.55 instead of 0.5 (55 alone, 77.5 with another topic).
+      message, not negated (token sequences on normalised forms, see ``Phrase``).
+    * ``x`` = text relevance: BM25 (k1 1.2, b 0.75) of the lead's content words (nouns,
+      verbs, adjectives, English stems; negated words and repeats left out) against
+      the case's document (title, summary, keywords, its topics' labels and synonyms).
+      Each word's part is divided by its largest possible value (``idf`` of a word
+      found in one case only, times ``k1 + 1``), so a rare word found once in a case of
+      average length counts about 0.45 and no word more than 1: ``x`` does not grow
+      with the size of the library.
+    * Evidence = ``100 * (1 - 0.5**t * 0.7**k * 0.5**x)`` (a noisy OR): one shared topic
+      gives 50 (strong evidence, enough for the default ``min_score``), two 75; one
+      keyword 30, two 51; a topic and a keyword 65; text alone needs ``x >= 1``
+      (about two rare words of the lead found in the case's story). The case's first
+      topic is its main theme: when it is shared it weighs 0.55 instead of 0.5.
       Evidence never reaches 100 on its own.
     * Industry boost: +15 when ``industry`` (normalised) names the case's industry or
       one of its parts (``IT`` or ``ソフトウェア`` for ``IT・ソフトウェア``), only for a
       case that already has evidence. The score is capped at 100 and rounded to 0.1.
     * Cases in ``exclude`` (already sent) are skipped; the rest with score >=
       ``min_score`` are returned best first, ties by case id, at most ``limit``.
-    * ``matched`` lists the labels of the shared topics (in the case's topic order),
-      then the keywords found (in the case's keyword order), without duplicates.
+
+    ``min_score`` therefore means: 50 = one shared topic, or two keywords, or a keyword
+    and some text, or text alone that is clearly about the case.
     """
 
     def __init__(
@@ -248,21 +314,41 @@ class CaseLibrary:
         """Index ``cases``; raise ``ConfigError`` on a duplicate id, unknown topic, bad keyword."""
         self.cases: tuple[CaseStudy, ...] = tuple(cases)
         self._vocabulary = vocabulary
+        analyser = vocabulary.analyser
         self._by_id: dict[str, CaseStudy] = {}
-        issues = case_issues(self.cases, vocabulary.get)
+        issues = case_issues(self.cases, vocabulary.get, analyser)
         if issues:
             raise ConfigError(f"{source}: {issues[0][1]}")
+        self._keywords: PhraseIndex[int] = PhraseIndex()
+        self._by_topic: dict[str, list[int]] = {}
         entries: list[_Entry] = []
-        for case in self.cases:
+        documents: list[Counter[str]] = []
+        for position, case in enumerate(self.cases):
             self._by_id[case.id] = case
-            keywords = tuple(Phrase.compile(keyword) for keyword in case.keywords)
+            for keyword in case.keywords:
+                self._keywords.add(Phrase.compile(keyword, analyser), position)
+            for topic_id in case.topics:
+                self._by_topic.setdefault(topic_id, []).append(position)
             industry_norm = normalize(case.industry)
             parts = {industry_norm, *_INDUSTRY_SEPARATORS.split(industry_norm)}
-            industry_parts = tuple(
-                Phrase.compile(part) for part in sorted(parts) if len(part) >= MIN_PHRASE_LENGTH
-            )
-            entries.append(_Entry(case, keywords, industry_norm, industry_parts))
+            industry_parts = tuple(p for p in sorted(parts) if len(p) >= _MIN_INDUSTRY_PART)
+            document = self._document(case)
+            documents.append(document)
+            entries.append(_Entry(case, industry_norm, industry_parts, frozenset(document)))
         self._entries: tuple[_Entry, ...] = tuple(entries)
+        self._postings = _bm25_postings(documents)
+
+    def _document(self, case: CaseStudy) -> Counter[str]:
+        """The case's words for text relevance (negation is ignored in the operator's text)."""
+        texts = [case.title, case.summary, *case.keywords]
+        for topic_id in case.topics:
+            topic = self._vocabulary.get(topic_id)
+            if topic is not None:
+                texts.append(topic.label)
+        analyser = self._vocabulary.analyser
+        return Counter(
+            token.norm for text in texts for token in analyser.analyse(text).tokens if token.content
+        )
 
     @classmethod
     def from_data(
@@ -283,6 +369,11 @@ class CaseLibrary:
             raise ConfigError(f"{source}: invalid case studies: {_describe(exc, data)}") from exc
         return cls(_cases(spec), vocabulary, source=source)
 
+    @property
+    def vocabulary(self) -> TopicVocabulary:
+        """The topic vocabulary the cases refer to (and whose analyser they use)."""
+        return self._vocabulary
+
     def with_urls(self, resolve: Callable[[str], str]) -> CaseLibrary:
         """The same library with every case's ``url`` passed through ``resolve``.
 
@@ -296,9 +387,13 @@ class CaseLibrary:
         """Return the case with this id, or ``None``."""
         return self._by_id.get(case_id)
 
+    def analyse(self, text: str | Analysed) -> Analysed:
+        """``text`` analysed once, to hand to :meth:`match` and ``vocabulary.detect``."""
+        return self._vocabulary.analyse(text)
+
     def match(
         self,
-        text: str,
+        text: str | Analysed,
         *,
         topics: Sequence[str] = (),
         industry: str | None = None,
@@ -308,44 +403,139 @@ class CaseLibrary:
     ) -> list[CaseMatch]:
         """Return the cases best suited to a lead's challenges, best first (see the class doc).
 
+        ``text`` is the lead's message, or the same already analysed (tokenise once).
         Never raises on the lead's input: empty or unrelated text (and no topics) gives ``[]``.
         """
         if limit <= 0:
             return []
-        text_norm = normalize(text)
+        message = self.analyse(text)
         wanted: dict[str, str] = {}
         for topic_id in topics:
             topic = self._vocabulary.get(topic_id)
             if topic is not None:
                 wanted[topic.id] = topic.label
-        for hit in self._vocabulary.detect(text):
+        found_topics, skipped_topics = self._vocabulary.scan(message)
+        covered: set[int] = set()
+        for hit in found_topics:
             wanted[hit.topic_id] = hit.label
-        if not wanted and len(text_norm) < MIN_PHRASE_LENGTH:
+        negated_topics = {h.topic_id: h.words for h in skipped_topics if h.topic_id not in wanted}
+        keywords: dict[int, list[str]] = {}
+        negated_keywords: dict[int, list[str]] = {}
+        for occurrence in self._keywords.find(message):
+            into = negated_keywords if occurrence.negated else keywords
+            into.setdefault(occurrence.owner, []).append(occurrence.phrase.text)
+        text_units, words = self._relevance(message, covered)
+        negated_terms = {t.norm: t.surface for t in message.tokens if t.content and t.negated}
+
+        candidates: set[int] = set(keywords) | set(text_units)
+        for topic_id in wanted:
+            candidates.update(self._by_topic.get(topic_id, ()))
+        if not candidates:
             return []
         industry_norm = normalize(industry) if industry else ""
         excluded = frozenset(exclude)
         results: list[CaseMatch] = []
-        for entry in self._entries:
-            if entry.case.id in excluded:
+        for position in candidates:
+            entry = self._entries[position]
+            case = entry.case
+            if case.id in excluded:
                 continue
-            shared = [wanted[t] for t in entry.case.topics if t in wanted]
-            found = [kw.text for kw in entry.keywords if kw.find(text_norm) is not None]
-            if not shared and not found:
-                continue
-            doubt = (1.0 - TOPIC_WEIGHT) ** len(shared) * (1.0 - KEYWORD_WEIGHT) ** len(found)
-            if entry.case.topics and entry.case.topics[0] in wanted:
-                doubt *= (1.0 - MAIN_TOPIC_WEIGHT) / (1.0 - TOPIC_WEIGHT)
-            evidence = 100.0 * (1.0 - doubt)
+            shared = [wanted[t] for t in case.topics if t in wanted]
+            found = list(dict.fromkeys(keywords.get(position, ())))
+            units = text_units.get(position, 0.0)
+            topic_doubt = (1.0 - TOPIC_WEIGHT) ** len(shared)
+            if case.topics and case.topics[0] in wanted:
+                topic_doubt *= (1.0 - MAIN_TOPIC_WEIGHT) / (1.0 - TOPIC_WEIGHT)
+            keyword_doubt = (1.0 - KEYWORD_WEIGHT) ** len(found)
+            text_doubt = (1.0 - TEXT_WEIGHT) ** units
+            evidence = 100.0 * (1.0 - topic_doubt * keyword_doubt * text_doubt)
             boost = bool(industry_norm) and self._industry_matches(entry, industry_norm)
             score = round(min(100.0, evidence + (INDUSTRY_BOOST if boost else 0.0)), 1)
-            if score < min_score:
+            if score < min_score or evidence <= 0.0:
                 continue
-            results.append(CaseMatch(entry.case, score, _unique([*shared, *found]), boost))
+            skipped = [
+                *(negated_topics[t] for t in case.topics if t in negated_topics),
+                *negated_keywords.get(position, ()),
+                *(surface for norm, surface in negated_terms.items() if norm in entry.terms),
+            ]
+            case_words = [w for p, w in words.get(position, ())][:5]
+            results.append(
+                CaseMatch(
+                    case,
+                    score,
+                    _unique([*shared, *found, *case_words]),
+                    boost,
+                    topics=tuple(shared),
+                    keywords=tuple(found),
+                    words=tuple(case_words),
+                    skipped=_unique(skipped),
+                    parts={
+                        "topics": round(100.0 * (1.0 - topic_doubt), 1),
+                        "keywords": round(100.0 * (1.0 - keyword_doubt), 1),
+                        "text": round(100.0 * (1.0 - text_doubt), 1),
+                        "text_units": round(units, 2),
+                        "industry": INDUSTRY_BOOST if boost else 0.0,
+                    },
+                )
+            )
         results.sort(key=lambda m: (-m.score, m.case.id))
         return results[:limit]
 
-    @staticmethod
-    def _industry_matches(entry: _Entry, industry_norm: str) -> bool:
-        if len(industry_norm) >= MIN_PHRASE_LENGTH and industry_norm in entry.industry_norm:
+    def _relevance(
+        self, message: Analysed, covered: set[int]
+    ) -> tuple[dict[int, float], dict[int, list[tuple[float, str]]]]:
+        """BM25 units per case, and per case the lead's words that scored, best first.
+
+        Words already counted as a topic synonym or a keyword (``covered``, positions in
+        the message's words) are left out: the text adds what the vocabulary missed.
+        """
+        surfaces: dict[str, list[str]] = {}
+        for at, token in enumerate(words_of(message)):
+            if token.content and not token.negated and at not in covered and len(token.norm) > 1:
+                surfaces.setdefault(token.norm, []).append(token.surface)
+        units: dict[int, float] = {}
+        words: dict[int, list[tuple[float, str]]] = {}
+        for norm, seen in surfaces.items():
+            postings = self._postings.get(norm)
+            if not postings:
+                continue
+            word = seen[0]
+            for position, weight in postings:
+                units[position] = units.get(position, 0.0) + weight
+                words.setdefault(position, []).append((weight, word))
+        for found in words.values():
+            found.sort(key=lambda item: -item[0])
+        return units, words
+
+    def _industry_matches(self, entry: _Entry, industry_norm: str) -> bool:
+        if len(industry_norm) >= _MIN_INDUSTRY_PART and industry_norm in entry.industry_norm:
             return True
-        return any(part.find(industry_norm) is not None for part in entry.industry_parts)
+        return any(part in industry_norm for part in entry.industry_parts)
+
+
+def _bm25_postings(documents: Sequence[Counter[str]]) -> dict[str, list[tuple[int, float]]]:
+    """Term -> [(document, weight)], each weight BM25's part for that term, divided by its
+    largest possible value (so in (0, 1]).
+
+    Hand-written rather than ``rank_bm25``: that library scores every document for every
+    query term (a dense array) and returns only totals, while matching needs the few
+    documents a word is in, and each word's part, for the explanation.
+    """
+    count = len(documents)
+    if not count:
+        return {}
+    average = sum(sum(d.values()) for d in documents) / count or 1.0
+    frequency: Counter[str] = Counter()
+    for document in documents:
+        frequency.update(document.keys())
+    best_idf = math.log(1.0 + (count - 0.5) / 1.5)
+    postings: dict[str, list[tuple[int, float]]] = {}
+    for position, document in enumerate(documents):
+        length = sum(document.values())
+        norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / average)
+        for term, tf in document.items():
+            n = frequency[term]
+            idf = math.log(1.0 + (count - n + 0.5) / (n + 0.5))
+            part = idf / best_idf * tf / (tf + norm)
+            postings.setdefault(term, []).append((position, part))
+    return postings

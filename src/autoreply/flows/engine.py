@@ -342,7 +342,7 @@ class Engine:
             "industry"
         )
         matches = run.ctx.library.match(
-            query,
+            run.ctx.library.analyse(query),
             topics=run.state.topics,
             industry=industry or None,
             limit=step.recommend.limit,
@@ -391,7 +391,8 @@ class Engine:
         slots = {**run.state.slots, step.ask: value}
         changes: dict[str, Any] = {"slots": slots, "tries": 0, "step": None}
         if slot.type is SlotType.TEXT and slot.topics:
-            found = [h.topic_id for h in run.ctx.vocabulary.detect(str(value))]
+            message = run.ctx.vocabulary.analyse(str(value))
+            found = [h.topic_id for h in run.ctx.vocabulary.detect(message)]
             changes["topics"] = tuple(dict.fromkeys([*run.state.topics, *found]))
         run.state = run.state.evolve(**changes)
         if slot.type is SlotType.CONTACT:

@@ -275,13 +275,13 @@ class FormIntake:
                 slots[name] = timing_from_bucket(bucket, now, label).to_dict()
             else:
                 slots[name] = value
-        challenge = submission.challenge()
+        message = self.content.library.analyse(submission.challenge())  # tokenised once
         topics = [
             *submission.topics(),
-            *(h.topic_id for h in self.content.vocabulary.detect(challenge)),
+            *(h.topic_id for h in self.content.vocabulary.detect(message)),
         ]
         topics = [t for t in dict.fromkeys(topics) if self.content.vocabulary.get(t)]
-        matches = self.content.library.match(challenge, topics=topics, industry=industry, limit=3)
+        matches = self.content.library.match(message, topics=topics, industry=industry, limit=3)
         cards = cards_of(matches, flow.locale)
         state = State(
             slots=slots,
