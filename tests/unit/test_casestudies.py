@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
+from autoreply.bootstrap import build_analyser
 from autoreply.domain.casestudies import CaseLibrary, CaseMatch, CaseStudy
 from autoreply.domain.topics import Topic, TopicVocabulary
 from autoreply.errors import ConfigError
 from autoreply.links import absolute_url
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
+ANALYSER = build_analyser()  # the product's analyser (SudachiPy), loaded once per process
 
 
 def _load(name: str) -> Any:
@@ -25,7 +27,9 @@ def _load(name: str) -> Any:
 
 @pytest.fixture(scope="module")
 def vocabulary() -> TopicVocabulary:
-    return TopicVocabulary.from_data(_load("topics.yaml"), source="flows/topics.yaml")
+    return TopicVocabulary.from_data(
+        _load("topics.yaml"), analyser=ANALYSER, source="flows/topics.yaml"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +50,8 @@ SMALL_VOCABULARY = TopicVocabulary(
         Topic("staffing", "人手不足", ("人手不足",)),
         Topic("lead_response", "リード対応の遅れ", ("返信が遅", "夜間")),
         Topic("security", "セキュリティ", ("セキュリティ",)),
-    ]
+    ],
+    analyser=ANALYSER,
 )
 
 
@@ -104,7 +109,8 @@ def test_get_returns_the_case_or_none(library: CaseLibrary) -> None:
 @pytest.mark.parametrize(
     ("text", "industry", "expected_top"),
     [
-        ("人手不足で営業担当者と話す時間がない", None, "staffing-agency-client-inquiries"),
+        # 営業担当 is in the title of startup-solo-sales (営業担当1名でも…): its story wins
+        ("人手不足で営業担当者と話す時間がない", None, "startup-solo-sales"),
         (
             "夜間に来た問い合わせへの返信が翌日になってしまい、失注しています",
             None,
@@ -261,6 +267,11 @@ def test_results_are_best_first_with_ties_broken_by_case_id(library: CaseLibrary
     matches = library.match("日程調整のメールのやり取りが面倒", limit=10)
     keys = [(-m.score, m.case.id) for m in matches]
     assert keys == sorted(keys)
+    tied = CaseLibrary(
+        [_case(i, ("security",), ()) for i in ("z-case", "m-case", "a-case")], SMALL_VOCABULARY
+    )
+    matches = tied.match("セキュリティ")
+    assert [m.case.id for m in matches] == ["a-case", "m-case", "z-case"]
     assert len({m.score for m in matches}) == 1  # all tied: order is by id
 
 
@@ -286,7 +297,9 @@ def test_matched_lists_topic_labels_then_keywords_in_case_order(library: CaseLib
         limit=1,
     )
     assert match.case.id == "staffing-agency-client-inquiries"
-    assert match.matched == ("人手不足", "求人", "コーディネーター")
+    assert (match.topics, match.keywords) == (("人手不足",), ("求人", "コーディネーター"))
+    assert match.matched[:3] == ("人手不足", "求人", "コーディネーター")
+    assert set(match.matched[3:]) == set(match.words)  # then the words of the story
 
 
 def test_matched_words_are_deduplicated_after_normalisation() -> None:
@@ -301,15 +314,32 @@ def test_explanation_lists_matched_words_and_industry(library: CaseLibrary) -> N
     [match] = library.match(
         "夜間に来た問い合わせへの返信が翌日になってしまう", industry="製造業", limit=1
     )
-    assert match.explain() == "一致: リード対応の遅れ, 夜間 / 業種: 製造業"
+    assert match.case.id == "maker-night-inquiries"
+    assert match.explain() == (
+        "課題: リード対応の遅れ / キーワード: 夜間 / 事例の内容: 返信 / 業種: 製造業"
+    )
     assert match.explain("ja-JP") == match.explain()
-    assert match.explain("en") == "matched: リード対応の遅れ, 夜間, industry: 製造業"
+    assert match.explain("en") == (
+        "topics: リード対応の遅れ; keywords: 夜間; in the story: 返信; industry: 製造業"
+    )
+
+
+def test_explanation_names_the_negated_words_it_skipped(library: CaseLibrary) -> None:
+    [match] = library.match("夜間の返信が遅い。チャットボットは不要です", limit=1)
+    assert "否定のため除外: チャットボット" not in match.explain()  # not this case's word
+    [support] = library.match(
+        "繁忙期の在庫の確認が大変。チャットボットは不要です", min_score=0, limit=1
+    )
+    assert support.case.id == "ec-wholesale-support"
+    assert "顧客対応・サポート" not in support.topics
+    assert "否定のため除外: チャットボット" in support.explain()
+    assert "skipped (negated): チャットボット" in support.explain("en")
 
 
 def test_explanation_omits_industry_without_boost(library: CaseLibrary) -> None:
     [match] = library.match("ベテラン営業に頼りきりで属人化している", limit=1)
-    assert match.explain() == "一致: 属人化, ベテラン"
-    assert match.explain("en") == "matched: 属人化, ベテラン"
+    assert match.explain() == "課題: 属人化 / キーワード: ベテラン / 事例の内容: 営業"
+    assert match.explain("en") == "topics: 属人化; keywords: ベテラン; in the story: 営業"
 
 
 # --- invalid data -----------------------------------------------------------------------------
@@ -354,7 +384,7 @@ def _without(field: str) -> dict[str, Any]:
         (_without("url"), ["maker-test", "url"]),
         (_changed(topics=["no_such_topic"]), ["maker-test", "unknown topic 'no_such_topic'"]),
         (_changed(topics=[]), ["maker-test", "topics"]),
-        (_changed(keywords=["図"]), ["maker-test", "shorter than 2"]),
+        (_changed(keywords=["図面", "！？"]), ["maker-test", "no word"]),
         (_changed(url="example.com/cases/x"), ["maker-test", "url"]),
         (_changed(url="//example.com/cases/x"), ["maker-test", "url"]),
         (_changed(url="/cases/a b"), ["maker-test", "url"]),

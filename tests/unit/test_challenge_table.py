@@ -142,7 +142,7 @@ ROWS: list[tuple[str, set[str], set[str], Top, str | None]] = [
     ),
     (
         "求人企業からの問い合わせ対応にコーディネーターの時間が取られています",
-        {"customer_support"},
+        set(),
         set(),
         "staffing-agency-client-inquiries",
         "人材サービス",
@@ -173,7 +173,7 @@ ROWS: list[tuple[str, set[str], set[str], Top, str | None]] = [
     ),
     (
         "卸売の法人注文に関する問合せ対応を減らしたい",
-        {"customer_support"},
+        set(),
         set(),
         "ec-wholesale-support",
         None,

@@ -167,24 +167,30 @@ def mark_negation(tokens: Sequence[Token]) -> tuple[Token, ...]:
     norms = [t.norm for t in tokens]
     lower = [t.surface.casefold() if t.pos == "英語" else t.norm for t in tokens]
     negated = [False] * len(tokens)
+    cue_at: set[int] = set()  # the cue's own words carry no topic (不要, need...)
     for at, token in enumerate(tokens):
         if token.pos == "英語":
             for cue in _EN_FORWARD:
                 if _starts(lower, at, cue):
                     _mark(tokens, negated, range(at + len(cue), len(tokens)), _EN_WINDOW)
+                    cue_at.update(range(at, at + len(cue)))
             if lower[at] == "no":
                 _mark_no(tokens, lower, negated, at)
             for cue in _EN_BACKWARD:
                 if _starts(lower, at, cue):
                     _mark(tokens, negated, range(at - 1, -1, -1), _EN_WINDOW)
+                    cue_at.update(range(at, at + len(cue)))
             continue
         for cue in _JA_CUES:
             if _starts(norms, at, cue):
                 _mark(tokens, negated, range(at - 1, -1, -1), _JA_WINDOW)
+                cue_at.update(range(at, at + len(cue)))
                 break
     return tuple(
-        replace(t, negated=True) if flag and not t.negated else t
-        for t, flag in zip(tokens, negated, strict=True)
+        replace(t, negated=flag or t.negated, content=t.content and at not in cue_at)
+        if (flag and not t.negated) or (at in cue_at and t.content)
+        else t
+        for at, (t, flag) in enumerate(zip(tokens, negated, strict=True))
     )
 
 
@@ -215,7 +221,7 @@ def _mark(tokens: Sequence[Token], negated: list[bool], order: range, window: in
 
 _RUNS: Final = re.compile(
     r"(?P<word>[a-z]+)|(?P<num>[0-9]+)|(?P<space>\s+)"
-    r"|(?P<kana>[\u3040-\u309f]+)|(?P<kata>[\u30a0-\u30ff]+)|(?P<kanji>[\u3400-\u9fff]+)"
+    r"|(?P<kana>[\u3040-\u309f]+)|(?P<kata>[\u30a1-\u30fa\u30fc-\u30ff]+)|(?P<kanji>[\u3400-\u9fff]+)"
     r"|(?P<other>.)",
     re.DOTALL,
 )

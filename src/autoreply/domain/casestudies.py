@@ -341,10 +341,6 @@ class CaseLibrary:
     def _document(self, case: CaseStudy) -> Counter[str]:
         """The case's words for text relevance (negation is ignored in the operator's text)."""
         texts = [case.title, case.summary, *case.keywords]
-        for topic_id in case.topics:
-            topic = self._vocabulary.get(topic_id)
-            if topic is not None:
-                texts.append(topic.label)
         analyser = self._vocabulary.analyser
         return Counter(
             token.norm for text in texts for token in analyser.analyse(text).tokens if token.content
@@ -424,6 +420,9 @@ class CaseLibrary:
         for occurrence in self._keywords.find(message):
             into = negated_keywords if occurrence.negated else keywords
             into.setdefault(occurrence.owner, []).append(occurrence.phrase.text)
+            if not occurrence.negated:
+                end = occurrence.start + len(occurrence.phrase.norms)
+                covered.update(range(occurrence.start, end))
         text_units, words = self._relevance(message, covered)
         negated_terms = {t.norm: t.surface for t in message.tokens if t.content and t.negated}
 
@@ -486,8 +485,8 @@ class CaseLibrary:
     ) -> tuple[dict[int, float], dict[int, list[tuple[float, str]]]]:
         """BM25 units per case, and per case the lead's words that scored, best first.
 
-        Words already counted as a topic synonym or a keyword (``covered``, positions in
-        the message's words) are left out: the text adds what the vocabulary missed.
+        Words already counted as a case keyword (``covered``, positions in the message's
+        words) are left out, so that a keyword does not count twice.
         """
         surfaces: dict[str, list[str]] = {}
         for at, token in enumerate(words_of(message)):

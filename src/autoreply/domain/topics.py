@@ -318,7 +318,7 @@ class TopicVocabulary:
     def scan(self, message: str | Analysed) -> tuple[list[TopicHit], list[TopicHit]]:
         """The topics found in ``message`` and the topics skipped (found only negated).
 
-        Found topics come best first: more distinct synonyms found first, then the
+        Found topics come best first: found at more places first, then the
         earlier in the message, then the vocabulary's order; one hit per topic.
         """
         analysed = self.analyse(message)
@@ -333,7 +333,7 @@ class TopicVocabulary:
 
         def rank(topic_id: str) -> tuple[int, int, int]:
             found = counted[topic_id]
-            distinct = len({o.phrase.norms for o in found})
+            distinct = len({o.start for o in found})
             return (-distinct, found[0].start, self._order[topic_id])
 
         hits = [
