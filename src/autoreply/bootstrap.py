@@ -7,8 +7,8 @@ else receives what it needs from here, so that a test can build its own.
 from __future__ import annotations
 
 import asyncio
-import logging
 import functools
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -29,10 +29,10 @@ from autoreply.channels.slack.transport import slack_channel
 from autoreply.channels.teams.transport import teams_channel
 from autoreply.clock import Clock, SystemClock
 from autoreply.config import Settings, project_path
+from autoreply.domain.analysis import Analyser
 from autoreply.domain.booking import SlotRules
 from autoreply.domain.cadence import Cadence, default_cadence, load_cadence
 from autoreply.domain.calendar import BusinessCalendar, Closure, WeeklyHours
-from autoreply.domain.analysis import Analyser
 from autoreply.domain.casestudies import CaseLibrary, library_from_source
 from autoreply.domain.crm_events import Webhook
 from autoreply.domain.forms import FlowFacts, Forms, load_forms
@@ -74,8 +74,8 @@ from autoreply.yamlsource import Located, load_located, read_source
 
 __all__ = [
     "add_flow",
-    "build_calendar",
     "build_analyser",
+    "build_calendar",
     "build_content",
     "check_forms",
     "check_operator_files",

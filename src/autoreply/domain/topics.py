@@ -11,7 +11,6 @@ from typing import Annotated, Any, Final, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from autoreply.domain.analysis import Analysed, Analyser, PlainAnalyser, Token
-
 from autoreply.errors import ConfigError, FlowError
 from autoreply.yamlsource import Located, load_located
 
@@ -28,9 +27,9 @@ __all__ = [
     "TopicsFile",
     "join_words",
     "normalize",
-    "words_of",
     "parse_topics",
     "topics_from_source",
+    "words_of",
 ]
 
 _WHITESPACE: Final = re.compile(r"\s+")
@@ -53,7 +52,7 @@ def words_of(message: Analysed) -> tuple[Token, ...]:
     return tuple(t for t in message.tokens if t.pos != _PUNCT)
 
 
-def joinwords_of(tokens: Sequence[Token]) -> str:
+def join_words(tokens: Sequence[Token]) -> str:
     """The lead's words again: Japanese tokens run together, English words spaced."""
     out = ""
     for token in tokens:
@@ -109,13 +108,13 @@ class Phrase:
             return True
         return self.prefix_last and last.surface.startswith(self.last_surface)
 
-    def find(self, message: Analysed) -> Occurrence | None:
+    def find(self, message: Analysed) -> Occurrence[None] | None:
         """The phrase's first counted occurrence in ``message``, else its first negated one."""
         index = PhraseIndex[None]()
         index.add(self, None)
         found = index.find(message)
         counted = [o for o in found if not o.negated]
-        return (counted or found or [None])[0]
+        return (counted or found)[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -150,7 +149,7 @@ class PhraseIndex(Generic[_Owner]):
                     span = words[at : at + len(phrase.norms)]
                     meaning = [t for t in span if t.content] or list(span)
                     negated = any(t.negated for t in meaning)
-                    found.append(Occurrence(owner, phrase, joinwords_of(span), negated, at))
+                    found.append(Occurrence(owner, phrase, join_words(span), negated, at))
         return found
 
 
@@ -196,9 +195,7 @@ class TopicsFile(BaseModel):
     topics: dict[_TopicId, TopicSpec] = Field(min_length=1)
 
 
-def _phrases(
-    topic: Topic, analyser: Analyser
-) -> tuple[tuple[Phrase, ...], list[tuple[int, str]]]:
+def _phrases(topic: Topic, analyser: Analyser) -> tuple[tuple[Phrase, ...], list[tuple[int, str]]]:
     """A topic's synonyms analysed (duplicates after analysis dropped), and the unusable
     ones as (index, why)."""
     phrases: dict[tuple[str, ...], Phrase] = {}
