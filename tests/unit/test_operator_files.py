@@ -60,14 +60,16 @@ def problems_of(text: str, file: str, load: str) -> list[str]:
     return [str(p) for p in caught.value.problems]
 
 
-def test_a_topics_file_reports_unknown_keys_and_short_synonyms_where_they_are() -> None:
-    """An unknown key, then (once the file is well formed) a synonym too short to match,
-    each at its line and column."""
+def test_a_topics_file_reports_unknown_keys_and_wordless_synonyms_where_they_are() -> None:
+    """An unknown key, then (once the file is well formed) a synonym without a word in
+    it, each at its line and column; a one-character synonym is fine (words match whole)."""
     colour = TOPICS.replace("    label: コスト\n", "    label: コスト\n    colour: red\n")
     assert problems_of(colour, "topics.yaml", "topics") == ["topics.yaml:7:5: unknown key 'colour'"]
-    short = TOPICS.replace("[人手不足, 人が足りない]", "[人手不足, 人]")
-    assert problems_of(short, "topics.yaml", "topics") == [
-        "topics.yaml:4:22: topic 'staffing': phrase '人' is shorter than 2 characters"
+    one = TOPICS.replace("[人手不足, 人が足りない]", "[人手不足, 人]")
+    assert parse_topics(one, "topics.yaml").get("staffing") is not None
+    wordless = TOPICS.replace("[人手不足, 人が足りない]", "[人手不足, '!?']")
+    assert problems_of(wordless, "topics.yaml", "topics") == [
+        "topics.yaml:4:22: topic 'staffing': phrase '!?' has no word in it"
     ]
 
 
@@ -78,16 +80,16 @@ def test_a_topics_file_without_synonyms_says_which_key_is_missing() -> None:
 
 
 def test_a_case_study_file_reports_bad_values_at_their_line() -> None:
-    """A bad URL, a one-character keyword and a duplicate id are each located."""
+    """A bad URL, a keyword without a word and a duplicate id are each located."""
     broken = CASES.replace("https://example.com/cases/a", "example.com/a") + CASES.split("\n", 1)[
         1
-    ].replace("[図面, 見積]", "[図]")
+    ].replace("[図面, 見積]", "['・']")
     [problem] = problems_of(broken, "cases.yaml", "casestudies")
     assert problem.startswith("cases.yaml:10:10: cases.0.url: String should match pattern")
-    duplicate = CASES + CASES.split("\n", 1)[1].replace("[図面, 見積]", "[図]")
+    duplicate = CASES + CASES.split("\n", 1)[1].replace("[図面, 見積]", "['・']")
     assert problems_of(duplicate, "cases.yaml", "casestudies") == [
         "cases.yaml:11:9: duplicate case id 'maker-a'",
-        "cases.yaml:17:16: case 'maker-a': keyword phrase '図' is shorter than 2 characters",
+        "cases.yaml:17:16: case 'maker-a': keyword phrase '・' has no word in it",
     ]
 
 

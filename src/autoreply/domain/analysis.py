@@ -143,6 +143,18 @@ class Analyser(Protocol):
         ...
 
 
+def _by_first(cues: tuple[tuple[str, ...], ...]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    index: dict[str, list[tuple[str, ...]]] = {}
+    for cue in cues:
+        index.setdefault(cue[0], []).append(cue)
+    return {first: tuple(found) for first, found in index.items()}
+
+
+_JA_FIRST: Final = _by_first(_JA_CUES)
+_EN_FORWARD_FIRST: Final = _by_first(_EN_FORWARD)
+_EN_BACKWARD_FIRST: Final = _by_first(_EN_BACKWARD)
+
+
 def _is_boundary(token: Token) -> bool:
     return token.pos in BOUNDARY_POS or (token.pos == "英語" and token.norm in _EN_CLAUSE_WORDS)
 
@@ -170,18 +182,18 @@ def mark_negation(tokens: Sequence[Token]) -> tuple[Token, ...]:
     cue_at: set[int] = set()  # the cue's own words carry no topic (不要, need...)
     for at, token in enumerate(tokens):
         if token.pos == "英語":
-            for cue in _EN_FORWARD:
+            for cue in _EN_FORWARD_FIRST.get(lower[at], ()):
                 if _starts(lower, at, cue):
                     _mark(tokens, negated, range(at + len(cue), len(tokens)), _EN_WINDOW)
                     cue_at.update(range(at, at + len(cue)))
             if lower[at] == "no":
                 _mark_no(tokens, lower, negated, at)
-            for cue in _EN_BACKWARD:
+            for cue in _EN_BACKWARD_FIRST.get(lower[at], ()):
                 if _starts(lower, at, cue):
                     _mark(tokens, negated, range(at - 1, -1, -1), _EN_WINDOW)
                     cue_at.update(range(at, at + len(cue)))
             continue
-        for cue in _JA_CUES:
+        for cue in _JA_FIRST.get(norms[at], ()):
             if _starts(norms, at, cue):
                 _mark(tokens, negated, range(at - 1, -1, -1), _JA_WINDOW)
                 cue_at.update(range(at, at + len(cue)))

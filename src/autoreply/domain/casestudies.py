@@ -22,6 +22,7 @@ __all__ = [
     "INDUSTRY_BOOST",
     "KEYWORD_WEIGHT",
     "MAIN_TOPIC_WEIGHT",
+    "MIN_IDF_SHARE",
     "TEXT_WEIGHT",
     "TOPIC_WEIGHT",
     "CaseLibrary",
@@ -52,6 +53,10 @@ BM25_K1: Final = 1.2
 
 BM25_B: Final = 0.75
 """BM25 length normalisation."""
+
+MIN_IDF_SHARE: Final = 0.2
+"""A word in so many cases that its idf is below this share of a rare word's is the
+library's stop word: it gives no text relevance (and costs nothing to look up)."""
 
 INDUSTRY_BOOST: Final = 15.0
 """Points added when the lead's industry matches the case's industry."""
@@ -321,22 +326,38 @@ class CaseLibrary:
             raise ConfigError(f"{source}: {issues[0][1]}")
         self._keywords: PhraseIndex[int] = PhraseIndex()
         self._by_topic: dict[str, list[int]] = {}
+        self._by_main: dict[str, list[int]] = {}
+        self._position: dict[str, int] = {}
         entries: list[_Entry] = []
         documents: list[Counter[str]] = []
         for position, case in enumerate(self.cases):
             self._by_id[case.id] = case
             for keyword in case.keywords:
                 self._keywords.add(Phrase.compile(keyword, analyser), position)
+            self._position.setdefault(case.id, position)
             for topic_id in case.topics:
                 self._by_topic.setdefault(topic_id, []).append(position)
+            if case.topics:
+                self._by_main.setdefault(case.topics[0], []).append(position)
             industry_norm = normalize(case.industry)
             parts = {industry_norm, *_INDUSTRY_SEPARATORS.split(industry_norm)}
             industry_parts = tuple(p for p in sorted(parts) if len(p) >= _MIN_INDUSTRY_PART)
             document = self._document(case)
             documents.append(document)
-            entries.append(_Entry(case, industry_norm, industry_parts, frozenset(document)))
+            entries.append(
+                _Entry(
+                    case,
+                    industry_norm,
+                    industry_parts,
+                    frozenset(document),
+                )
+            )
         self._entries: tuple[_Entry, ...] = tuple(entries)
         self._postings = _bm25_postings(documents)
+        self._weights: list[dict[str, float]] = [{} for _ in documents]
+        for term, postings in self._postings.items():
+            for position, weight in postings:
+                self._weights[position][term] = weight
 
     def _document(self, case: CaseStudy) -> Counter[str]:
         """The case's words for text relevance (negation is ignored in the operator's text)."""
@@ -423,48 +444,69 @@ class CaseLibrary:
             if not occurrence.negated:
                 end = occurrence.start + len(occurrence.phrase.norms)
                 covered.update(range(occurrence.start, end))
-        text_units, words = self._relevance(message, covered)
+        text_units, surfaces = self._relevance(message, covered)
         negated_terms = {t.norm: t.surface for t in message.tokens if t.content and t.negated}
 
-        candidates: set[int] = set(keywords) | set(text_units)
-        for topic_id in wanted:
-            candidates.update(self._by_topic.get(topic_id, ()))
-        if not candidates:
-            return []
         industry_norm = normalize(industry) if industry else ""
-        excluded = frozenset(exclude)
-        results: list[CaseMatch] = []
+        # Scores first (cheap, every candidate), the explanation for the few returned. A
+        # case with text alone needs enough of it to reach min_score even with the boost.
+        reach = 1.0 - (min_score - INDUSTRY_BOOST) / 100.0
+        text_floor = math.log(reach) / math.log(1.0 - TEXT_WEIGHT) if 0.0 < reach < 1.0 else 0.0
+        shared: Counter[int] = Counter()
+        mains: set[int] = set()
+        for topic_id in wanted:
+            shared.update(self._by_topic.get(topic_id, ()))
+            mains.update(self._by_main.get(topic_id, ()))
+        candidates = set(keywords) | set(shared)
+        candidates.update(p for p, units in text_units.items() if units >= text_floor)
+        candidates.difference_update(self._position[i] for i in exclude if i in self._position)
+        scored: list[tuple[float, str, int, float, float, float, bool]] = []
+        main_share = (1.0 - MAIN_TOPIC_WEIGHT) / (1.0 - TOPIC_WEIGHT)
+        keyword_base = 1.0 - KEYWORD_WEIGHT
+        text_base = 1.0 - TEXT_WEIGHT
+        topic_base = 1.0 - TOPIC_WEIGHT
         for position in candidates:
-            entry = self._entries[position]
-            case = entry.case
-            if case.id in excluded:
-                continue
-            shared = [wanted[t] for t in case.topics if t in wanted]
-            found = list(dict.fromkeys(keywords.get(position, ())))
-            units = text_units.get(position, 0.0)
-            topic_doubt = (1.0 - TOPIC_WEIGHT) ** len(shared)
-            if case.topics and case.topics[0] in wanted:
-                topic_doubt *= (1.0 - MAIN_TOPIC_WEIGHT) / (1.0 - TOPIC_WEIGHT)
-            keyword_doubt = (1.0 - KEYWORD_WEIGHT) ** len(found)
-            text_doubt = (1.0 - TEXT_WEIGHT) ** units
+            topic_doubt = topic_base ** shared.get(position, 0)
+            if position in mains:
+                topic_doubt *= main_share
+            found_keywords = keywords.get(position)
+            keyword_doubt = keyword_base ** len(set(found_keywords)) if found_keywords else 1.0
+            units = text_units.get(position)
+            text_doubt = text_base**units if units else 1.0
             evidence = 100.0 * (1.0 - topic_doubt * keyword_doubt * text_doubt)
+            if evidence <= 0.0 or evidence + INDUSTRY_BOOST < min_score:
+                continue
+            entry = self._entries[position]
             boost = bool(industry_norm) and self._industry_matches(entry, industry_norm)
             score = round(min(100.0, evidence + (INDUSTRY_BOOST if boost else 0.0)), 1)
-            if score < min_score or evidence <= 0.0:
-                continue
+            if score >= min_score:
+                scored.append(
+                    (-score, entry.case.id, position, topic_doubt, keyword_doubt, text_doubt, boost)
+                )
+        scored.sort()
+        results: list[CaseMatch] = []
+        for neg_score, _, position, topic_doubt, keyword_doubt, text_doubt, boost in scored[:limit]:
+            entry = self._entries[position]
+            case = entry.case
+            shared_labels = [wanted[t] for t in case.topics if t in wanted]
+            found = list(dict.fromkeys(keywords.get(position, ())))
+            weights = self._weights[position]
+            case_words = [
+                surfaces[norm]
+                for norm in sorted((n for n in surfaces if n in weights), key=lambda n: -weights[n])
+            ][:5]
             skipped = [
                 *(negated_topics[t] for t in case.topics if t in negated_topics),
                 *negated_keywords.get(position, ()),
                 *(surface for norm, surface in negated_terms.items() if norm in entry.terms),
             ]
-            case_words = [w for p, w in words.get(position, ())][:5]
             results.append(
                 CaseMatch(
                     case,
-                    score,
-                    _unique([*shared, *found, *case_words]),
+                    -neg_score,
+                    _unique([*shared_labels, *found, *case_words]),
                     boost,
-                    topics=tuple(shared),
+                    topics=tuple(shared_labels),
                     keywords=tuple(found),
                     words=tuple(case_words),
                     skipped=_unique(skipped),
@@ -472,39 +514,34 @@ class CaseLibrary:
                         "topics": round(100.0 * (1.0 - topic_doubt), 1),
                         "keywords": round(100.0 * (1.0 - keyword_doubt), 1),
                         "text": round(100.0 * (1.0 - text_doubt), 1),
-                        "text_units": round(units, 2),
+                        "text_units": round(text_units.get(position, 0.0), 2),
                         "industry": INDUSTRY_BOOST if boost else 0.0,
                     },
                 )
             )
-        results.sort(key=lambda m: (-m.score, m.case.id))
-        return results[:limit]
+        return results
 
     def _relevance(
         self, message: Analysed, covered: set[int]
-    ) -> tuple[dict[int, float], dict[int, list[tuple[float, str]]]]:
-        """BM25 units per case, and per case the lead's words that scored, best first.
+    ) -> tuple[dict[int, float], dict[str, str]]:
+        """BM25 units per case, and the lead's scoring words (normalised form -> as written).
 
         Words already counted as a case keyword (``covered``, positions in the message's
         words) are left out, so that a keyword does not count twice.
         """
-        surfaces: dict[str, list[str]] = {}
+        surfaces: dict[str, str] = {}
         for at, token in enumerate(words_of(message)):
             if token.content and not token.negated and at not in covered and len(token.norm) > 1:
-                surfaces.setdefault(token.norm, []).append(token.surface)
+                surfaces.setdefault(token.norm, token.surface)
         units: dict[int, float] = {}
-        words: dict[int, list[tuple[float, str]]] = {}
-        for norm, seen in surfaces.items():
+        for norm in list(surfaces):
             postings = self._postings.get(norm)
             if not postings:
+                del surfaces[norm]
                 continue
-            word = seen[0]
             for position, weight in postings:
                 units[position] = units.get(position, 0.0) + weight
-                words.setdefault(position, []).append((weight, word))
-        for found in words.values():
-            found.sort(key=lambda item: -item[0])
-        return units, words
+        return units, surfaces
 
     def _industry_matches(self, entry: _Entry, industry_norm: str) -> bool:
         if len(industry_norm) >= _MIN_INDUSTRY_PART and industry_norm in entry.industry_norm:
@@ -534,7 +571,9 @@ def _bm25_postings(documents: Sequence[Counter[str]]) -> dict[str, list[tuple[in
         norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / average)
         for term, tf in document.items():
             n = frequency[term]
-            idf = math.log(1.0 + (count - n + 0.5) / (n + 0.5))
-            part = idf / best_idf * tf / (tf + norm)
+            share = math.log(1.0 + (count - n + 0.5) / (n + 0.5)) / best_idf
+            if share < MIN_IDF_SHARE:
+                continue
+            part = share * tf / (tf + norm)
             postings.setdefault(term, []).append((position, part))
     return postings

@@ -35,6 +35,8 @@ __all__ = [
 _WHITESPACE: Final = re.compile(r"\s+")
 _TOPIC_ID: Final = r"^[a-z][a-z0-9_]*$"
 _PUNCT: Final = "補助記号"
+_RECENT: Final = 8
+"""Analysed messages a vocabulary remembers (see :meth:`TopicVocabulary.analyse`)."""
 
 
 def normalize(text: str) -> str:
@@ -263,6 +265,8 @@ class TopicVocabulary:
     ) -> None:
         """Analyse ``topics``; raise ``ConfigError`` on a duplicate id or an unusable synonym."""
         self.analyser: Analyser = analyser or PlainAnalyser()
+        self._recent: dict[str, Analysed] = {}
+        self._scans: dict[int, tuple[Analysed, tuple[TopicHit, ...], tuple[TopicHit, ...]]] = {}
         self.topics: tuple[Topic, ...] = tuple(topics)
         self._by_id: dict[str, Topic] = {}
         self._order: dict[str, int] = {}
@@ -309,8 +313,20 @@ class TopicVocabulary:
         return self._by_id.get(topic_id)
 
     def analyse(self, text: str | Analysed) -> Analysed:
-        """``text`` analysed with the vocabulary's analyser (an analysed message as is)."""
-        return text if isinstance(text, Analysed) else self.analyser.analyse(text)
+        """``text`` analysed with the vocabulary's analyser (an analysed message as is).
+
+        The last few messages are remembered, so that a chat turn that detects topics in
+        an answer and then recommends cases for the same words tokenises them once.
+        """
+        if isinstance(text, Analysed):
+            return text
+        found = self._recent.get(text)
+        if found is None:
+            found = self.analyser.analyse(text)
+            if len(self._recent) >= _RECENT:
+                self._recent.pop(next(iter(self._recent)))
+            self._recent[text] = found
+        return found
 
     def scan(self, message: str | Analysed) -> tuple[list[TopicHit], list[TopicHit]]:
         """The topics found in ``message`` and the topics skipped (found only negated).
@@ -319,6 +335,16 @@ class TopicVocabulary:
         earlier in the message, then the vocabulary's order; one hit per topic.
         """
         analysed = self.analyse(message)
+        remembered = self._scans.get(id(analysed))
+        if remembered is not None and remembered[0] is analysed:
+            return list(remembered[1]), list(remembered[2])
+        hits, skipped = self._scan(analysed)
+        if len(self._scans) >= _RECENT:
+            self._scans.pop(next(iter(self._scans)))
+        self._scans[id(analysed)] = (analysed, tuple(hits), tuple(skipped))
+        return hits, skipped
+
+    def _scan(self, analysed: Analysed) -> tuple[list[TopicHit], list[TopicHit]]:
         counted: dict[str, list[Occurrence[Topic]]] = {}
         negated: dict[str, Occurrence[Topic]] = {}
         for occurrence in self._index.find(analysed):

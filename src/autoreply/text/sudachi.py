@@ -13,11 +13,11 @@ from autoreply.domain.analysis import Analysed, Token, mark_negation
 
 __all__ = ["CHUNK_CHARS", "MAX_CHARS", "SudachiAnalyser"]
 
-MAX_CHARS: Final = 20_000
+MAX_CHARS: Final = 4_000
 """Characters of a message that are analysed; the rest is ignored (a lead's challenge is a
 few lines; a pasted document must not cost seconds)."""
 
-CHUNK_CHARS: Final = 4_000
+CHUNK_CHARS: Final = 2_000
 """Longest piece handed to Sudachi at once (it refuses input over ~49,000 bytes)."""
 
 _CONTENT_POS: Final = frozenset({"名詞", "動詞", "形容詞", "形状詞"})
