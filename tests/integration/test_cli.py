@@ -161,18 +161,25 @@ def test_flow_graph_prints_mermaid(tmp_path: Path) -> None:
 
 
 def test_casestudies_match_explains_itself(tmp_path: Path) -> None:
-    """`casestudies match` shows topics, ranked cases and why each matched."""
+    """`casestudies match` shows the tokens, negated words, topics, ranked cases with their
+    score parts, and why each matched."""
     result = run(
         "casestudies",
         "match",
-        "Excelでの顧客管理が属人化している",
+        "Excelでの顧客管理が属人的になっている。チャットボットは不要です",
         "--industry",
         "製造業",
         cwd=tmp_path,
     )
-    assert result.returncode == 0
-    assert "topics: 属人化" in result.stdout
-    assert "1. [" in result.stdout and "一致:" in result.stdout
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("tokens: excel で の 顧客 管理 が 属人 的")
+    assert lines[1] == "negated: チャットボット"
+    topics = next(line for line in lines if line.startswith("topics: "))
+    assert "属人化 (属人的 ~ 属人的)" in topics
+    assert "topics skipped (negated): 顧客対応・サポート (チャットボット)" in lines
+    assert "1. [" in result.stdout and "score parts: topics" in result.stdout
+    assert "課題: " in result.stdout
 
 
 def test_timing_command_reads_japanese(tmp_path: Path) -> None:
