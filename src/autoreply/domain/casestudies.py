@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections import Counter
@@ -397,8 +398,14 @@ class CaseLibrary:
         The composition root makes relative URLs (``/cases/<id>``) absolute with it, so
         that every link handed to a lead works from a mail client or LINE.
         """
-        cases = [replace(case, url=resolve(case.url)) for case in self.cases]
-        return CaseLibrary(cases, self._vocabulary)
+        resolved = copy.copy(self)  # the same index: nothing is analysed again
+        resolved.cases = tuple(replace(case, url=resolve(case.url)) for case in self.cases)
+        resolved._by_id = {case.id: case for case in resolved.cases}
+        resolved._entries = tuple(
+            replace(entry, case=case)
+            for entry, case in zip(self._entries, resolved.cases, strict=True)
+        )
+        return resolved
 
     def get(self, case_id: str) -> CaseStudy | None:
         """Return the case with this id, or ``None``."""

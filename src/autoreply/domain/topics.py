@@ -369,15 +369,6 @@ class TopicVocabulary:
         ]
         return hits, skipped
 
-    def covered(self, message: Analysed) -> set[int]:
-        """Positions (in :func:`words_of` the message) of the words a counted synonym used."""
-        return {
-            at
-            for o in self._index.find(message)
-            if not o.negated
-            for at in range(o.start, o.start + len(o.phrase.norms))
-        }
-
     def detect(self, message: str | Analysed) -> list[TopicHit]:
         """Return the topics ``message`` talks about, best first (see :meth:`scan`).
 
