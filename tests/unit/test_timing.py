@@ -397,7 +397,20 @@ def test_to_dict_uses_iso_dates_and_bucket_value() -> None:
         "start": "2027-04-01",
         "end": None,
         "bucket": "within_6_months",
+        "steps": [{"ja": "『来年度以降』→ 2027年4月1日〜", "en": "'来年度以降' → from 2027-04-01"}],
+        "alternatives": [],
+        "uncertain": False,
+        "waiting_for": None,
     }
+
+
+def test_from_dict_loads_a_stored_dict_without_the_new_keys() -> None:
+    old = {"text": "来月", "start": "2026-12-01", "end": "2026-12-31", "bucket": "within_1_month"}
+    t = Timing.from_dict(old)
+    assert (t.start, t.end, t.bucket, t.steps, t.alternatives, t.waiting_for) == (
+        date(2026, 12, 1), date(2026, 12, 31), W1, (), (), None
+    )
+    assert not t.uncertain
 
 
 @pytest.mark.parametrize(
