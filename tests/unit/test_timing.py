@@ -408,7 +408,12 @@ def test_from_dict_loads_a_stored_dict_without_the_new_keys() -> None:
     old = {"text": "来月", "start": "2026-12-01", "end": "2026-12-31", "bucket": "within_1_month"}
     t = Timing.from_dict(old)
     assert (t.start, t.end, t.bucket, t.steps, t.alternatives, t.waiting_for) == (
-        date(2026, 12, 1), date(2026, 12, 31), W1, (), (), None
+        date(2026, 12, 1),
+        date(2026, 12, 31),
+        W1,
+        (),
+        (),
+        None,
     )
     assert not t.uncertain
 

@@ -1,7 +1,7 @@
-"""The broader timing table (tests/unit/timing_table.yaml): >100 answers as real leads write them.
+"""The broader timing table (timing_table.yaml beside this file): >100 answers as leads write them.
 
-The conventions (the 'today' dates, the fiscal year start, what start/end/bucket/uncertain/waiting_for mean,
-the two-date rule) are written at the top of the YAML file.
+The conventions (the 'today' dates, the fiscal year start, what start/end/bucket/uncertain/
+waiting_for mean, the two-date rule) are written at the top of the YAML file.
 """
 
 from __future__ import annotations
@@ -27,7 +27,13 @@ def _params() -> list[Any]:
         waiting_for = rest[1] if len(rest) > 1 else None
         out.append(
             pytest.param(
-                TODAY[today], str(text), start, end, bucket, alternatives, waiting_for,
+                TODAY[today],
+                str(text),
+                start,
+                end,
+                bucket,
+                alternatives,
+                waiting_for,
                 id=f"{today}-{text}",
             )
         )
@@ -38,7 +44,9 @@ def test_table_is_broad() -> None:
     assert len(_TABLE["cases"]) >= 100
 
 
-@pytest.mark.parametrize(("today", "text", "start", "end", "bucket", "alternatives", "waiting"), _params())
+@pytest.mark.parametrize(
+    ("today", "text", "start", "end", "bucket", "alternatives", "waiting"), _params()
+)
 def test_table(
     today: date,
     text: str,

@@ -106,9 +106,9 @@ class Step:
 class Timing:
     """A reading of a timing answer.
 
-    ``steps`` say how it was read; ``alternatives`` are the other reading(s) [start, end] when the words
-    allow two (then ``uncertain`` is true); ``waiting_for`` is what the lead waits for (budget,
-    internal_review, information, other) or None.
+    ``steps`` say how it was read; ``alternatives`` are the other reading(s) (start, end, bucket)
+    when the words allow two (then ``uncertain`` is true); ``waiting_for`` is what the lead waits
+    for (budget, internal_review, information, other) or None.
     """
 
     text: str
@@ -140,7 +140,7 @@ class Timing:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Timing:
-        """Loads dicts of any version: stored dicts without steps/alternatives/waiting_for still load."""
+        """Loads any version: dicts stored without steps/alternatives/waiting_for still load."""
         start, end = data.get("start"), data.get("end")
         alternatives = tuple(
             (
@@ -281,6 +281,7 @@ def _normalise(text: str) -> str:
 
 # --- rule handlers: each gets the match and context, returns a span or None to skip it -------
 
+
 @dataclass(frozen=True)
 class _Alt:
     """A reading with a second one the words also allow."""
@@ -398,7 +399,7 @@ _ORDINAL = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "
 _ORDINAL |= {"4th": 4}
 
 
-def _quarter(m: re.Match[str], c: _Ctx) -> _Span:
+def _quarter(m: re.Match[str], c: _Ctx) -> _Span | _Alt:
     """Calendar quarters (Q1-Q4) and halves (H1/H2); without a year, the next not yet ended."""
     if _g(m, "rel"):  # this / next quarter, end of this quarter
         first = c.today.month - (c.today.month - 1) % 3
@@ -423,7 +424,7 @@ _SEASON = {"春": 3, "夏": 6, "秋": 9, "冬": 12, "spring": 3, "summer": 6, "a
 _SEASON |= {"winter": 12}
 
 
-def _season(m: re.Match[str], c: _Ctx) -> _Span | None:
+def _season(m: re.Match[str], c: _Ctx) -> _Span | _Alt | None:
     """春 Mar-May, 夏 Jun-Aug, 秋 Sep-Nov, 冬 Dec-Feb (the winter of year Y starts in Dec Y)."""
     first, rel = _SEASON[m["s"]], _g(m, "rel")
     if m["s"] == "fall" and not rel:
@@ -520,11 +521,15 @@ def _holiday_after(m: re.Match[str], c: _Ctx) -> _Span:
     mo, day = (8, 17) if _g(m, "obon") or _g(m, "obon2") else (5, 7)
     y = c.today.year + _rel(_g(m, "rel")) if _g(m, "rel") else c.today.year
     span = date(y, mo, day), _month_end(y, mo)
-    return span if _g(m, "rel") or span[1] >= c.today else (date(y + 1, mo, day), _month_end(y + 1, mo))
+    return (
+        span
+        if _g(m, "rel") or span[1] >= c.today
+        else (date(y + 1, mo, day), _month_end(y + 1, mo))
+    )
 
 
 def _new_fiscal_year(m: re.Match[str], c: _Ctx) -> _Span:
-    """新年度 / 年度替わり: the first month of the next fiscal year (this one's in its first month)."""
+    """新年度 / 年度替わり: the next fiscal year's first month (in a first month, this one)."""
     if c.today.month == c.fy:
         return _months(c.today.year, c.fy)
     return _months(*_shift(c.fy_year + 1, c.fy, 0))
@@ -565,13 +570,17 @@ _NUM = "|".join(sorted(_EN_NUM, key=len, reverse=True))
 _REL_Y = r"(?P<rel>今年|本年|来年|翌年|再来年)"
 
 _FW = (
-    r"(?:(?<!\d)(?P<y>\d{4}|\d{2})年度|(?P<w>再来年度|今年度|本年度|来年度|翌年度|今期|当期|来期|翌期))"
+    r"(?:(?<!\d)(?P<y>\d{4}|\d{2})年度"
+    r"|(?P<w>再来年度|今年度|本年度|来年度|翌年度|今期|当期|来期|翌期))"
 )
 
 _RULE_SOURCES: list[tuple[str, _Handler]] = [
     (r"明後日|あさって|明日|あした|\btomorrow\b", _day_ahead),
     (rf"{_FW}の?(?:第?(?P<q>[1-4])(?:q|四半期)|q(?P<q2>[1-4]))", _fiscal_quarter),
-    (r"\bq(?P<q>[1-4]) of (?:the )?(?P<en>this|next|current) (?:fiscal year|fy)\b", _fiscal_quarter),
+    (
+        r"\bq(?P<q>[1-4]) of (?:the )?(?P<en>this|next|current) (?:fiscal year|fy)\b",
+        _fiscal_quarter,
+    ),
     (rf"{_FW}の?(?P<m>\d{{1,2}})月{_NO_DAY}{_JP_PART}", _fiscal_month),
     (r"新年度|(?:年度|期)(?:が)?(?:替|変|代)わり|年度の(?:替|変)わり目", _new_fiscal_year),
     (
@@ -740,7 +749,8 @@ def _collect(norm: str, c: _Ctx) -> list[_Hit]:
                 continue
             alt = None
             if isinstance(got, _Alt):
-                got, alt = got.span, _apply_modifiers(got.alt, m, c.today)
+                alt = _apply_modifiers(got.alt, m, c.today)
+                got = got.span
             start, end = _apply_modifiers(got, m, c.today)
             tail = _OPEN_AFTER.match(norm, m.end()) or _BY_AFTER.match(norm, m.end())
             said = m[0] + (tail[0] if tail else "")
@@ -760,9 +770,13 @@ _NEG_EN_BEFORE = re.compile(r"\b(?:not|can't|cannot|can not|won't|unable to|impo
 _PREP_JA = re.compile(
     r"^(?:頃|ごろ|中|に|の|には|で|まで|中に)*(?:稟議|決裁|承認|契約|予算|社内|申請|発注|検討)"
 )
-_PREP_EN = re.compile(r"\b(?:approval|approve[ds]?|sign(?:-off| off|ing)?|contract|budget|decision)\b")
+_PREP_EN = re.compile(
+    r"\b(?:approval|approve[ds]?|sign(?:-off| off|ing)?|contract|budget|decision)\b"
+)
 _START_ONLY = re.compile(r"(?:早ければ|早くて|早くても|at the earliest|earliest)\s*$")
-_END_ONLY = re.compile(r"(?:遅くとも|遅くても|遅くて|at the latest|latest|no later than)\s*(?:the\s+)?$")
+_END_ONLY = re.compile(
+    r"(?:遅くとも|遅くても|遅くて|at the latest|latest|no later than)\s*(?:the\s+)?$"
+)
 _CLAUSE = re.compile(r"[,.;!?、。！？]")
 
 
@@ -786,7 +800,9 @@ def _mark(hits: list[_Hit], norm: str) -> None:
         h.prep = bool(_PREP_JA.match(after) or _PREP_EN.search(clause_before))
         h.start_only = bool(_START_ONLY.search(near_before))
         h.end_only = bool(_END_ONLY.search(near_before))
-    for i in range(len(hits) - 2, -1, -1):  # 年明けすぐは無理: words run together share the negation
+    for i in range(
+        len(hits) - 2, -1, -1
+    ):  # 年明けすぐは無理: words run together share the negation
         if hits[i + 1].negated and _JOINED.match(norm[hits[i].b : hits[i + 1].a]):
             hits[i].negated = True
 
@@ -813,13 +829,25 @@ def _quote(h: _Hit) -> str:
     return h.said
 
 
+def _ts(start: date | None, end: date | None) -> tuple[str, str]:
+    """A range in Japanese and in English."""
+    return (
+        _describe(start, end, TimingBucket.UNKNOWN, "ja"),
+        _describe(start, end, TimingBucket.UNKNOWN, "en"),
+    )
+
+
 def _combine(hits: list[_Hit], c: _Ctx, steps: list[Step]) -> tuple[_Span | None, _Span | None]:
     """The two-date rule and negation; returns the reading and, if there is one, its alternative."""
-    ts = lambda s, e: (_describe(s, e, TimingBucket.UNKNOWN, "ja"), _describe(s, e, TimingBucket.UNKNOWN, "en"))  # noqa: E731
     for h in hits:
-        ja, en = ts(h.start, h.end)
+        ja, en = _ts(h.start, h.end)
         if h.asap:
-            steps.append(Step(f"『{h.said}』→ 急ぎ（今日から30日以内）", f"'{h.said}' → urgent (within 30 days)"))
+            steps.append(
+                Step(
+                    f"『{h.said}』→ 急ぎ（今日から30日以内）",
+                    f"'{h.said}' → urgent (within 30 days)",
+                )
+            )
         else:
             steps.append(Step(f"『{h.said}』→ {ja}", f"'{h.said}' → {en}"))
     negated = [h for h in hits if h.negated and not h.asap]
@@ -829,7 +857,8 @@ def _combine(hits: list[_Hit], c: _Ctx, steps: list[Step]) -> tuple[_Span | None
             steps.append(
                 Step(
                     f"『{h.said}』は難しい（否定）→ {what}",
-                    f"'{h.said}' is ruled out → {'not urgent' if h.asap else 'that period is excluded'}",
+                    f"'{h.said}' is ruled out → "
+                    + ("not urgent" if h.asap else "that period is excluded"),
                 )
             )
     positives = [h for h in hits if not h.negated]
@@ -848,7 +877,7 @@ def _combine(hits: list[_Hit], c: _Ctx, steps: list[Step]) -> tuple[_Span | None
             span: _Span = (c.today, last.start - timedelta(days=1))
         else:
             span = (_after(last.end), None)
-        ja, en = ts(*span)
+        ja, en = _ts(*span)
         steps.append(Step(f"除外した期間の後 → {ja}", f"after the excluded period → {en}"))
         return span, None
     if any(not p.asap for p in positives) and any(p.asap for p in positives):
@@ -860,7 +889,8 @@ def _combine(hits: list[_Hit], c: _Ctx, steps: list[Step]) -> tuple[_Span | None
                 steps.append(
                     Step(
                         f"『{p.said}』は準備（稟議・契約など）の日付 → 導入の日付を採用",
-                        f"'{p.said}' is a preparation step (approval, contract) → the start's date is used",
+                        f"'{p.said}' is a preparation step (approval, contract)"
+                        " → the start's date is used",
                     )
                 )
         positives = [p for p in positives if not p.prep]
@@ -871,7 +901,7 @@ def _combine(hits: list[_Hit], c: _Ctx, steps: list[Step]) -> tuple[_Span | None
     ends = [p for p in positives if not p.start_only] or positives
     start = min(p.start for p in starts)
     end = None if any(p.end is None for p in ends) else max(p.end for p in ends if p.end)
-    ja, en = ts(start, end)
+    ja, en = _ts(start, end)
     steps.append(
         Step(
             f"日付が複数 → 最も早い開始から最も遅い終わりまで（{ja}）",
@@ -911,7 +941,8 @@ _WAITING = [
     ),
 ]
 _WAITING_OTHER = re.compile(
-    r"次第|(?:切れ|終わっ|決まっ|落ち着い|完了し|済ん)(?:て)?から|待ち|depends on|once (?:the|our|we)"
+    r"次第|(?:切れ|終わっ|決まっ|落ち着い|完了し|済ん)(?:て)?から|待ち"
+    r"|depends on|once (?:the|our|we)"
 )
 
 
@@ -948,9 +979,9 @@ def parse_timing(text: str, now: datetime | date, fiscal_year_start_month: int =
 
     ``now`` is an aware datetime (its own local date is used) or a date. Fiscal-year words
     (今年度, 来期, 年度末, next fiscal year) use years starting in ``fiscal_year_start_month``.
-    Text with no readable date is UNDECIDED if it says so (未定, 検討中, not sure, 予算が取れ次第), else
-    UNKNOWN. Ruled-out dates (年度内は難しい) are excluded; several dates follow the two-date rule
-    (docs/content.md, "Timing"); the result's ``steps`` say how it was read.
+    Text with no readable date is UNDECIDED if it says so (未定, 検討中, not sure, 予算が取れ次第),
+    else UNKNOWN. Ruled-out dates (年度内は難しい) are excluded; several dates follow the
+    two-date rule (docs/content.md, "Timing"); the result's ``steps`` say how it was read.
 
     >>> t = parse_timing("来月中旬くらいに導入したいです", date(2026, 11, 21))
     >>> t.start, t.end, t.bucket.value
@@ -979,15 +1010,20 @@ def parse_timing(text: str, now: datetime | date, fiscal_year_start_month: int =
         if bucket is TimingBucket.UNDECIDED:
             steps.append(Step("日付の指定なし → 未定", "no date given → undecided"))
         else:
-            steps.append(Step("日付として読める言葉がありません → 不明", "nothing reads as a date → unknown"))
+            steps.append(
+                Step("日付として読める言葉がありません → 不明", "nothing reads as a date → unknown")
+            )
         return Timing(text, None, None, bucket, tuple(steps), (), waiting_code)
     alternatives: tuple[tuple[date, date | None, TimingBucket], ...] = ()
     if alt is not None and alt != span:
         alternatives = ((alt[0], alt[1], _bucket_of(alt[0], alt[1], ctx.today)),)
         steps.append(
             Step(
-                "読み取りに迷いがあります: " + _describe(alt[0], alt[1], TimingBucket.UNKNOWN, "ja") + " の可能性も",
-                "uncertain: it may also mean " + _describe(alt[0], alt[1], TimingBucket.UNKNOWN, "en"),
+                "読み取りに迷いがあります: "
+                + _describe(alt[0], alt[1], TimingBucket.UNKNOWN, "ja")
+                + " の可能性も",
+                "uncertain: it may also mean "
+                + _describe(alt[0], alt[1], TimingBucket.UNKNOWN, "en"),
             )
         )
     bucket = _bucket_of(span[0], span[1], ctx.today)
