@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Timing", "TimingBucket", "parse_timing", "timing_from_bucket"]
+__all__ = ["Step", "Timing", "TimingBucket", "parse_timing", "short_range", "timing_from_bucket"]
 
 
 class TimingBucket(StrEnum):
@@ -89,6 +89,26 @@ def _describe(start: date | None, end: date | None, bucket: TimingBucket, locale
     if bucket is TimingBucket.UNDECIDED:
         return "未定" if ja else "undecided"
     return "不明" if ja else "unknown"
+
+
+def short_range(start: date, end: date | None, locale: str) -> str:
+    """A range short enough for a button: whole months as 2027年9月〜11月 or 2027-09 to 2027-11."""
+    ja = _lang(locale) == "ja"
+    whole = start.day == 1 and end is not None and end == _month_end(end.year, end.month)
+    if not whole or end is None:
+        return _describe(start, end, TimingBucket.UNKNOWN, locale)
+    if ja:
+        first = f"{start.year}年{start.month}月"
+        if (start.year, start.month) == (end.year, end.month):
+            return first
+        return (
+            f"{first}〜{end.month}月"
+            if start.year == end.year
+            else f"{first}〜{end.year}年{end.month}月"
+        )
+    first = f"{start.year}-{start.month:02d}"
+    same = (start.year, start.month) == (end.year, end.month)
+    return first if same else f"{first} to {end.year}-{end.month:02d}"
 
 
 @dataclass(frozen=True)
