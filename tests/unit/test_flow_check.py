@@ -141,7 +141,8 @@ CASES = [
         id="confirm-on-a-text-slot",
     ),
     pytest.param(
-        "  q:\n    ask: challenge\n    say: x\n    confirm_uncertain: false\n  done:\n    end: true\n",
+        "  q:\n    ask: challenge\n    say: x\n    confirm_uncertain: false\n"
+        "  done:\n    end: true\n",
         "f.yaml:16:24: 'confirm_uncertain' is only for timing slots",
         id="confirm-uncertain-on-a-text-slot",
     ),
