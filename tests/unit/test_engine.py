@@ -478,7 +478,7 @@ def test_the_handoff_message_names_the_owner_the_sla_makes_true(
 def _uncertain(engine: Engine, ctx: Context, text: str = "秋") -> State:
     state = engine.turn(State(), Inbound("start"), ctx).state
     result = engine.turn(state, Inbound("text", text=text), ctx)
-    assert result.state.slots.get("timing") is None  # not stored until confirmed
+    assert result.state.slots["timing"]["uncertain"] is True  # kept, marked, until confirmed
     assert result.state.step == "ask_timing" and result.state.confirming is not None
     (reply,) = result.replies
     assert isinstance(reply, Choices)

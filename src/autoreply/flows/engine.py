@@ -405,7 +405,9 @@ class Engine:
             and isinstance(value, dict)
             and value.get("uncertain")
         ):
-            run.state = run.state.evolve(confirming=value, tries=0, step=step_id)
+            # Kept (marked uncertain) in case the lead leaves or asks for a person meanwhile.
+            slots = {**run.state.slots, step.ask: value}
+            run.state = run.state.evolve(slots=slots, confirming=value, tries=0, step=step_id)
             self._confirm_prompt(run, step_id, step)
             return
         self._store(run, step_id, step, value)
