@@ -627,6 +627,7 @@ _RULE_SOURCES: list[tuple[str, _Handler]] = [
         _rel_month,
     ),
     (r"(?P<w>再来週|来週|今週|this week|next week|the week after next)", _weeks),
+    (r"(?<![今本当来翌\dヶケかカヵ箇個])月内", _rel_month),
     # fiscal years (年度 / 期), calendar quarters and halves
     (
         r"(?:(?<!\d)(?P<y>\d{4}|\d{2})年度|(?P<w>再来年度|再来期|今年度|本年度|年度内|来年度|翌年度|今期|当期|来期"
@@ -779,7 +780,7 @@ def _collect(norm: str, c: _Ctx) -> list[_Hit]:
 
 
 _NEG_JA = re.compile(
-    r"難し[いく](?!ければ)|無理(?!なく|なら|のない|せず)|厳し[いく](?!ければ)|不可|ではな|じゃな|でなく"
+    r"難し[いく](?!ければ)|無理(?!なく|なら|のない|せず)|厳し[いく](?!ければ)|不可|(?:では|じゃ)な(?!いか|いでしょう|かろう)|でなく"
     r"|は避け|間に合わな|できな[いく](?!か)"
 )
 _NEG_EN_AFTER = re.compile(
@@ -808,7 +809,10 @@ def _mark(hits: list[_Hit], norm: str) -> None:
     for i, h in enumerate(hits):
         nxt = hits[i + 1].a if i + 1 < len(hits) else len(norm)
         prev = hits[i - 1].b if i else 0
-        after = norm[h.b : nxt][:25]
+        segments = _CLAUSE.split(norm[h.b : nxt][:25])  # the negation must be in the same clause
+        after = segments[0]
+        if len(segments) > 1 and len(after) <= 3:  # 年内は、ちょっと難しい
+            after += segments[1]
         clause_before = _CLAUSE.split(norm[prev : h.a])[-1]
         near_before = norm[max(prev, h.a - 16) : h.a]
         guarded = _NOT_BEFORE.search(near_before) or _NOT_LATER.search(near_before)
