@@ -548,6 +548,15 @@ def _holiday_after(m: re.Match[str], c: _Ctx) -> _Span:
     )
 
 
+def _holiday_before(m: re.Match[str], c: _Ctx) -> _Span:
+    """GW前 / お盆前には: from today to the day before it starts (Apr 28 / Aug 12)."""
+    mo, day = (8, 12) if _g(m, "obon") else (4, 28)
+    last = date(c.today.year, mo, day)
+    if last < c.today:
+        last = date(c.today.year + 1, mo, day)
+    return c.today, last
+
+
 def _new_fiscal_year(m: re.Match[str], c: _Ctx) -> _Span:
     """新年度 / 年度替わり: the next fiscal year's first month (in a first month, this one)."""
     if c.today.month == c.fy:
@@ -602,7 +611,14 @@ _RULE_SOURCES: list[tuple[str, _Handler]] = [
         _fiscal_quarter,
     ),
     (rf"{_FW}の?(?P<m>\d{{1,2}})月{_NO_DAY}{_JP_PART}", _fiscal_month),
-    (r"新年度|(?:年度|期)(?:が)?(?:替|変|代)わり|年度の(?:替|変)わり目", _new_fiscal_year),
+    (
+        r"新年度|(?:年度|期)(?:が)?(?:替|変|代)わり|年度の(?:替|変)わり目|(?:the )?new fiscal year",
+        _new_fiscal_year,
+    ),
+    (
+        r"(?:(?P<gw>gw|ゴールデンウ[ィイ]ーク|大型連休)|(?P<obon>お盆|盆))(?:休み)?(?:前|より前|まで)",
+        _holiday_before,
+    ),
     (
         r"(?P<rel>来年|今年|再来年)?の?(?P<s>秋口|初秋|晩秋|初夏|晩夏|初春|早春|春先|晩春|初冬)",
         _season_part,
@@ -637,7 +653,7 @@ _RULE_SOURCES: list[tuple[str, _Handler]] = [
     ),
     (r"(?P<part>上半?期|下半?期|第[1-4]四半期|年度末|期末|年度明け|年度初め)", _fiscal),
     (r"\b(?P<y>20\d{2})\s*-?\s*q(?P<q>[1-4])\b", _quarter),
-    (r"\bq(?P<q>[1-4])\b(?:,?\s*(?:of\s+)?(?P<y>20\d{2}))?", _quarter),
+    (r"\bq(?P<q>[1-4])\b(?:,?\s*(?:of\s+)?(?:(?P<y>20\d{2})|(?P<ny>next year)))?", _quarter),
     (r"\bh(?P<h>[12])\b(?:,?\s*(?P<y>20\d{2}))?", _quarter),
     (
         r"\b(?P<o>first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:quarter|half)\b"
@@ -782,6 +798,7 @@ def _collect(norm: str, c: _Ctx) -> list[_Hit]:
 _NEG_JA = re.compile(
     r"難し[いく](?!ければ)|無理(?!なく|なら|のない|せず)|厳し[いく](?!ければ)|不可|(?:では|じゃ)な(?!いか|いでしょう|かろう)|でなく"
     r"|は避け|間に合わな|できな[いく](?!か)"
+    r"|(?:予算|余裕|時間|枠|人手)が(?:もう)?(?:ない|無い|ありませ|足りな)"
 )
 _NEG_EN_AFTER = re.compile(
     r"^[\s,]*(?:won't|will not|doesn't|does not|isn't|is not|wouldn't|would not|is)\s+"
@@ -789,10 +806,11 @@ _NEG_EN_AFTER = re.compile(
 )
 _NEG_EN_BEFORE = re.compile(r"\b(?:not|can't|cannot|can not|won't|unable to|impossible)\b")
 _PREP_JA = re.compile(
-    r"^(?:頃|ごろ|中|に|の|には|で|まで|中に)*(?:稟議|決裁|承認|契約|予算|社内|申請|発注|検討)"
+    r"^(?:頃|ごろ|中|に|の|には|で|まで|中に)*"
+    r"(?:稟議|決裁|承認|契約|予算|社内|申請|発注|検討|トライアル|試験|検証|poc|お試し)"
 )
 _PREP_EN = re.compile(
-    r"\b(?:approval|approve[ds]?|sign(?:-off| off|ing)?|contract|budget|decision)\b"
+    r"\b(?:approval|approve[ds]?|sign(?:-off| off|ing)?|contract|budget|decision|trial|pilot|poc)\b"
 )
 _START_ONLY = re.compile(r"(?:早ければ|早くて|早くても|at the earliest|earliest)\s*$")
 _END_ONLY = re.compile(
