@@ -504,6 +504,7 @@ def _uncertain(engine: Engine, ctx: Context, text: str = "秋") -> State:
         (Inbound("choice", value="confirm:undecided"), None, "undecided"),
         (Inbound("text", text="来年の4月です"), "2027-04-01", "within_6_months"),
         (Inbound("text", text="ふむ"), "2026-11-21", "within_1_month"),
+        (Inbound("choice", value="within_3_months"), "2026-11-21", "within_3_months"),
     ],
 )
 def test_an_uncertain_timing_is_confirmed_before_it_is_stored(
@@ -516,7 +517,8 @@ def test_an_uncertain_timing_is_confirmed_before_it_is_stored(
     result = engine.turn(state, answer, ctx)
     timing = result.state.slots["timing"]
     assert (timing["start"], timing["bucket"]) == (start, bucket)
-    assert timing["text"] == ("来年の4月です" if start == "2027-04-01" else "秋")
+    said = {"2027-04-01": "来年の4月です", "within_3_months": "3か月以内"}
+    assert timing["text"] == said.get(start or "", said.get(bucket, "秋"))
     assert result.state.confirming is None and result.state.step == "ask_challenge"
     kept_uncertain = answer.kind == "text" and answer.text == "ふむ"
     assert timing["uncertain"] is kept_uncertain  # an unreadable reply keeps the doubt for the rep

@@ -202,8 +202,8 @@ class Timing:
         """The short question to settle an uncertain reading (the main reading first)."""
         main = self.describe(locale)
         if _lang(locale) == "ja":
-            return f"導入時期は{main}でよろしいでしょうか？"
-        return f"Just to confirm: {main} - is that right?"
+            return f"念のため確認させてください。導入時期は{main}でよろしいでしょうか？"
+        return f"Just to be sure: do you mean {main}?"
 
 
 # --- date helpers ---------------------------------------------------------------------------

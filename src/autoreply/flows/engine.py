@@ -430,10 +430,8 @@ class Engine:
         template = self.flow.template("steps", step_id, "confirm")
         if template is not None:
             text = template.render({**self._variables(run), "confirming": names}).strip()
-        elif ja:
-            text = f"念のため確認させてください。導入時期は{names['reading']}でよろしいでしょうか？"
         else:
-            text = f"Just to be sure: do you mean {names['reading']}?"
+            text = timing.confirm_question(loc)
         options = [Option("はい" if ja else "Yes", "confirm:yes")]
         for i, (start, end, _bucket) in enumerate(timing.alternatives):
             options.append(Option(short_range(start, end, loc), f"confirm:alt:{i}"))
@@ -443,6 +441,9 @@ class Engine:
     def _confirm_answer(self, run: _Run, step_id: str, step: AskStep, event: Inbound) -> None:
         timing = Timing.from_dict(run.state.confirming or {})
         run.state = run.state.evolve(confirming=None)
+        if event.kind == "choice" and not (event.value or "").startswith("confirm:"):
+            self._ask_answer(run, step_id, step, event)  # a button of the question itself
+            return
         said = event.value if event.kind == "choice" else _confirm_word(event.text, timing)
         if said is None:  # a new answer: read it again (it may need confirming in turn)
             if (
