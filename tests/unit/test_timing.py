@@ -500,3 +500,22 @@ def test_timing_from_bucket_round_trips_through_the_bucket_rule(
 
 def test_timing_from_bucket_accepts_the_raw_button_value() -> None:
     assert timing_from_bucket(TimingBucket("within_3_months"), NOW).bucket is W3
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "ja", "en"),
+    [
+        (date(2027, 9, 1), date(2027, 11, 30), "2027年9月〜11月", "2027-09 to 2027-11"),
+        (date(2027, 12, 1), date(2028, 2, 29), "2027年12月〜2028年2月", "2027-12 to 2028-02"),
+        (date(2027, 4, 1), date(2027, 4, 30), "2027年4月", "2027-04"),
+        (date(2026, 11, 21), date(2026, 11, 30), "2026/11/21〜11/30", "2026-11-21 to 2026-11-30"),
+        (date(2026, 12, 21), date(2027, 1, 5), "2026/12/21〜2027/1/5", "2026-12-21 to 2027-01-05"),
+        (date(2027, 4, 1), None, "2027/4/1〜", "from 2027-04-01"),
+    ],
+)
+def test_short_range_fits_a_line_button(start: date, end: date | None, ja: str, en: str) -> None:
+    from autoreply.domain.timing import short_range
+    from autoreply.flows.spec import LINE_CHOICE_LABEL_MAX
+
+    assert short_range(start, end, "ja") == ja and short_range(start, end, "en") == en
+    assert len(ja) <= LINE_CHOICE_LABEL_MAX

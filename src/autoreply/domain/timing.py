@@ -95,8 +95,17 @@ def short_range(start: date, end: date | None, locale: str) -> str:
     """A range short enough for a button: whole months as 2027年9月〜11月 or 2027-09 to 2027-11."""
     ja = _lang(locale) == "ja"
     whole = start.day == 1 and end is not None and end == _month_end(end.year, end.month)
-    if not whole or end is None:
-        return _describe(start, end, TimingBucket.UNKNOWN, locale)
+    if not whole or end is None:  # compact, so it fits a LINE button (20 characters)
+        if end is None:
+            return (
+                f"{start.year}/{start.month}/{start.day}〜" if ja else f"from {start.isoformat()}"
+            )
+        tail = (
+            f"{end.month}/{end.day}"
+            if end.year == start.year
+            else f"{end.year}/{end.month}/{end.day}"
+        )
+        return f"{start.year}/{start.month}/{start.day}〜{tail}" if ja else f"{start} to {end}"
     if ja:
         first = f"{start.year}年{start.month}月"
         if (start.year, start.month) == (end.year, end.month):
@@ -175,7 +184,9 @@ class Timing:
             start=date.fromisoformat(start) if start else None,
             end=date.fromisoformat(end) if end else None,
             bucket=TimingBucket(data["bucket"]),
-            steps=tuple(Step(str(x["ja"]), str(x["en"])) for x in data.get("steps") or ()),
+            steps=tuple(
+                Step(str(x.get("ja", "")), str(x.get("en", ""))) for x in data.get("steps") or ()
+            ),
             alternatives=alternatives,
             waiting_for=data.get("waiting_for") or None,
         )
