@@ -113,12 +113,52 @@ def _timing(args: argparse.Namespace, out: TextIO) -> int:
     settings = _settings()
     now = _moment(args.at, settings) or SystemClock().now().astimezone(settings.tz)
     timing = parse_timing(args.text, now, settings.fiscal_year_start_month)
+    loc = args.locale
+    if args.json:
+        print(
+            json.dumps({**timing.to_dict(), "described": timing.describe(loc)}, ensure_ascii=False),
+            file=out,
+        )
+        return 0
+    ja = loc == "ja"
+    today = now.date().isoformat()
+    fy = settings.fiscal_year_start_month
+    reading, bucket = timing.describe(loc), timing.bucket_label(loc)
+    shown = (
+        reading
+        if reading == bucket
+        else (f"{reading}（{bucket}）" if ja else f"{reading} ({bucket})")
+    )
+    print(f"ご本人の言葉: 「{timing.text}」" if ja else f"said: {timing.text!r}", file=out)
+    print(f"読み取り: {shown}" if ja else f"reading: {shown}", file=out)
     print(
-        json.dumps(
-            {**timing.to_dict(), "described": timing.describe(args.locale)}, ensure_ascii=False
-        ),
+        f"基準日: {today}（年度は{fy}月始まり）"
+        if ja
+        else f"today: {today} (fiscal year starts in month {fy})",
         file=out,
     )
+    print("読み取りの手順:" if ja else "how it was read:", file=out)
+    for i, step in enumerate(timing.explain(loc), 1):
+        print(f"  {i}. {step}", file=out)
+    if timing.uncertain:
+        other = (
+            "／".join(timing.describe_alternatives(loc))
+            if ja
+            else " / ".join(timing.describe_alternatives(loc))
+        )
+        print(
+            f"読み取りに迷いがあります（{timing.describe(loc)}／{other}）"
+            if ja
+            else f"uncertain: {timing.describe(loc)} or {other}",
+            file=out,
+        )
+        print(
+            f"{'確認の質問' if ja else 'confirming question'}: {timing.confirm_question(loc)}",
+            file=out,
+        )
+    label = timing.waiting_for_label(loc)
+    if label:
+        print(f"お待ちのこと: {label}" if ja else f"waiting for: {label}", file=out)
     return 0
 
 
@@ -596,6 +636,7 @@ def _parser() -> argparse.ArgumentParser:
         "--at", type=_at, metavar="TIME", help=f"the moment it is said ({AT_FORMAT}; default: now)"
     )
     timing.add_argument("--locale", default="ja", choices=["ja", "en"])
+    timing.add_argument("--json", action="store_true", help="machine output (the stored reading)")
     timing.set_defaults(func=_timing)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)

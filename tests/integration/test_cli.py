@@ -184,13 +184,36 @@ def test_casestudies_match_explains_itself(tmp_path: Path) -> None:
 
 def test_timing_command_reads_japanese(tmp_path: Path) -> None:
     """`timing` shows how an answer is normalised."""
-    result = run("timing", "来月中旬", "--at", "2026-11-21T23:00", cwd=tmp_path)
+    result = run("timing", "来月中旬", "--at", "2026-11-21T23:00", "--json", cwd=tmp_path)
     data = json.loads(result.stdout)
     assert (data["start"], data["end"], data["bucket"]) == (
         "2026-12-11",
         "2026-12-20",
         "within_1_month",
     )
+    assert data["steps"] and data["uncertain"] is False and data["waiting_for"] is None
+
+
+def test_timing_command_shows_the_reasoning(tmp_path: Path) -> None:
+    """Without --json, `timing` prints the reading, its bucket label and each step."""
+    result = run("timing", "来月は厳しいので再来月以降で", "--at", "2026-11-21T23:00", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "ご本人の言葉: 「来月は厳しいので再来月以降で」"
+    assert lines[1] == "読み取り: 2027年1月1日〜（3か月以内）"
+    assert "  3. 『来月』は難しい（否定）→ この期間を除外" in lines
+    assert "within_" not in result.stdout
+
+
+def test_timing_command_says_when_it_is_unsure_and_what_the_lead_waits_for(tmp_path: Path) -> None:
+    unsure = run("timing", "秋", "--at", "2026-11-21T23:00", cwd=tmp_path)
+    both = "2026年11月21日〜2026年11月30日／2027年9月1日〜2027年11月30日"
+    assert f"読み取りに迷いがあります（{both}）" in unsure.stdout
+    assert "確認の質問: " in unsure.stdout
+    waiting = run("timing", "予算が取れ次第", "--at", "2026-11-21T23:00", cwd=tmp_path)
+    assert "読み取り: 未定" in waiting.stdout and "お待ちのこと: 予算の確保" in waiting.stdout
+    english = run("timing", "Depends on budget approval", "--locale", "en", cwd=tmp_path)
+    assert "reading: undecided" in english.stdout and "waiting for: budget" in english.stdout
 
 
 BOOKING = (

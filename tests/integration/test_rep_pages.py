@@ -508,3 +508,30 @@ async def test_a_second_booking_found_out_by_the_email_address_is_refused(
     async with app.state.runtime.sessions() as session:
         statuses = list(await session.scalars(select(Booking.status).order_by(Booking.id)))
     assert statuses == ["confirmed", "released"]
+
+
+async def _timing_then_human(app: FastAPI, external_id: str, timing: str) -> int:
+    service = app.state.runtime.service
+    started = await service.start(channel="web", identities=[("web", external_id)], source={})
+    await service.handle(started.conversation_id, Inbound("text", text=timing))
+    result = await service.handle(started.conversation_id, Inbound("text", text="担当者と話したい"))
+    assert result.handoff is not None
+    return await _handoff_id(app, started.conversation_id)
+
+
+async def test_detail_shows_an_uncertain_timing_and_what_an_undecided_lead_waits_for(
+    client: httpx.AsyncClient, app: FastAPI, rep: Rep
+) -> None:
+    """The rep sees the lead's words, the doubt (both readings) and the condition, in Japanese."""
+    unsure = await _timing_then_human(app, "t1", "秋")
+    waiting = await _timing_then_human(app, "t2", "予算が取れ次第")
+    await _login(client)
+    html = (await client.get(f"/rep/handoffs/{unsure}")).text
+    assert "ご本人の言葉:「秋」" in html
+    assert (
+        "読み取りに迷いがあります（2026年11月21日〜2026年11月30日／2027年9月1日〜2027年11月30日）"
+        in html
+    )
+    html = (await client.get(f"/rep/handoffs/{waiting}")).text
+    assert "ご本人の言葉:「予算が取れ次第」" in html and "お待ちのこと: 予算の確保" in html
+    assert "お待ちのこと: budget" not in html and "読み取りに迷い" not in html

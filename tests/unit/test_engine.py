@@ -473,3 +473,65 @@ def test_the_handoff_message_names_the_owner_the_sla_makes_true(
     assert said in after.replies[-1].text  # type: ignore[union-attr]
     assert "山田" not in before.replies[-1].text  # type: ignore[union-attr]
     assert any(isinstance(e, Handoff) for e in after.effects)
+
+
+def _uncertain(engine: Engine, ctx: Context, text: str = "秋") -> State:
+    state = engine.turn(State(), Inbound("start"), ctx).state
+    result = engine.turn(state, Inbound("text", text=text), ctx)
+    assert result.state.slots["timing"]["uncertain"] is True  # kept, marked, until confirmed
+    assert result.state.step == "ask_timing" and result.state.confirming is not None
+    (reply,) = result.replies
+    assert isinstance(reply, Choices)
+    assert reply.text == (
+        "念のため確認させてください。ご導入の時期は2026年11月21日〜2026年11月30日でよろしいでしょうか？"
+    )
+    assert [(o.label, o.value) for o in reply.options] == [
+        ("はい", "confirm:yes"),
+        ("2027年9月〜11月", "confirm:alt:0"),
+        ("未定", "confirm:undecided"),
+    ]
+    assert State.from_dict(result.state.to_dict()) == result.state
+    return result.state
+
+
+@pytest.mark.parametrize(
+    ("answer", "start", "bucket"),
+    [
+        (Inbound("choice", value="confirm:yes"), "2026-11-21", "within_1_month"),
+        (Inbound("text", text="はい、そうです"), "2026-11-21", "within_1_month"),
+        (Inbound("choice", value="confirm:alt:0"), "2027-09-01", "within_12_months"),
+        (Inbound("text", text="いいえ"), "2027-09-01", "within_12_months"),
+        (Inbound("choice", value="confirm:undecided"), None, "undecided"),
+        (Inbound("text", text="来年の4月です"), "2027-04-01", "within_6_months"),
+        (Inbound("text", text="ふむ"), "2026-11-21", "within_1_month"),
+        (Inbound("choice", value="within_3_months"), "2026-11-21", "within_3_months"),
+    ],
+)
+def test_an_uncertain_timing_is_confirmed_before_it_is_stored(
+    content: Content, answer: Inbound, start: str | None, bucket: str
+) -> None:
+    """「秋」 in late November: the bot asks once; the answer settles which reading is stored."""
+    engine = content.engine("demo-ja")
+    ctx = _ctx(content)
+    state = _uncertain(engine, ctx)
+    result = engine.turn(state, answer, ctx)
+    timing = result.state.slots["timing"]
+    assert (timing["start"], timing["bucket"]) == (start, bucket)
+    said = {"2027-04-01": "来年の4月です", "within_3_months": "3か月以内"}
+    assert timing["text"] == said.get(start or "", said.get(bucket, "秋"))
+    assert result.state.confirming is None and result.state.step == "ask_challenge"
+    kept_uncertain = answer.kind == "text" and answer.text == "ふむ"
+    assert timing["uncertain"] is kept_uncertain  # an unreadable reply keeps the doubt for the rep
+
+
+def test_a_step_can_turn_confirmation_off(content: Content) -> None:
+    flow = content.engine("demo-ja").flow
+    steps = dict(flow.spec.steps)
+    steps["ask_timing"] = steps["ask_timing"].model_copy(update={"confirm_uncertain": False})
+    spec = flow.spec.model_copy(update={"steps": steps})
+    engine = Engine(dataclasses.replace(flow, spec=spec))
+    ctx = _ctx(content)
+    state = engine.turn(State(), Inbound("start"), ctx).state
+    result = engine.turn(state, Inbound("text", text="秋"), ctx)
+    assert result.state.slots["timing"]["uncertain"] is True
+    assert result.state.step == "ask_challenge"

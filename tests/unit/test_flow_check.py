@@ -136,6 +136,22 @@ CASES = [
         id="timing-choice-value",
     ),
     pytest.param(
+        "  q:\n    ask: challenge\n    say: x\n    confirm: y\n  done:\n    end: true\n",
+        "f.yaml:16:14: 'confirm' is only for timing slots",
+        id="confirm-on-a-text-slot",
+    ),
+    pytest.param(
+        "  q:\n    ask: challenge\n    say: x\n    confirm_uncertain: false\n"
+        "  done:\n    end: true\n",
+        "f.yaml:16:24: 'confirm_uncertain' is only for timing slots",
+        id="confirm-uncertain-on-a-text-slot",
+    ),
+    pytest.param(
+        "  q:\n    ask: timing\n    say: x\n    confirm: '{{ nosuch }}'\n  done:\n    end: true\n",
+        "f.yaml:16:14: unknown name 'nosuch'",
+        id="confirm-template-unknown-name",
+    ),
+    pytest.param(
         "  q:\n    ask: timing\n    say: x\n    max_tries: 9\n  done:\n    end: true\n",
         "f.yaml:16:16: steps.q.max_tries: Input should be less than or equal to 5",
         id="out-of-range",

@@ -397,7 +397,25 @@ def test_to_dict_uses_iso_dates_and_bucket_value() -> None:
         "start": "2027-04-01",
         "end": None,
         "bucket": "within_6_months",
+        "steps": [{"ja": "『来年度以降』→ 2027年4月1日〜", "en": "'来年度以降' → from 2027-04-01"}],
+        "alternatives": [],
+        "uncertain": False,
+        "waiting_for": None,
     }
+
+
+def test_from_dict_loads_a_stored_dict_without_the_new_keys() -> None:
+    old = {"text": "来月", "start": "2026-12-01", "end": "2026-12-31", "bucket": "within_1_month"}
+    t = Timing.from_dict(old)
+    assert (t.start, t.end, t.bucket, t.steps, t.alternatives, t.waiting_for) == (
+        date(2026, 12, 1),
+        date(2026, 12, 31),
+        W1,
+        (),
+        (),
+        None,
+    )
+    assert not t.uncertain
 
 
 @pytest.mark.parametrize(
@@ -482,3 +500,22 @@ def test_timing_from_bucket_round_trips_through_the_bucket_rule(
 
 def test_timing_from_bucket_accepts_the_raw_button_value() -> None:
     assert timing_from_bucket(TimingBucket("within_3_months"), NOW).bucket is W3
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "ja", "en"),
+    [
+        (date(2027, 9, 1), date(2027, 11, 30), "2027年9月〜11月", "2027-09 to 2027-11"),
+        (date(2027, 12, 1), date(2028, 2, 29), "2027年12月〜2028年2月", "2027-12 to 2028-02"),
+        (date(2027, 4, 1), date(2027, 4, 30), "2027年4月", "2027-04"),
+        (date(2026, 11, 21), date(2026, 11, 30), "2026/11/21〜11/30", "2026-11-21 to 2026-11-30"),
+        (date(2026, 12, 21), date(2027, 1, 5), "2026/12/21〜2027/1/5", "2026-12-21 to 2027-01-05"),
+        (date(2027, 4, 1), None, "2027/4/1〜", "from 2027-04-01"),
+    ],
+)
+def test_short_range_fits_a_line_button(start: date, end: date | None, ja: str, en: str) -> None:
+    from autoreply.domain.timing import short_range
+    from autoreply.flows.spec import LINE_CHOICE_LABEL_MAX
+
+    assert short_range(start, end, "ja") == ja and short_range(start, end, "en") == en
+    assert len(ja) <= LINE_CHOICE_LABEL_MAX

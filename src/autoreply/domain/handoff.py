@@ -165,7 +165,11 @@ def build_handoff(
     first_response = (first - started).total_seconds() if first else None
     timing_data = None
     if said.timing is not None:
-        timing_data = {**said.timing.to_dict(), "described": said.timing.describe(locale)}
+        timing_data = {
+            **said.timing.to_dict(),
+            "described": said.timing.describe(locale),
+            "alternatives_described": said.timing.describe_alternatives(locale),
+        }
     return HandoffRecord(
         reason=reason,
         channel=channel,

@@ -12,7 +12,16 @@ from autoreply.domain import booking
 from autoreply.domain.calendar import format_when
 from autoreply.domain.casestudies import CaseMatch
 from autoreply.domain.promise import follow_up
-from autoreply.domain.timing import TimingBucket, parse_timing, timing_from_bucket
+from autoreply.domain.timing import (
+    Step as TimingStep,
+)
+from autoreply.domain.timing import (
+    Timing,
+    TimingBucket,
+    parse_timing,
+    short_range,
+    timing_from_bucket,
+)
 from autoreply.domain.topics import normalize
 from autoreply.errors import FlowRuntimeError
 from autoreply.flows.answers import clean_answer, contact_field, label_of, match_choice
@@ -220,7 +229,9 @@ class Engine:
             self._say(run, ("messages", "after_end"))
             return
         step = self.flow.spec.steps.get(state.step)
-        if isinstance(step, AskStep):
+        if isinstance(step, AskStep) and state.confirming is not None:
+            self._confirm_answer(run, state.step, step, event)
+        elif isinstance(step, AskStep):
             self._ask_answer(run, state.step, step, event)
         elif isinstance(step, OfferSlotsStep):
             self._offer_answer(run, state.step, step, event)
@@ -387,6 +398,65 @@ class Engine:
         if value is None:
             self._retry(run, step_id, step)
             return
+        slot = self.flow.spec.slots[step.ask]
+        if (
+            slot.type is SlotType.TIMING
+            and step.confirm_uncertain
+            and isinstance(value, dict)
+            and value.get("uncertain")
+        ):
+            # Kept (marked uncertain) in case the lead leaves or asks for a person meanwhile.
+            slots = {**run.state.slots, step.ask: value}
+            run.state = run.state.evolve(slots=slots, confirming=value, tries=0, step=step_id)
+            self._confirm_prompt(run, step_id, step)
+            return
+        self._store(run, step_id, step, value)
+
+    # -- confirming an uncertain timing reading ------------------------------------------------
+
+    def _confirm_vars(self, timing: Timing) -> dict[str, str]:
+        loc = self.flow.locale
+        sep = "／" if loc.startswith("ja") else " / "
+        return {
+            "reading": timing.describe(loc),
+            "other": sep.join(timing.describe_alternatives(loc)),
+        }
+
+    def _confirm_prompt(self, run: _Run, step_id: str, step: AskStep) -> None:
+        timing = Timing.from_dict(run.state.confirming or {})
+        loc = self.flow.locale
+        ja = loc.startswith("ja")
+        names = self._confirm_vars(timing)
+        template = self.flow.template("steps", step_id, "confirm")
+        if template is not None:
+            text = template.render({**self._variables(run), "confirming": names}).strip()
+        else:
+            text = timing.confirm_question(loc)
+        options = [Option("はい" if ja else "Yes", "confirm:yes")]
+        for i, (start, end, _bucket) in enumerate(timing.alternatives):
+            options.append(Option(short_range(start, end, loc), f"confirm:alt:{i}"))
+        options.append(Option("未定" if ja else "Undecided", "confirm:undecided"))
+        run.replies.append(Choices(text=text, options=tuple(options), free_text=True))
+
+    def _confirm_answer(self, run: _Run, step_id: str, step: AskStep, event: Inbound) -> None:
+        timing = Timing.from_dict(run.state.confirming or {})
+        run.state = run.state.evolve(confirming=None)
+        if event.kind == "choice" and not (event.value or "").startswith("confirm:"):
+            self._ask_answer(run, step_id, step, event)  # a button of the question itself
+            return
+        said = event.value if event.kind == "choice" else _confirm_word(event.text, timing)
+        if said is None:  # a new answer: read it again (it may need confirming in turn)
+            if (
+                event.kind == "text"
+                and parse_timing(event.text, run.ctx.now, run.ctx.fiscal_year_start_month).bucket
+                is not TimingBucket.UNKNOWN
+            ):
+                self._ask_answer(run, step_id, step, event)
+                return
+            said = "confirm:keep"  # unreadable: keep the reading, still marked uncertain
+        self._store(run, step_id, step, _confirmed(timing, said or "confirm:keep").to_dict())
+
+    def _store(self, run: _Run, step_id: str, step: AskStep, value: Any) -> None:
         slot = self.flow.spec.slots[step.ask]
         slots = {**run.state.slots, step.ask: value}
         changes: dict[str, Any] = {"slots": slots, "tries": 0, "step": None}
@@ -625,3 +695,70 @@ def _booking_vars(state: State, ctx: Context) -> dict[str, Any] | None:
         return None
     start, end = booking.Slot.parse_id(state.booking["slot_id"], ctx.calendar.tz)
     return {"start": start, "end": end, "id": state.booking["slot_id"], "held": state.held}
+
+
+_YES: tuple[str, ...] = (
+    "はい",
+    "ええ",
+    "そうです",
+    "それで",
+    "大丈夫",
+    "問題ありません",
+    "お願いします",
+    "ok",
+    "yes",
+    "yep",
+)
+_YES += ("correct", "right", "sure", "that's right")
+_NO = ("いいえ", "違います", "ちがいます", "違う", "no", "nope", "not quite")
+_UNSURE = ("未定", "わかりません", "分かりません", "undecided", "not sure", "don't know")
+
+
+def _confirm_word(text: str, timing: Timing) -> str | None:
+    """はい / いいえ / 未定 typed instead of tapped; None when the text is something else."""
+    t = normalize(text).strip("。.!！ ")
+    if any(t.startswith(w) for w in _UNSURE):
+        return "confirm:undecided"
+    if any(t.startswith(w) for w in _NO):
+        return "confirm:alt:0" if len(timing.alternatives) == 1 else None
+    if any(t.startswith(w) for w in _YES):
+        return "confirm:yes"
+    return None
+
+
+def _confirmed(timing: Timing, said: str) -> Timing:
+    """The reading the lead confirmed: the main one, an alternative, or undecided."""
+    if said == "confirm:keep":
+        return timing
+    if said == "confirm:undecided":
+        step = TimingStep("ご本人の確認: 未定", "the lead said: undecided")
+        return Timing(
+            timing.text,
+            None,
+            None,
+            TimingBucket.UNDECIDED,
+            (*timing.steps, step),
+            (),
+            timing.waiting_for,
+        )
+    if said.startswith("confirm:alt:"):
+        index = int(said.rsplit(":", 1)[1])
+        if 0 <= index < len(timing.alternatives):
+            start, end, bucket = timing.alternatives[index]
+            chosen = Timing(timing.text, start, end, bucket)
+            step = TimingStep(
+                f"ご本人の確認: {chosen.describe('ja')}", f"the lead chose {chosen.describe('en')}"
+            )
+            return Timing(
+                timing.text, start, end, bucket, (*timing.steps, step), (), timing.waiting_for
+            )
+    step = TimingStep("ご本人の確認: はい", "confirmed by the lead")
+    return Timing(
+        timing.text,
+        timing.start,
+        timing.end,
+        timing.bucket,
+        (*timing.steps, step),
+        (),
+        timing.waiting_for,
+    )

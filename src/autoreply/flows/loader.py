@@ -37,7 +37,7 @@ from autoreply.yamlsource import Located, Path_, load_located, read_source
 
 __all__ = ["Flow", "check_flow_file", "flow_from_source", "load_flow", "parse_flow"]
 
-_TEXT_FIELDS = ("say", "reask", "empty", "none", "already_booked")
+_TEXT_FIELDS = ("say", "reask", "empty", "none", "already_booked", "confirm")
 
 
 @dataclass(frozen=True)
@@ -282,6 +282,13 @@ class _Checker:
             self.fail((*base, "ask"), f"slot {step.ask!r} is a choice slot: list 'choices'")
         if step.free_text is False and not step.choices:
             self.fail((*base, "free_text"), "free_text is false but there are no choices")
+        if slot.type is not SlotType.TIMING:
+            if step.confirm is not None:
+                self.fail((*base, "confirm"), "'confirm' is only for timing slots")
+            if not step.confirm_uncertain:
+                self.fail(
+                    (*base, "confirm_uncertain"), "'confirm_uncertain' is only for timing slots"
+                )
 
     # -- the graph ------------------------------------------------------------------
 

@@ -100,6 +100,14 @@ class AskStep(_Strict):
     max_tries: int = Field(2, ge=1, le=5, description="Failed answers before moving on.")
     on_fail: str | None = Field(None, description="Step after max_tries (default: next).")
     skip_if_known: bool = Field(False, description="Do not ask when the slot is already known.")
+    confirm: Text | None = Field(
+        None,
+        description="Timing slots: the short question asked when a typed answer has two readings"
+        " (variables: confirming.reading, confirming.other); a built-in polite one when absent.",
+    )
+    confirm_uncertain: bool = Field(
+        True, description="Timing slots: confirm an uncertain reading before storing it."
+    )
     next: str | None = None
 
 

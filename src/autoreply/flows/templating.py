@@ -36,6 +36,7 @@ __all__ = [
 CONTEXT_NAMES: frozenset[str] = frozenset(
     {
         "slots",
+        "confirming",
         "lead",
         "tags",
         "score",

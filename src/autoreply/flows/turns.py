@@ -282,6 +282,8 @@ class State:
     # states written before holds existed)
     booking: Mapping[str, str] | None = None
     handoff: str | None = None
+    # a timing reading with two possible meanings, waiting for the lead's confirmation
+    confirming: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (shallow: slot values are already plain JSON)."""
@@ -298,6 +300,7 @@ class State:
             "offer_step": self.offer_step,
             "booking": None if self.booking is None else dict(self.booking),
             "handoff": self.handoff,
+            "confirming": None if self.confirming is None else dict(self.confirming),
         }
 
     @classmethod
