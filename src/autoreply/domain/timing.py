@@ -665,6 +665,7 @@ _RULE_SOURCES: list[tuple[str, _Handler]] = [
     (r"(?P<part>上半?期|下半?期|第[1-4]四半期|年度末|期末|年度明け|年度初め)", _fiscal),
     (r"\b(?P<y>20\d{2})\s*-?\s*q(?P<q>[1-4])\b", _quarter),
     (r"\bq(?P<q>[1-4])\b(?:,?\s*(?:of\s+)?(?:(?P<y>20\d{2})|(?P<ny>next year)))?", _quarter),
+    (r"(?<![0-9a-z])(?P<q>[1-4])q\b", _quarter),  # 1Q, as Japanese business writing has it
     (r"\bh(?P<h>[12])\b(?:,?\s*(?P<y>20\d{2}))?", _quarter),
     (
         r"\b(?P<o>first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:quarter|half)\b"
@@ -731,27 +732,35 @@ _RULE_SOURCES: list[tuple[str, _Handler]] = [
         _asap,
     ),
 ]
-_RULES: list[tuple[re.Pattern[str], _Handler]] = [(re.compile(p), h) for p, h in _RULE_SOURCES]
+_RULES: list[tuple[re.Pattern[str], _Handler]] = [
+    # ASCII word boundaries: "q1くらい" ends its word at く (in Unicode mode く is a word letter)
+    (re.compile(p, re.ASCII), h)
+    for p, h in _RULE_SOURCES
+]
 
 _UNDECIDED = re.compile(
     r"未定|未確定|未決定|検討中|検討段階|決まっておら|決まってい?(?:な|ませ)|決めてい?(?:な|ませ)"
     r"|わからな|分からな|わかりませ|分かりませ|わかんな|いつでも|情報収集|様子見|特にな|なし"
     r"|急ぎでは|急いでいな|not sure|undecided|\btbd\b|to be (?:determined|decided)"
     r"|don[’']?t know|do not know|no rush|no hurry|not urgent|not (?:yet )?decided"
-    r"|no (?:fixed )?(?:timeline|plans?)|no idea|\bunknown\b"
+    r"|no (?:fixed )?(?:timeline|plans?)|no idea|\bunknown\b",
+    re.ASCII,
 )
 _OPEN_AFTER = re.compile(
     r"(?:頃|ごろ|くらい|ぐらい|あたり|の|\s)*(?:以降|以後|から先|より後|or later|onwards?"
     r"|and beyond|or after|and after)"
 )
 _BY_AFTER = re.compile(r"(?:頃|ごろ|くらい|ぐらい|あたり|中|の|\s)*(?:まで|以内|より前)")
-_BY_BEFORE = re.compile(r"\b(?:by|until|till|before|no later than|not later than)\s+(?:the\s+)?$")
+_BY_BEFORE = re.compile(
+    r"\b(?:by|until|till|before|no later than|not later than)\s+(?:the\s+)?$", re.ASCII
+)
 
 
 _NOT_BEFORE = re.compile(
-    r"\b(?:not before|no earlier than|not earlier than|not until|not till)\s+(?:the\s+)?$"
+    r"\b(?:not before|no earlier than|not earlier than|not until|not till)\s+(?:the\s+)?$",
+    re.ASCII,
 )
-_NOT_LATER = re.compile(r"\b(?:no|not) later than\s+(?:the\s+)?$")
+_NOT_LATER = re.compile(r"\b(?:no|not) later than\s+(?:the\s+)?$", re.ASCII)
 
 
 def _apply_modifiers(span: _Span, m: re.Match[str], today: date) -> _Span:
@@ -815,13 +824,16 @@ _NEG_EN_AFTER = re.compile(
     r"^[\s,]*(?:won't|will not|doesn't|does not|isn't|is not|wouldn't|would not|is)\s+"
     r"(?:work|possible|be possible|impossible|too (?:early|soon)|out)"
 )
-_NEG_EN_BEFORE = re.compile(r"\b(?:not|can't|cannot|can not|won't|unable to|impossible)\b")
+_NEG_EN_BEFORE = re.compile(
+    r"\b(?:not|can't|cannot|can not|won't|unable to|impossible)\b", re.ASCII
+)
 _PREP_JA = re.compile(
     r"^(?:頃|ごろ|中|に|の|には|で|まで|中に)*"
     r"(?:稟議|決裁|承認|契約|予算|社内|申請|発注|検討|トライアル|試験|検証|poc|お試し)"
 )
 _PREP_EN = re.compile(
-    r"\b(?:approval|approve[ds]?|sign(?:-off| off|ing)?|contract|budget|decision|trial|pilot|poc)\b"
+    r"\b(?:approval|approve[ds]?|sign(?:-off| off|ing)?|contract|budget|decision|trial|pilot|poc)\b",
+    re.ASCII,
 )
 _START_ONLY = re.compile(r"(?:早ければ|早くて|早くても|at the earliest|earliest)\s*$")
 _END_ONLY = re.compile(
