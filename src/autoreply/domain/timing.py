@@ -832,7 +832,8 @@ _PREP_JA = re.compile(
     r"(?:稟議|決裁|承認|契約|予算|社内|申請|発注|検討|トライアル|試験|検証|poc|お試し)"
 )
 _PREP_EN = re.compile(
-    r"\b(?:approval|approve[ds]?|sign(?:-off| off|ing)?|contract|budget|decision|trial|pilot|poc)\b",
+    r"\b(?:approval|approve[ds]?|sign(?:-off| off|ing)?|contract|budget|decision|trial|pilot"
+    r"|poc)\b",
     re.ASCII,
 )
 _START_ONLY = re.compile(r"(?:早ければ|早くて|早くても|at the earliest|earliest)\s*$")
