@@ -89,6 +89,26 @@ async def test_a_whole_chat_turn_by_turn(client: httpx.AsyncClient, app: FastAPI
     assert record["booking"]["start_text"] == "11月24日(火) 10:00"
 
 
+async def test_the_confirming_question_s_buttons_are_taps_the_api_accepts(
+    client: httpx.AsyncClient,
+) -> None:
+    """「Q1で」 can be the calendar or the fiscal quarter: the bot asks once, and a tap on the
+    other reading (a button of the confirming question, not of the timing question) is taken."""
+    cid, auth, _ = await _start(client)
+    url = f"/api/chat/conversations/{cid}/messages"
+    asked = (await client.post(url, json={"text": "Q1で考えています"}, headers=auth)).json()
+    options = asked["replies"][-1]["options"]
+    assert [o["value"] for o in options] == ["confirm:yes", "confirm:alt:0", "confirm:undecided"]
+    assert options[1]["label"] == "2027年4月〜6月"
+    other = await client.post(
+        url, json={"choice": "confirm:alt:0", "label": options[1]["label"]}, headers=auth
+    )
+    assert other.status_code == 200, other.text
+    assert "課題" in other.json()["replies"][0]["text"]
+    stale = await client.post(url, json={"choice": "confirm:yes", "label": "はい"}, headers=auth)
+    assert stale.status_code == 400  # the question is answered: its buttons are no longer on offer
+
+
 async def test_reload_reads_the_same_conversation_back(client: httpx.AsyncClient) -> None:
     """The transcript comes back rendered like live replies, in order, both directions."""
     cid, auth, _ = await _start(client)

@@ -524,6 +524,22 @@ def test_an_uncertain_timing_is_confirmed_before_it_is_stored(
     assert timing["uncertain"] is kept_uncertain  # an unreadable reply keeps the doubt for the rep
 
 
+def test_the_confirming_buttons_are_on_offer_while_the_question_is_open(
+    content: Content,
+) -> None:
+    """Channels refuse a tap that is not on offer (400 in the chat API): the confirming
+    question's buttons are, its made-up neighbours and stale ones are not."""
+    engine = content.engine("demo-ja")
+    ctx = _ctx(content)
+    state = _uncertain(engine, ctx)
+    for value in ("confirm:yes", "confirm:alt:0", "confirm:undecided", "within_3_months"):
+        assert engine.refusal(state, Inbound("choice", value=value)) is None, value
+    for value in ("confirm:alt:1", "confirm:maybe", "confirm:keep"):
+        assert engine.refusal(state, Inbound("choice", value=value)) is not None, value
+    settled = engine.turn(state, Inbound("choice", value="confirm:yes"), ctx).state
+    assert engine.refusal(settled, Inbound("choice", value="confirm:yes")) is not None
+
+
 def test_a_step_can_turn_confirmation_off(content: Content) -> None:
     flow = content.engine("demo-ja").flow
     steps = dict(flow.spec.steps)

@@ -168,6 +168,12 @@ class Engine:
         if event.kind == "choice":
             if isinstance(step, AskStep) and any(c.value == event.value for c in step.choices):
                 return None
+            if isinstance(step, AskStep) and state.confirming is not None:
+                alternatives = len(Timing.from_dict(state.confirming).alternatives)
+                offered = {"confirm:yes", "confirm:undecided"}
+                offered |= {f"confirm:alt:{i}" for i in range(alternatives)}
+                if event.value in offered:
+                    return None
             return f"unknown choice {event.value!r}"
         if isinstance(step, OfferSlotsStep) and (
             event.value == DECLINE or event.value in state.offered
