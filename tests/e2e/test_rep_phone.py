@@ -96,14 +96,13 @@ def _log_in(site: Site, page: Page) -> None:
 
 
 def _fits_a_phone(page: Page, name: str) -> None:
-    """At 390x844 the page does not scroll sideways and 「ログアウト」 sits on one line;
-    screenshots at both widths."""
+    """At 1280x800 and 390x844 the page does not scroll sideways; on the phone
+    「ログアウト」 sits on one line. Screenshots at both widths."""
     for size, suffix in ((DESKTOP, ""), (PHONE, "-phone")):
         page.set_viewport_size(size)
         screenshot(page, f"{name}{suffix}.png")
-    page.set_viewport_size(PHONE)
-    wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert wide <= 0, f"{name}: the page is {wide}px wider than a 390px phone"
+        wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert wide <= 0, f"{name}: the page is {wide}px wider than {size['width']}px"
     logout = page.get_by_role("button", name="ログアウト")
     lines = logout.evaluate(
         """e => { const r = document.createRange(); r.selectNodeContents(e);
@@ -130,3 +129,34 @@ def test_the_list_and_a_handoff_fit_a_phone(site: Site, page: Page) -> None:
     page.locator("tr.handoff a").first.click()
     expect(page.locator("h1")).to_contain_text("山田太郎")
     _fits_a_phone(page, "rep-handoff")
+    # The list shows the booked meeting and the challenge, and searches.
+    page.goto(site.base + "/rep/handoffs?status=all")
+    booked = page.locator("tr.handoff", has_text="山田太郎")
+    expect(booked.locator("td.meeting")).to_contain_text("12月1日(火)")
+    expect(booked.locator("td.challenge")).to_contain_text("夜間と週末の問い合わせ対応")
+    page.get_by_label("検索").fill("hanako@")
+    page.get_by_role("button", name="絞り込む").click()
+    expect(page.locator("tr.handoff")).to_have_count(1)
+    expect(page.locator("#search-note")).to_contain_text("「hanako@」の検索結果: 1件")
+    _fits_a_phone(page, "rep-handoffs-search")
+    # A bad address is a page in the rep's language, not JSON.
+    page.goto(site.base + "/rep/handoffs/abc")
+    expect(page.get_by_role("heading", name="URL の指定が正しくありません")).to_be_visible()
+    _fits_a_phone(page, "rep-error-422")
+
+
+def test_the_error_page_speaks_english_to_an_english_browser(site: Site, browser: object) -> None:
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    context = browser.new_context(locale="en-US", viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto(site.base + "/rep/no-such-page")  # logged out: a 404 page, not the login
+        expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        screenshot(page, "rep-error-404-en-phone.png")
+        wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert wide <= 0
+    finally:
+        context.close()
