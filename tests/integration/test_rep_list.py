@@ -178,6 +178,9 @@ async def test_rep_pages_answer_human_error_pages_in_the_reps_language(
     assert "<code>status</code>: 「bogus」" in bogus
     english = (await client.get("/rep/handoffs/abc", headers=EN)).text
     assert "引き継ぎ一覧へ戻る" not in english and "Back to the handoffs" in english
+    wrong_method = await client.put("/rep/handoffs", headers=JA)
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET"
+    assert "リクエストを処理できませんでした（HTTP 405）" in wrong_method.text
 
 
 async def test_a_logged_out_visitor_gets_the_page_without_the_menu(

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -126,7 +127,7 @@ def _problems(errors: Any) -> list[dict[str, str]]:
     return found
 
 
-_KIND_OF_STATUS = {404: "page", 403: "forbidden", 405: "page", 422: "invalid"}
+_KIND_OF_STATUS = {404: "page", 403: "forbidden", 422: "invalid"}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -137,9 +138,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if wants_page(request):
             kind = _KIND_OF_STATUS.get(exc.status_code, "error")
-            return render_error(request, exc.status_code, kind, await _page_rep(request))
-        headers = getattr(exc, "headers", None)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+            page = render_error(request, exc.status_code, kind, await _page_rep(request))
+            page.headers.update(exc.headers or {})  # e.g. a 405's Allow
+            return page
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
