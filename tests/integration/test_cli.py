@@ -356,14 +356,14 @@ def test_declining_the_meeting_at_1702_on_a_weekday_promises_the_owner(tmp_path:
     )
     assert "To: demo-rep@example.com" in out  # and it is true: the owner was told at once
     assert "以降にご連絡" not in out and "17:02" not in out
-    assert "理由: no_booking" in out
+    assert "理由: 予約なしで引き継ぎ" in out and "no_booking" not in out
 
 
 def test_chat_end_of_input_hands_off_what_was_said(tmp_path: Path) -> None:
     """Leaving the chat halfway (end of input) still writes a handoff with the answers."""
     result = run("chat", "--at", "2026-11-21T23:10", cwd=tmp_path, stdin="来年度\n")
     assert result.returncode == 0, result.stderr
-    assert "理由: abandoned" in result.stdout
+    assert "理由: 途中で離脱" in result.stdout and "abandoned" not in result.stdout
     assert "ご本人の言葉:「来年度」" in result.stdout
 
 

@@ -223,7 +223,7 @@ async def test_detail_shows_what_the_rep_needs_and_escapes_the_leads_words(
     assert SCRIPT not in html
     assert "株式会社&lt;b&gt;サンプル&lt;/b&gt;" in html and "<b>サンプル" not in html
     missing = await client.get("/rep/handoffs/99999")
-    assert missing.status_code == 404 and "引き継ぎが見つかりません" in missing.text
+    assert missing.status_code == 404 and "見つかりません" in missing.text
 
 
 async def test_contacted_records_the_time_and_the_rep(

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from autoreply.domain import charts, kpis
+from autoreply.domain import charts, kpis, routing
 from autoreply.domain.calendar import BusinessCalendar
 from autoreply.domain.promise import business_time_between
 from autoreply.store import repos
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 CHANNELS = ("web", "line", "form", "email")
-CHANNEL_LABELS = {"web": "Webチャット", "line": "LINE", "form": "フォーム", "email": "メール"}
+CHANNEL_LABELS = routing.CHANNELS  # one Japanese name per channel (cli too)
 STEP_LABELS = {
     "leads": "リード",
     "handoffs": "引き継ぎ",

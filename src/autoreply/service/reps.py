@@ -31,6 +31,7 @@ __all__ = [
     "CHANNELS",
     "MIN_PASSWORD_LENGTH",
     "ROLES",
+    "SEARCH_MAX",
     "STATUSES",
     "Channel",
     "LeadHistory",
@@ -67,6 +68,7 @@ Status = Literal["waiting", "contacted", "all"]
 Channel = Literal["web", "line", "form", "email", "cli", "all"]
 STATUSES: tuple[str, ...] = get_args(Status)
 CHANNELS: tuple[str, ...] = get_args(Channel)
+SEARCH_MAX = repos.MAX_QUERY_LENGTH  # the longest search of the queue
 
 # RFC 9106's second recommended profile (argon2id, 64 MiB, t=3): argon2-cffi's default.
 _hasher = PasswordHasher()
@@ -336,13 +338,20 @@ async def list_handoffs(
     *,
     status: str = "waiting",
     channel: str = "all",
+    q: str = "",
+    now: datetime,
     limit: int = 200,
-) -> Sequence[tuple[HandoffRow, str, int]]:
+) -> Sequence[repos.QueueEntry]:
     """One handoff per lead (one person is one lead, however many conversations), in the
-    order reps work them: Tier A first, then newest; with its channel and the number of
-    the lead's handoffs."""
+    order reps work them: Tier A first, then newest; with its channel, the number of the
+    lead's handoffs and the lead's meetings. ``q`` searches the lead's name, company,
+    email and LINE name, the challenge and what the lead wrote (empty: no search)."""
     wanted = _filters(status, channel)
-    return await repos.handoffs(session, status=wanted.status, channel=wanted.channel, limit=limit)
+    if len(q) > SEARCH_MAX:
+        raise BadRequestError(f"q is longer than {SEARCH_MAX} characters")
+    return await repos.handoffs(
+        session, status=wanted.status, channel=wanted.channel, limit=limit, q=q, now=now
+    )
 
 
 async def get_handoff(session: AsyncSession, handoff_id: int) -> tuple[HandoffRow, str]:

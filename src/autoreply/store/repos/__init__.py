@@ -56,6 +56,8 @@ from autoreply.store.repos.followups import (
 )
 from autoreply.store.repos.forms import add_submission, earlier_submission
 from autoreply.store.repos.handoffs import (
+    MAX_QUERY_LENGTH,
+    QueueEntry,
     add_handoff,
     handoff_of,
     handoff_with_channel,
@@ -147,7 +149,9 @@ from autoreply.store.repos.timers import (
 __all__ = [
     "ASSIGNING",
     "LEAD_FIELDS",
+    "MAX_QUERY_LENGTH",
     "Footprint",
+    "QueueEntry",
     "active_reps",
     "add_booking",
     "add_conversation",

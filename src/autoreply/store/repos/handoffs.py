@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from autoreply.store.models import Conversation, HandoffRow
+from autoreply.store.models import Booking, Conversation, HandoffRow, Lead, Message
 
 __all__ = [
+    "MAX_QUERY_LENGTH",
+    "QueueEntry",
     "add_handoff",
     "handoff_of",
     "handoff_with_channel",
@@ -62,12 +64,57 @@ def add_handoff(
     return row
 
 
+MAX_QUERY_LENGTH = 200  # a search of the queue: longer is a 422 at the door
+
+
+class QueueEntry(NamedTuple):
+    """One lead's line in the rep's queue."""
+
+    row: HandoffRow
+    channel: str
+    lead_handoffs: int  # how many handoffs the lead has in all
+    next_meeting: datetime | None  # the lead's next confirmed meeting (start)
+    last_meeting: datetime | None  # else the latest one already over
+
+
+def _matches(q: str) -> ColumnElement[bool]:
+    """A handoff whose lead's name, company, email or LINE name, whose challenge, or whose
+    conversation's words from the lead contain ``q`` (case-insensitive for ASCII; ``%``
+    and ``_`` are literal). A substring search: no index helps it (see docs/reps.md)."""
+    needle = q.lower()
+
+    def has(column: Any) -> ColumnElement[bool]:
+        return func.lower(column).contains(needle, autoescape=True)
+
+    said = exists().where(
+        Message.conversation_id == HandoffRow.conversation_id,
+        Message.direction == "in",
+        has(Message.text),
+    )
+    return or_(
+        has(Lead.name),
+        has(Lead.company),
+        has(Lead.email),
+        has(Lead.display_name),
+        has(HandoffRow.record["challenge"].as_string()),
+        said,
+    )
+
+
 async def handoffs(
-    session: AsyncSession, *, status: str, channel: str, limit: int
-) -> Sequence[tuple[HandoffRow, str, int]]:
-    """One handoff per lead (``all`` for any status or channel): the lead's first in the
-    order reps work them (Tier A first, then newest), with its channel and how many
-    handoffs the lead has in all; leads in that same order."""
+    session: AsyncSession,
+    *,
+    status: str,
+    channel: str,
+    limit: int,
+    now: datetime,
+    q: str = "",
+) -> Sequence[QueueEntry]:
+    """One handoff per lead (``all`` for any status or channel; ``q`` a search, see
+    :func:`_matches`): the lead's first in the order reps work them (Tier A first, then
+    newest), with its channel, how many handoffs the lead has in all and the lead's
+    meetings (confirmed, the next one ending after ``now``, else the last); leads in that
+    same order."""
     order = (HandoffRow.tier.asc(), HandoffRow.created_at.desc(), HandoffRow.id.desc())
     ranked = select(
         HandoffRow.id.label("id"),
@@ -77,6 +124,8 @@ async def handoffs(
         ranked = ranked.where(HandoffRow.status == status)
     if channel != "all":
         ranked = ranked.where(Conversation.channel == channel)
+    if q.strip():
+        ranked = ranked.join(Lead, HandoffRow.lead_id == Lead.id).where(_matches(q.strip()))
     best = ranked.subquery()
     others = aliased(HandoffRow)
     total = (
@@ -85,15 +134,25 @@ async def handoffs(
         .where(others.lead_id == HandoffRow.lead_id)
         .scalar_subquery()
     )
+    confirmed = (Booking.lead_id == HandoffRow.lead_id, Booking.status == "confirmed")
+    upcoming = (
+        select(func.min(Booking.start_at)).where(*confirmed, Booking.end_at > now)
+    ).scalar_subquery()
+    past = (
+        select(func.max(Booking.start_at)).where(*confirmed, Booking.end_at <= now)
+    ).scalar_subquery()
     query = (
-        select(HandoffRow, Conversation.channel, total)
+        select(HandoffRow, Conversation.channel, total, upcoming, past)
         .join(best, best.c.id == HandoffRow.id)
         .join(Conversation, HandoffRow.conversation_id == Conversation.id)
         .where(best.c.rank == 1)
         .order_by(*order)
         .limit(limit)
     )
-    return [(row, str(ch), int(n)) for row, ch, n in (await session.execute(query)).all()]
+    return [
+        QueueEntry(row, str(ch), int(n), nxt, last)
+        for row, ch, n, nxt, last in (await session.execute(query)).all()
+    ]
 
 
 async def handoffs_of_lead(session: AsyncSession, lead_id: int) -> Sequence[tuple[HandoffRow, str]]:

@@ -8,7 +8,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from autoreply.service import reports
 from autoreply.web.auth import session_rep
 from autoreply.web.deps import RuntimeDep
-from autoreply.web.routes.rep import LOGIN, _render
+from autoreply.web.pages import render_page
+from autoreply.web.routes.rep import LOGIN
 
 __all__ = ["router"]
 
@@ -53,9 +54,8 @@ async def dashboard_page(
         chosen,
         runtime.content.clock.now(),
     )
-    return _render(
+    return render_page(
         request,
-        runtime,
         "rep/dashboard.html",
         rep=viewer,
         d=board,

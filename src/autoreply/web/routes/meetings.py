@@ -15,8 +15,8 @@ from autoreply.service.meeting_changes import MeetingChanges, MeetingNotChangeab
 from autoreply.store.models import Booking
 from autoreply.web.auth import ApiRepDep, csrf_ok, session_rep
 from autoreply.web.deps import PublicId, RowId, RuntimeDep
-from autoreply.web.pages import Pages
-from autoreply.web.routes.rep import _render as render_rep
+from autoreply.web.errors import render_error
+from autoreply.web.pages import Pages, render_page
 
 __all__ = ["MeetingItem", "router"]
 
@@ -113,9 +113,8 @@ async def _back(runtime: RuntimeDep, booking_id: int) -> RedirectResponse:
 def _refused(
     request: Request, runtime: RuntimeDep, rep: Any, reason: str, handoff: int | None
 ) -> HTMLResponse:
-    return render_rep(
+    return render_page(
         request,
-        runtime,
         "rep/meeting_refused.html",
         409,
         rep=rep,
@@ -137,12 +136,12 @@ async def mark_page(
     if rep is None:
         return RedirectResponse("/rep/login", status_code=303)
     if not csrf_ok(request, csrf):
-        return render_rep(request, runtime, "rep/error.html", 403, kind="csrf", rep=None)
+        return render_error(request, 403, "csrf", None)
     changes = _changes(runtime)
     try:
         await changes.mark(booking_id, outcome, rep)
     except NotFoundError:
-        return render_rep(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+        return render_error(request, 404, "not_found", rep)
     except MeetingNotChangeable as exc:
         return _refused(request, runtime, rep, exc.reason, await changes.handoff_of(booking_id))
     return await _back(runtime, booking_id)
@@ -160,12 +159,12 @@ async def cancel_page(
     if rep is None:
         return RedirectResponse("/rep/login", status_code=303)
     if not csrf_ok(request, csrf):
-        return render_rep(request, runtime, "rep/error.html", 403, kind="csrf", rep=None)
+        return render_error(request, 403, "csrf", None)
     changes = _changes(runtime)
     try:
         await changes.cancel(booking_id, rep)
     except NotFoundError:
-        return render_rep(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+        return render_error(request, 404, "not_found", rep)
     except MeetingNotChangeable as exc:
         return _refused(request, runtime, rep, exc.reason, await changes.handoff_of(booking_id))
     return await _back(runtime, booking_id)
@@ -182,10 +181,9 @@ async def rep_reschedule_page(booking_id: RowId, request: Request, runtime: Runt
         page = await changes.rep_page(booking_id)
         handoff = await changes.handoff_of(booking_id)
     except NotFoundError:
-        return render_rep(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
-    return render_rep(
+        return render_error(request, 404, "not_found", rep)
+    return render_page(
         request,
-        runtime,
         "rep/meeting_reschedule.html",
         rep=rep,
         page=page,
@@ -208,7 +206,7 @@ async def rep_reschedule(
     if rep is None:
         return RedirectResponse("/rep/login", status_code=303)
     if not csrf_ok(request, csrf):
-        return render_rep(request, runtime, "rep/error.html", 403, kind="csrf", rep=None)
+        return render_error(request, 403, "csrf", None)
     changes = _changes(runtime)
     try:
         try:
@@ -217,14 +215,13 @@ async def rep_reschedule(
             moved = "taken"
         handoff = await changes.handoff_of(booking_id)
     except NotFoundError:
-        return render_rep(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+        return render_error(request, 404, "not_found", rep)
     except MeetingNotChangeable as exc:
         return _refused(request, runtime, rep, exc.reason, await changes.handoff_of(booking_id))
     if moved == "moved":
         return await _back(runtime, booking_id)
-    return render_rep(
+    return render_page(
         request,
-        runtime,
         "rep/meeting_reschedule.html",
         409,
         rep=rep,

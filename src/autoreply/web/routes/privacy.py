@@ -5,8 +5,7 @@ and delete it after a confirmation step. Reps who are not managers get 403."""
 from __future__ import annotations
 
 import json
-import secrets
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,9 +15,10 @@ from autoreply.errors import BadRequestError, NotFoundError
 from autoreply.service import privacy as use_case
 from autoreply.service.privacy import Privacy
 from autoreply.store.models import Rep
-from autoreply.web.auth import csrf_ok, csrf_token, session_rep
+from autoreply.web.auth import csrf_ok, session_rep
 from autoreply.web.deps import RuntimeDep
-from autoreply.web.pages import Pages
+from autoreply.web.errors import render_error
+from autoreply.web.pages import Pages, render_page
 
 __all__ = ["router"]
 
@@ -56,36 +56,13 @@ def _notice(request: Request, runtime: RuntimeDep, name: str) -> HTMLResponse:
 # -- the managers' page ---------------------------------------------------------------------
 
 
-def _render(request: Request, name: str, status_code: int = 200, **variables: Any) -> HTMLResponse:
-    """A rep page: never cached, never framed, only its own inline style."""
-    pages: Pages = request.app.state.pages
-    nonce = secrets.token_urlsafe(16)
-    html = pages.env.get_template(name).render(
-        csrf_token=csrf_token(request), nonce=nonce, **variables
-    )
-    return HTMLResponse(
-        html,
-        status_code=status_code,
-        headers={
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "same-origin",
-            "X-Content-Type-Options": "nosniff",
-            "X-Frame-Options": "DENY",
-            "Content-Security-Policy": (
-                f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
-                "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-            ),
-        },
-    )
-
-
 async def _manager(request: Request, runtime: RuntimeDep) -> Rep | Response:
     """The logged-in manager, or the answer for anyone else (login page, 403)."""
     rep = await session_rep(request, runtime)
     if rep is None:
         return RedirectResponse("/rep/login", status_code=303)
     if rep.role != "manager":
-        return _render(request, "rep/privacy.html", 403, rep=rep, view="forbidden")
+        return render_page(request, "rep/privacy.html", 403, rep=rep, view="forbidden")
     return rep
 
 
@@ -107,7 +84,7 @@ async def _page(
 ) -> HTMLResponse:
     async with runtime.service.uow.read() as session:
         log = await use_case.recent_log(session)
-    return _render(
+    return render_page(
         request,
         "rep/privacy.html",
         status_code,
@@ -170,7 +147,7 @@ async def export(
     if not isinstance(rep, Rep):
         return rep
     if not csrf_ok(request, csrf):
-        return _render(request, "rep/error.html", 403, kind="csrf", rep=rep)
+        return render_error(request, 403, "csrf", rep)
     try:
         subject = _subject(by, q)
     except BadRequestError as exc:
@@ -212,7 +189,7 @@ async def delete(
     if not isinstance(rep, Rep):
         return rep
     if not csrf_ok(request, csrf):
-        return _render(request, "rep/error.html", 403, kind="csrf", rep=rep)
+        return render_error(request, 403, "csrf", rep)
     if confirm != "yes":
         return await _found(request, runtime, rep, by, q, "confirm")
     try:

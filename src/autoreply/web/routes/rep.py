@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autoreply.domain.promise import follow_up
@@ -19,13 +17,13 @@ from autoreply.service.owners import Ownership, ownership
 from autoreply.store.models import HandoffRow, Rep
 from autoreply.web.auth import (
     csrf_ok,
-    csrf_token,
     log_in,
     log_out,
     session_rep,
 )
 from autoreply.web.deps import RowId, RuntimeDep
-from autoreply.web.pages import Pages
+from autoreply.web.errors import render_error
+from autoreply.web.pages import render_page
 
 __all__ = ["elapsed", "router"]
 
@@ -38,44 +36,12 @@ HOME = "/rep/handoffs"
 # -- rendering -------------------------------------------------------------------------------
 
 
-def _environment(request: Request, runtime: RuntimeDep) -> Environment:
-    """The app's HTML environment (autoescaped, sandboxed; see ``autoreply.web.pages``)."""
-    pages: Pages = request.app.state.pages
-    return pages.env
-
-
-def _render(
-    request: Request, runtime: RuntimeDep, name: str, status_code: int = 200, **variables: Any
-) -> HTMLResponse:
-    """A page that is never cached, never framed, and runs only its own inline script."""
-    nonce = secrets.token_urlsafe(16)
-    html = (
-        _environment(request, runtime)
-        .get_template(name)
-        .render(csrf_token=csrf_token(request), nonce=nonce, **variables)
-    )
-    return HTMLResponse(
-        html,
-        status_code=status_code,
-        headers={
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "same-origin",
-            "X-Content-Type-Options": "nosniff",
-            "X-Frame-Options": "DENY",
-            "Content-Security-Policy": (
-                f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
-                "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-            ),
-        },
-    )
-
-
 def _to(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
 def _forbidden(request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    return _render(request, runtime, "rep/error.html", 403, kind="csrf", rep=None)
+    return render_error(request, 403, "csrf", None)
 
 
 def elapsed(start: datetime, end: datetime) -> tuple[int, int]:
@@ -104,7 +70,7 @@ async def login_page(request: Request, runtime: RuntimeDep) -> Response:
     """The login form (its CSRF token lives in a pre-login session)."""
     if await session_rep(request, runtime) is not None:
         return _to(HOME)
-    return _render(request, runtime, "rep/login.html", rep=None, email="", error=None)
+    return render_page(request, "rep/login.html", rep=None, email="", error=None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -121,16 +87,12 @@ async def login(
     if not csrf_ok(request, csrf):
         return _forbidden(request, runtime)
     if await runtime.limits.login_locked(email):
-        return _render(
-            request, runtime, "rep/login.html", 429, rep=None, email=email, error="locked"
-        )
+        return render_page(request, "rep/login.html", 429, rep=None, email=email, error="locked")
     async with runtime.sessions() as session, session.begin():
         rep = await reps.authenticate(session, email, password)
     if rep is None:
         await runtime.limits.login_failed(email)
-        return _render(
-            request, runtime, "rep/login.html", 400, rep=None, email=email, error="invalid"
-        )
+        return render_page(request, "rep/login.html", 400, rep=None, email=email, error="invalid")
     await runtime.limits.login_succeeded(email)
     await log_in(request, runtime, rep)
     return _to(HOME)
@@ -152,21 +114,25 @@ async def logout(
 
 @router.get("/handoffs", response_class=HTMLResponse)
 async def handoff_list(
-    request: Request, runtime: RuntimeDep, status: str = "waiting", channel: str = "all"
+    request: Request,
+    runtime: RuntimeDep,
+    status: reps.Status = "waiting",
+    channel: reps.Channel = "all",
+    q: Annotated[str, Query(max_length=reps.SEARCH_MAX)] = "",
 ) -> Response:
-    """What is waiting for the next business day: Tier A first, then newest."""
+    """What is waiting for the next business day: Tier A first, then newest; ``q`` searches
+    name, company, email, LINE name, the challenge and the lead's words. A ``status`` or
+    ``channel`` not of the lists (or a ``q`` too long) is the 422 page, never an empty
+    table."""
     rep = await session_rep(request, runtime)
     if rep is None:
         return _to(LOGIN)
-    status = status if status in reps.STATUSES else "waiting"
-    channel = channel if channel in reps.CHANNELS else "all"
     now = runtime.content.clock.now()
     async with runtime.sessions() as session:
-        rows = await reps.list_handoffs(session, status=status, channel=channel)
+        rows = await reps.list_handoffs(session, status=status, channel=channel, q=q, now=now)
         names = {r.id: r.name for r in await reps.all_reps(session)}
-    return _render(
+    return render_page(
         request,
-        runtime,
         "rep/handoffs.html",
         rep=rep,
         rows=rows,
@@ -174,6 +140,7 @@ async def handoff_list(
         now=now,
         status=status,
         channel=channel,
+        q=q,
         statuses=reps.STATUSES,
         channels=reps.CHANNELS,
         follow_up=follow_up(runtime.content.calendar, now),
@@ -190,7 +157,7 @@ async def handoff_page(handoff_id: RowId, request: Request, runtime: RuntimeDep)
         try:
             row, channel = await reps.get_handoff(session, handoff_id)
         except NotFoundError:
-            return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+            return render_error(request, 404, "not_found", rep)
         contacted_by = await reps.contacted_by(session, row)
         history = await reps.lead_history(session, row.lead_id)
         now = runtime.content.clock.now()
@@ -198,9 +165,8 @@ async def handoff_page(handoff_id: RowId, request: Request, runtime: RuntimeDep)
         everyone = [r for r in await reps.all_reps(session) if r.active]
         fu = await runtime.followups.of_handoff(session, row, now) if runtime.followups else None
         meeting = await meeting_view(session, runtime.content.calendar, row.conversation_id, now)
-    return _render(
+    return render_page(
         request,
-        runtime,
         "rep/handoff.html",
         fu=fu,
         rep=rep,
@@ -241,7 +207,7 @@ async def contacted(
                 session, handoff_id, rep, runtime.content.clock.now(), runtime.owners
             )
     except NotFoundError:
-        return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+        return render_error(request, 404, "not_found", rep)
     return _to(f"{HOME}/{handoff_id}")
 
 
@@ -267,7 +233,7 @@ async def reassign(
                 session, handoff_id, owner, rep, runtime.content.clock.now()
             )
     except NotFoundError:
-        return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+        return render_error(request, 404, "not_found", rep)
     runtime.worker.wake()
     return _to(f"{HOME}/{handoff_id}")
 
@@ -299,10 +265,10 @@ async def notifications(request: Request, runtime: RuntimeDep) -> Response:
     if rep is None:
         return _to(LOGIN)
     if rep.role != "manager":
-        return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+        return render_error(request, 404, "not_found", rep)
     async with runtime.sessions() as session:
         rows = await reps.notification_problems(session)
-    return _render(request, runtime, "rep/notifications.html", rep=rep, rows=rows)
+    return render_page(request, "rep/notifications.html", rep=rep, rows=rows)
 
 
 # -- the 連絡済み link of a notification -------------------------------------------------------
@@ -337,9 +303,8 @@ def _contacted_page(
     *,
     done: bool,
 ) -> HTMLResponse:
-    return _render(
+    return render_page(
         request,
-        runtime,
         "rep/contacted.html",
         rep=None,
         h=row,
@@ -359,7 +324,7 @@ async def contacted_link(
     the link changes nothing)."""
     found = await _contacted_target(token, runtime)
     if found is None:
-        return _render(request, runtime, "rep/error.html", 404, kind="link", rep=None)
+        return render_error(request, 404, "link", None)
     row, _, rep = found
     async with runtime.sessions() as session:
         owned = await ownership(session, runtime.owners, row, runtime.content.clock.now())
@@ -379,7 +344,7 @@ async def contacted_by_link(
         return _forbidden(request, runtime)
     found = await _contacted_target(token, runtime)
     if found is None:
-        return _render(request, runtime, "rep/error.html", 404, kind="link", rep=None)
+        return render_error(request, 404, "link", None)
     row, _, rep = found
     now = runtime.content.clock.now()
     async with runtime.sessions() as session, session.begin():

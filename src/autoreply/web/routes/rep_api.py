@@ -108,13 +108,25 @@ async def list_handoffs(
     rep: ApiRepDep,
     status: Annotated[reps.Status, Query(description="which handoffs")] = "waiting",
     channel: Annotated[reps.Channel, Query(description="only this channel")] = "all",
+    q: Annotated[
+        str,
+        Query(
+            max_length=reps.SEARCH_MAX,
+            description="search: name, company, email, LINE name, challenge, the lead's words",
+        ),
+    ] = "",
 ) -> list[QueueItem]:
     """Leads waiting for (or already given) a first human contact, in working order: each
     with its first handoff (the others are on ``/api/rep/handoffs/{id}`` as ``lead_handoffs``
     ids) and how many it has."""
     async with runtime.sessions() as session:
-        rows = await reps.list_handoffs(session, status=status, channel=channel)
-    return [QueueItem.model_validate({**_item(row, ch), "lead_handoffs": n}) for row, ch, n in rows]
+        rows = await reps.list_handoffs(
+            session, status=status, channel=channel, q=q, now=runtime.content.clock.now()
+        )
+    return [
+        QueueItem.model_validate({**_item(e.row, e.channel), "lead_handoffs": e.lead_handoffs})
+        for e in rows
+    ]
 
 
 @router.get(

@@ -20,7 +20,8 @@ from autoreply.web.auth import ApiRepDep, csrf_ok, session_rep
 from autoreply.web.deps import RowId, RuntimeDep
 
 # The rep pages' renderer (CSP nonce, no caching, no framing) is shared with them.
-from autoreply.web.routes.rep import _render
+from autoreply.web.errors import render_error
+from autoreply.web.pages import render_page
 
 __all__ = ["FollowUpItem", "QualificationOut", "handoff_fields", "router"]
 
@@ -238,8 +239,8 @@ async def followup_page(request: Request, runtime: RuntimeDep, who: str = "mine"
     now = runtime.content.clock.now()
     async with runtime.sessions() as session:
         views = await followups.task_list(session, rep, now, everyone=everyone)
-    return _render(
-        request, runtime, "rep/followups.html", rep=rep, views=views, everyone=everyone, now=now
+    return render_page(
+        request, "rep/followups.html", rep=rep, views=views, everyone=everyone, now=now
     )
 
 
@@ -272,7 +273,7 @@ async def qualify_form(
     if rep is None:
         return _to("/rep/login")
     if not csrf_ok(request, csrf):
-        return _render(request, runtime, "rep/error.html", 403, kind="csrf", rep=None)
+        return render_error(request, 403, "csrf", None)
     followups = _followups(runtime)
     try:
         fields = Qualification(
@@ -292,7 +293,7 @@ async def qualify_form(
         async with runtime.sessions() as session, session.begin():
             await followups.qualify(session, handoff_id, fields, rep, runtime.content.clock.now())
     except NotFoundError:
-        return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+        return render_error(request, 404, "not_found", rep)
     runtime.worker.wake()
     return _to(f"/rep/handoffs/{handoff_id}#qualification")
 
@@ -315,7 +316,7 @@ async def add_form(
     if rep is None:
         return _to("/rep/login")
     if not csrf_ok(request, csrf):
-        return _render(request, runtime, "rep/error.html", 403, kind="csrf", rep=None)
+        return render_error(request, 403, "csrf", None)
     followups = _followups(runtime)
     try:
         day = date.fromisoformat(due_date)
@@ -335,7 +336,7 @@ async def add_form(
                 note=note.strip() or None,
             )
     except NotFoundError:
-        return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+        return render_error(request, 404, "not_found", rep)
     return _to(f"/rep/handoffs/{handoff_id}#followups")
 
 
@@ -353,7 +354,7 @@ async def done_form(
     if rep is None:
         return _to("/rep/login")
     if not csrf_ok(request, csrf):
-        return _render(request, runtime, "rep/error.html", 403, kind="csrf", rep=None)
+        return render_error(request, 403, "csrf", None)
     followups = _followups(runtime)
     try:
         async with runtime.sessions() as session, session.begin():
@@ -361,5 +362,5 @@ async def done_form(
                 session, task_id, rep, runtime.content.clock.now(), note.strip() or None
             )
     except NotFoundError:
-        return _render(request, runtime, "rep/error.html", 404, kind="not_found", rep=rep)
+        return render_error(request, 404, "not_found", rep)
     return _to(_back(back, "/rep/followups"))
