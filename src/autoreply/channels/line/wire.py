@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlencode
 
 from linebot.v3.webhook import SignatureValidator
 
-from autoreply import jsonbody
+from autoreply import graphemes, jsonbody
 from autoreply.domain.leads import free_text
 from autoreply.errors import WebhookError
 from autoreply.flows.turns import Cards, Choices, Inbound, Reply, SlotPicker, Text
@@ -143,7 +143,7 @@ def inbound_of(event: Mapping[str, Any]) -> Inbound | None:
         if not isinstance(message, dict):
             return None
         text = message.get("text") if message.get("type") == "text" else ""
-        return Inbound("text", text=free_text(str(text or ""))[:2000])
+        return Inbound("text", text=graphemes.cut(free_text(str(text or "")), 2000))
     if kind == "postback":
         postback = event.get("postback")
         data = postback.get("data") if isinstance(postback, dict) else None
@@ -230,7 +230,7 @@ def _texts(text: str) -> list[dict[str, Any]]:
 
 
 def _label(text: str) -> str:
-    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+    return graphemes.clip(text, MAX_LABEL)
 
 
 def _quick(kind: str, value: str, label: str) -> dict[str, Any]:
@@ -240,7 +240,7 @@ def _quick(kind: str, value: str, label: str) -> dict[str, Any]:
             "type": "postback",
             "label": _label(label),
             "data": postback_data(kind, value, label),
-            "displayText": label[:300],
+            "displayText": graphemes.cut(label, 300),
         },
     }
 
@@ -273,7 +273,7 @@ def _carousel(cards: Cards, case_link: Callable[[str], str], labels: Labels) -> 
                         },
                         {
                             "type": "text",
-                            "text": card.summary[:300],
+                            "text": graphemes.clip(card.summary, 300),
                             "size": "xs",
                             "wrap": True,
                             "maxLines": 4,
@@ -302,6 +302,6 @@ def _carousel(cards: Cards, case_link: Callable[[str], str], labels: Labels) -> 
     alt = f"{labels.cases_alt} {titles}"
     return {
         "type": "flex",
-        "altText": alt if len(alt) <= MAX_ALT_TEXT else alt[: MAX_ALT_TEXT - 1] + "…",
+        "altText": graphemes.clip(alt, MAX_ALT_TEXT),
         "contents": {"type": "carousel", "contents": bubbles},
     }
