@@ -28,6 +28,7 @@ SHORT_DAYS = 120
 _SHORT_KINDS: dict[str, ShortKind] = {"c": "cancel", "r": "reschedule"}
 _SHORT_SIGNATURE = 20  # hex digits of the HMAC kept in a short link: 80 bits
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_MAX_ROW_ID = 2**31 - 1  # an INTEGER primary key
 
 
 def _base36(number: int) -> str:
@@ -122,7 +123,7 @@ class Links:
         if len(parts) != 3 or not parts[0] or parts[0][0] not in _SHORT_KINDS:
             return None
         row_id, expires = _from_base36(parts[0][1:]), _from_base36(parts[1])
-        if row_id is None or expires is None:
+        if row_id is None or expires is None or row_id > _MAX_ROW_ID:
             return None
         head = f"{parts[0]}.{parts[1]}"
         given = parts[2].encode("utf-8", "replace")
