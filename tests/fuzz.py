@@ -97,6 +97,7 @@ class Known:
     form: Mapping[str, str]  # a valid submission of forms[0]
     rep_login: Mapping[str, str]  # email and password of the logged-in rep
     reschedule_signature: str = ""
+    short_token: str = ""  # a short link's /b/<token> (cancel), valid
 
     def pool(self) -> list[str]:
         return [
@@ -108,6 +109,11 @@ class Known:
             self.csrf,
             "1",
             *self.forms,
+            *(
+                [self.short_token, self.short_token[:-1], "c" + "z" * 30 + ".1.0"]
+                if self.short_token
+                else []
+            ),
         ]
 
 
@@ -195,7 +201,7 @@ def _path(template: str, known: Known) -> st.SearchStrategy[str]:
     good = {
         "conversation_id": [known.conversation],
         "form_id": list(known.forms),
-        "token": [known.book_token, known.continue_token],
+        "token": [t for t in (known.book_token, known.continue_token, known.short_token) if t],
         "handoff_id": ["1", "2"],
         "booking_id": ["1", "2"],
         "case_id": [known.case_id],

@@ -8,17 +8,54 @@ of what is signed.
 
 from __future__ import annotations
 
+import hmac
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import quote
 
 from autoreply.signing import sign, verify
 
-__all__ = ["Links", "absolute_url"]
+__all__ = ["SHORT_DAYS", "Links", "ShortLink", "absolute_url"]
 
 Purpose = Literal["continue", "book"]
+ShortKind = Literal["cancel", "reschedule"]
 CONTACTED_DAYS = 7
 """How long the 連絡済みにする link of a notification stays valid."""
+
+SHORT_DAYS = 120
+"""How long a short link in a chat or LINE message (``/b/<token>``) leads to its page."""
+_SHORT_KINDS: dict[str, ShortKind] = {"c": "cancel", "r": "reschedule"}
+_SHORT_SIGNATURE = 20  # hex digits of the HMAC kept in a short link: 80 bits
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_MAX_ROW_ID = 2**31 - 1  # an INTEGER primary key
+
+
+def _base36(number: int) -> str:
+    digits = ""
+    while True:
+        number, digit = divmod(number, 36)
+        digits = _BASE36[digit] + digits
+        if number == 0:
+            return digits
+
+
+def _from_base36(text: str) -> int | None:
+    """The number, or None for anything that is not 1-12 lowercase base-36 digits."""
+    if not 0 < len(text) <= 12 or any(c not in _BASE36 for c in text):
+        return None
+    return int(text, 36)
+
+
+@dataclass(frozen=True)
+class ShortLink:
+    """What an opened short link is: its page (cancel or reschedule) for one conversation
+    (its row id), and whether it has expired (a forged link opens as None)."""
+
+    kind: ShortKind
+    conversation: int
+    expired: bool
+
 
 CASE_PAGES = "cases"
 """The demo site's case-study pages live at ``<public URL>/cases/<id>``."""
@@ -65,6 +102,34 @@ class Links:
     def reschedule_valid(self, conversation_id: str, signature: str) -> bool:
         """Whether a reschedule link's signature is ours."""
         return verify(self.secret, signature, "reschedule", conversation_id)
+
+    def short(self, kind: ShortKind, conversation_row_id: int, now: datetime) -> str:
+        """A short link for a chat or LINE message: ``<public URL>/b/c2s.tc9k1c.<signature>``
+        (about 30 characters after the host, where the signed page link has about 90). It
+        redirects to the cancel or reschedule page of the conversation; it is signed (kind,
+        row id and expiry), so it can be neither guessed nor re-aimed, and expires after
+        ``SHORT_DAYS``."""
+        letter = next(k for k, v in _SHORT_KINDS.items() if v == kind)
+        expires = int((now + timedelta(days=SHORT_DAYS)).timestamp())
+        head = f"{letter}{_base36(conversation_row_id)}.{_base36(expires)}"
+        return f"{self.base}/b/{head}.{self._short_signature(head)}"
+
+    def _short_signature(self, head: str) -> str:
+        return sign(self.secret, "short", head)[:_SHORT_SIGNATURE]
+
+    def short_opened(self, token: str, now: datetime) -> ShortLink | None:
+        """What a short link's token is for (see ``short``); None if it is not ours."""
+        parts = token.split(".")
+        if len(parts) != 3 or not parts[0] or parts[0][0] not in _SHORT_KINDS:
+            return None
+        row_id, expires = _from_base36(parts[0][1:]), _from_base36(parts[1])
+        if row_id is None or expires is None or row_id > _MAX_ROW_ID:
+            return None
+        head = f"{parts[0]}.{parts[1]}"
+        given = parts[2].encode("utf-8", "replace")
+        if not hmac.compare_digest(self._short_signature(head).encode("ascii"), given):
+            return None
+        return ShortLink(_SHORT_KINDS[parts[0][0]], row_id, expires <= now.timestamp())
 
     def absolute(self, url: str) -> str:
         """An operator file's URL made absolute under this deployment (see ``absolute_url``)."""

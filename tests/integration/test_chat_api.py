@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -27,8 +28,13 @@ async def test_start_greets_with_the_honest_off_hours_banner(client: httpx.Async
     _, _, body = await _start(client, utm={"source": "google", "campaign": "night"})
     assert body["banner"] == {
         "open": False,
-        "text": "営業時間外です。担当者の対応は11月24日(火) 9:00以降になります。",
+        "text": "営業時間外・自動応答中（担当者の対応開始：11月24日(火) 9:00）",
     }
+    # the greeting says it in a sentence; the banner is a status line, not the same sentence
+    greeting = body["replies"][0]["text"]
+    assert "担当者の対応は11月24日(火) 9:00以降になります。" in greeting
+    sentences = {s.strip() for s in re.split(r"[。\n]", greeting) if s.strip()}
+    assert not any(s in body["banner"]["text"] for s in sentences)
     kinds = [r["kind"] for r in body["replies"]]
     assert kinds == ["text", "choices"]
     assert body["replies"][1]["options"][0] == {"label": "1か月以内", "value": "within_1_month"}
@@ -52,7 +58,7 @@ async def test_in_hours_the_banner_and_greeting_promise_today(
 async def test_english_widget_gets_the_english_flow(client: httpx.AsyncClient) -> None:
     """data-locale="en" without a flow picks the English flow."""
     _, _, body = await _start(client, locale="en")
-    assert body["banner"]["text"].startswith("We are closed right now")
+    assert body["banner"]["text"].startswith("Closed now · automated replies (our team is back")
     assert body["replies"][1]["options"][0]["label"] == "Within a month"
 
 
@@ -238,7 +244,8 @@ async def test_the_demo_site_and_widget_are_served(client: httpx.AsyncClient) ->
 async def test_a_lead_cancels_from_the_link_and_the_slot_is_free_again(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    """The confirmation carries a signed cancel link; confirming frees the slot for others."""
+    """The confirmation keeps its lines and carries a short signed link to the cancel page;
+    confirming there frees the slot for others."""
     cid, auth, _ = await _start(client)
     url = f"/api/chat/conversations/{cid}/messages"
     await client.post(url, json={"choice": "within_1_month"}, headers=auth)
@@ -249,7 +256,17 @@ async def test_a_lead_cancels_from_the_link_and_the_slot_is_free_again(
         await client.post(url, json={"text": text}, headers=auth)
     done = (await client.post(url, json={"text": "taro@example.com"}, headers=auth)).json()
     confirmation = done["replies"][0]["text"]
-    link = confirmation.split("キャンセルできます：", 1)[1].strip()
+    lines = confirmation.splitlines()
+    assert len(lines) == 3, confirmation  # thanks / where the email goes / how to cancel
+    assert "taro@example.com" in lines[1] and "キャンセル" in lines[2]
+    short = re.findall(r"https?://\S+", confirmation)
+    assert len(short) == 1 and re.fullmatch(
+        r"http://127\.0\.0\.1:8000/b/c[0-9a-z]+\.[0-9a-z]+\.[0-9a-f]{20}", short[0]
+    )
+    assert len(short[0].removeprefix("http://127.0.0.1:8000")) <= 40
+    opened = await client.get(short[0].removeprefix("http://127.0.0.1:8000"))
+    assert opened.status_code == 303
+    link = opened.headers["location"]
     assert link.startswith(f"http://127.0.0.1:8000/bookings/{cid}/cancel?s=")
     path = link.removeprefix("http://127.0.0.1:8000")
 

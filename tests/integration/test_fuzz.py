@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from autoreply.clock import FixedClock
 from autoreply.service import reps
+from autoreply.store import repos
 from autoreply.store.models import InboundEvent
 from autoreply.web.app import create_app
 from autoreply.web.routes import (
@@ -52,6 +53,7 @@ MORE_EXAMPLES = {
     "POST /api/chat/conversations/{conversation_id}/messages": 60,
     "POST /api/chat/conversations": 40,
     "POST /book/{token}": 30,
+    "GET /b/{token}": 40,  # short links in chat and LINE messages: malformed, forged, expired
     "POST /api/chat/conversations/{conversation_id}/pages": 20,
 }
 SECRET = "fuzz-channel-secret"
@@ -127,6 +129,9 @@ async def _known(app: FastAPI, client: httpx.AsyncClient) -> Known:
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert csrf is not None
     links = runtime.service.links
+    async with runtime.sessions() as session:
+        row = await repos.conversation_by_public_id(session, cid)
+    assert row is not None
     return Known(
         conversation=cid,
         token=token,
@@ -143,6 +148,7 @@ async def _known(app: FastAPI, client: httpx.AsyncClient) -> Known:
         form=FORM,
         rep_login={"email": EMAIL, "password": PASSWORD},
         reschedule_signature=links.reschedule(cid).rsplit("s=", 1)[1],
+        short_token=links.short("cancel", row.id, now).rsplit("/", 1)[1],
     )
 
 

@@ -163,7 +163,20 @@ async def test_a_follow_then_taps_and_text_end_in_a_booking_and_a_handoff(
     await say(client, app, stub, events.postback("U1", tap(offer, "11月24日(火) 10:00"), "r4"))
     for token, text in (("r5", "山田太郎"), ("r6", "株式会社サンプル"), ("r7", "taro@example.com")):
         await say(client, app, stub, events.text("U1", text, token))
-    assert any("11月24日(火) 10:00からの打ち合わせを承りました" in t for t in stub.texts("U1"))
+    # The booked message: its lines kept, the cancel link a button (not a ~100-character URL)
+    booked = next(
+        m for u, m in stub.delivered if u == "U1" and "承りました" in m.get("altText", "")
+    )
+    assert booked["type"] == "flex" and booked["contents"]["type"] == "bubble"
+    said = booked["contents"]["body"]["contents"][0]["text"]
+    assert said.splitlines()[0].endswith("11月24日(火) 10:00からの打ち合わせを承りました。")
+    assert "taro@example.com" in said.splitlines()[1] and "http" not in said
+    [button] = booked["contents"]["footer"]["contents"]
+    assert button["action"]["label"] == "予約をキャンセルする"
+    assert button["action"]["uri"].startswith("http://127.0.0.1:8000/b/c")
+    opened = await client.get(button["action"]["uri"].removeprefix("http://127.0.0.1:8000"))
+    assert opened.status_code == 303 and "/cancel?s=" in opened.headers["location"]
+    assert button["action"]["uri"] in booked["altText"]  # the notification still has it
     assert stub.calls("/v2/bot/message/push") == []  # every answer went by reply token
     assert len(stub.calls("/v2/bot/message/reply")) == 7
     async with app.state.runtime.sessions() as session:

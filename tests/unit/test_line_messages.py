@@ -23,7 +23,13 @@ from autoreply.channels.line.wire import (
 from autoreply.flows.turns import Cards, CaseCard, Choices, Option, SlotOption, SlotPicker, Text
 from tests.conftest import tokyo
 
-LABELS = Labels(read_story="事例を見る", cases_alt="導入事例：")
+LABELS = Labels(
+    read_story="事例を見る",
+    cases_alt="導入事例：",
+    cancel_booking="予約をキャンセルする",
+    reschedule_booking="日時を変更する",
+)
+SHORT = "https://example.co.jp/b/c1k.tv13co.ddac747126af24c65846"
 
 
 def _link(case_id: str) -> str:
@@ -127,3 +133,41 @@ def test_case_studies_become_a_carousel_of_at_most_12_tracked_bubbles() -> None:
         message["altText"].startswith("導入事例： 事例0 / 事例1")
         and len(message["altText"]) <= 1500
     )
+
+
+def test_a_short_booking_link_becomes_a_button_under_the_text_with_its_lines() -> None:
+    """The booked message on LINE: one bubble, the text's lines kept without the URL (the
+    colon before it becomes a full stop), a URI button, the whole text as alt text."""
+    text = (
+        "ありがとうございます。11月24日(火) 10:00からのお打ち合わせを承りました。\n"
+        "確認のご案内を taro@example.com にお送りいたします。\n"
+        f"ご都合が悪くなった場合は、こちらからキャンセルいただけます：{SHORT}"
+    )
+    choices = Choices("ほかにご質問はございますか？", (Option("はい", "yes"),))
+    messages = render([Text(text), choices], case_link=_link, labels=LABELS)
+    bubble = messages[0]
+    assert bubble["type"] == "flex" and bubble["altText"] == text
+    said = bubble["contents"]["body"]["contents"][0]["text"]
+    assert said.splitlines() == [
+        "ありがとうございます。11月24日(火) 10:00からのお打ち合わせを承りました。",
+        "確認のご案内を taro@example.com にお送りいたします。",
+        "ご都合が悪くなった場合は、こちらからキャンセルいただけます。",
+    ]
+    [button] = bubble["contents"]["footer"]["contents"]
+    assert button["action"] == {"type": "uri", "label": "予約をキャンセルする", "uri": SHORT}
+    assert "quickReply" in messages[-1] and "quickReply" not in bubble
+
+
+def test_other_links_and_unlabelled_ones_stay_text() -> None:
+    reschedule = SHORT.replace("/b/c", "/b/r")
+    plain = "詳しくは https://example.co.jp/pricing をご覧ください。"
+    assert render([Text(plain)], case_link=_link, labels=LABELS) == [
+        {"type": "text", "text": plain}
+    ]
+    no_labels = Labels(read_story="事例を見る", cases_alt="導入事例：")
+    both = f"キャンセル：{SHORT}\n変更：{reschedule}"
+    assert render([Text(both)], case_link=_link, labels=no_labels)[0]["type"] == "text"
+    two = render([Text(both)], case_link=_link, labels=LABELS)[0]
+    labels = [b["action"]["label"] for b in two["contents"]["footer"]["contents"]]
+    assert labels == ["予約をキャンセルする", "日時を変更する"]
+    assert two["contents"]["body"]["contents"][0]["text"] == "キャンセル。\n変更。"

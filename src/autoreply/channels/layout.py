@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from autoreply import graphemes
 from autoreply.domain.notices import LeadLine, label
 
 __all__ = ["Field", "clip", "fields", "fit"]
 
 Field = tuple[str, str]  # (label, value), both as the rep reads them
-ELLIPSIS = "…"
+ELLIPSIS = graphemes.ELLIPSIS
 
 
 def _value(name: str, text: str) -> str:
@@ -49,21 +50,20 @@ def fields(lead: LeadLine, locale: str) -> list[Field]:
 
 
 def clip(text: str, limit: int) -> str:
-    """``text`` if it is at most ``limit`` characters, else cut to fit with "…"."""
-    if len(text) <= limit:
-        return text
-    return text[: max(0, limit - 1)].rstrip() + ELLIPSIS
+    """``text`` if it is at most ``limit`` characters, else cut to fit with "…" (on grapheme
+    clusters: never half an emoji)."""
+    return graphemes.clip(text, limit)
 
 
 def fit(text: str, limit: int, escape: Callable[[str], str]) -> str:
     """``escape(text)`` cut (before escaping, so no escape is split) to at most ``limit``
-    characters, with "…" when it was cut."""
+    characters, with "…" when it was cut (on grapheme clusters)."""
     escaped = escape(text)
     if len(escaped) <= limit:
         return escaped
     keep = min(len(text), limit)
     while keep > 0:
-        candidate = escape(text[:keep].rstrip()) + ELLIPSIS
+        candidate = escape(graphemes.cut(text, keep).rstrip()) + ELLIPSIS
         if len(candidate) <= limit:
             return candidate
         keep -= max(1, (len(candidate) - limit) // 5)

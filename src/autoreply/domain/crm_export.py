@@ -21,6 +21,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 
 from autoreply.domain.crm_events import QualificationPart
+from autoreply.domain.phones import e164_phone
 
 __all__ = [
     "BOM",
@@ -158,4 +159,7 @@ def csv_lines(rows: Iterable[Mapping[str, Any]], tz: tzinfo, *, first: bool) -> 
 
 
 def _cells(row: Mapping[str, Any], tz: tzinfo) -> Sequence[str]:
-    return [text_of(row.get(key), tz) for key, _ in COLUMNS]
+    """The row's cells; the phone number in E.164 (``+81312345678``), as other systems
+    import it (people see it nationally, ``domain.phones.show_phone``)."""
+    values = {**row, "phone": e164_phone(row.get("phone"))} if row.get("phone") else row
+    return [text_of(values.get(key), tz) for key, _ in COLUMNS]

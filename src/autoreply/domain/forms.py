@@ -133,6 +133,9 @@ class FieldError:
         "consent_required",
     ]
     message: str
+    limit: int | None = None
+    """For ``too_long``: the most characters the field takes, and how many were sent."""
+    length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -269,7 +272,12 @@ class Forms:
                     errors[name] = FieldError("required", f"{spec.label} is required")
                 continue
             if len(text) > spec.limit:
-                errors[name] = FieldError("too_long", f"at most {spec.limit} characters")
+                errors[name] = FieldError(
+                    "too_long",
+                    f"at most {spec.limit} characters (this has {len(text)})",
+                    limit=spec.limit,
+                    length=len(text),
+                )
                 continue
             cleaned = _clean(spec, text)
             if isinstance(cleaned, FieldError):

@@ -19,7 +19,9 @@ from jinja2 import (
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from autoreply import graphemes
 from autoreply.domain.calendar import format_date, format_when
+from autoreply.domain.phones import e164_phone, show_phone
 from autoreply.domain.promise import FollowUp
 from autoreply.errors import ConfigError
 
@@ -106,6 +108,9 @@ def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
     env.filters["when"] = _when
     env.filters["date"] = _date
     env.filters["promise"] = _promise
+    env.filters["truncate"] = graphemes.truncate  # never half an emoji
+    env.filters["phone"] = show_phone  # 03-1234-5678 at home, +1 415-555-0100 abroad
+    env.filters["tel"] = e164_phone  # tel: links
     return env
 
 

@@ -13,6 +13,7 @@ from autoreply.domain import booking as slots_of
 from autoreply.domain.calendar import format_date, format_when
 from autoreply.errors import BadRequestError
 from autoreply.flows.turns import Book, State
+from autoreply.links import ShortLink
 from autoreply.service.conversations import ConversationService
 from autoreply.store import repos
 from autoreply.store.models import Booking
@@ -80,6 +81,18 @@ class Bookings:
         async with self.service.uow.read() as session:
             found = await repos.confirmed_booking(session, public_id=conversation_id)
         return None if found is None else found[0]
+
+    async def short_target(self, opened: ShortLink) -> str | None:
+        """Where a short link (``/b/<token>``, already checked) leads: the signed cancel or
+        reschedule page of its conversation; None if the conversation is gone (deleted)."""
+        async with self.service.uow.read() as session:
+            conversation = await repos.conversation_by_id(session, opened.conversation)
+        if conversation is None:
+            return None
+        links = self.service.links
+        if opened.kind == "reschedule":
+            return links.reschedule(conversation.public_id)
+        return links.cancel(conversation.public_id)
 
     async def cancel_booking(self, conversation_id: str) -> Booking | None:
         """Cancel the conversation's booking (the slot is free again); None if there is none.

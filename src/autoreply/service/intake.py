@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autoreply import graphemes
 from autoreply.channels.email.render import MailRenderer, serialize
 from autoreply.domain import triggers
 from autoreply.domain.calendar import format_when
@@ -302,7 +303,7 @@ class FormIntake:
         links = self.service.links
         locale = engine.flow.locale
         challenge = submission.challenge()
-        quote = challenge if len(challenge) <= QUOTE_CHARS else challenge[:QUOTE_CHARS] + "…"
+        quote = graphemes.clip(challenge, QUOTE_CHARS + 1)
         documents = [
             {"field": label, "label": c.label, "url": links.absolute(c.url)}
             for label, c in submission.chosen()

@@ -22,6 +22,7 @@ from autoreply.channels.email.render import MailRenderer, serialize
 from autoreply.domain.calendar import format_when
 from autoreply.domain.invites import Person
 from autoreply.domain.notices import LeadLine, Notice, NoticeKind
+from autoreply.domain.phones import show_phone
 from autoreply.links import Links
 from autoreply.service.content import Content
 from autoreply.store import repos
@@ -107,7 +108,7 @@ class Notifications:
             deadline_at=row.due_at.isoformat() if row.due_at else None,
             trigger_text=about.trigger,
             email=lead.get("email"),
-            phone=lead.get("phone"),
+            phone=show_phone(lead.get("phone")) or None,
         )
 
     def notice(

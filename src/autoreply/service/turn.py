@@ -479,6 +479,8 @@ class TurnRunner:
                 for b in await repos.bookings_between(session, now, now + BUSY_WINDOW, now)
             ]
         source = conversation.source or {}
+        if conversation.id is None:  # a conversation being started: its row id is in the links
+            await session.flush()
         return Context(
             now=now.astimezone(content.calendar.tz),
             calendar=content.calendar,
@@ -497,7 +499,11 @@ class TurnRunner:
             return_visits=triggers.count(source, "return_visit"),
             second_form=triggers.count(source, "second_form") > 0,
             requested_document=bool(source.get("document")),
-            links={"cancel_booking": self.links.cancel(conversation.public_id)},
+            links={
+                # short: a chat or LINE message shows ~40 characters, not a ~100-character URL
+                "cancel_booking": self.links.short("cancel", conversation.id, now),
+                "reschedule_booking": self.links.short("reschedule", conversation.id, now),
+            },
             lead_booking=lead_booking,
         )
 

@@ -38,7 +38,9 @@ class Pages:
             lstrip_blocks=True,
         )
         shared = make_environment(templates_dir)
-        self.env.filters.update({k: shared.filters[k] for k in ("when", "date", "promise")})
+        self.env.filters.update(
+            {k: shared.filters[k] for k in ("when", "date", "promise", "truncate", "phone", "tel")}
+        )
 
         def jst(value: Any) -> str:
             """A stored moment (datetime or ISO text) in business time: 11月24日(火) 9:00."""

@@ -69,6 +69,8 @@ def line_outgoing(texts: Texts, links: Links) -> Outgoing:
         labels = wire.Labels(
             read_story=texts.render("line/read_story", locale),
             cases_alt=texts.render("line/cases_alt", locale),
+            cancel_booking=texts.render("line/cancel_booking", locale),
+            reschedule_booking=texts.render("line/reschedule_booking", locale),
         )
         messages = wire.render(
             replies,

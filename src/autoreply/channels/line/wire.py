@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlencode
 
 from linebot.v3.webhook import SignatureValidator
 
-from autoreply import jsonbody
+from autoreply import graphemes, jsonbody
 from autoreply.domain.leads import free_text
 from autoreply.errors import WebhookError
 from autoreply.flows.turns import Cards, Choices, Inbound, Reply, SlotPicker, Text
@@ -143,7 +143,7 @@ def inbound_of(event: Mapping[str, Any]) -> Inbound | None:
         if not isinstance(message, dict):
             return None
         text = message.get("text") if message.get("type") == "text" else ""
-        return Inbound("text", text=free_text(str(text or ""))[:2000])
+        return Inbound("text", text=graphemes.cut(free_text(str(text or "")), 2000))
     if kind == "postback":
         postback = event.get("postback")
         data = postback.get("data") if isinstance(postback, dict) else None
@@ -191,6 +191,15 @@ class Labels:
 
     read_story: str
     cases_alt: str
+    cancel_booking: str = ""  # the button of a short cancel link (empty: the link stays text)
+    reschedule_booking: str = ""
+
+
+# A short link of ours in a message (``Links.short``: /b/c… cancel, /b/r… reschedule). On
+# LINE it becomes a button under the text, as LINE users expect, instead of a raw URL.
+_SHORT_LINK = re.compile(r"https?://[^\s「」（）]+?/b/([cr])[0-9a-z]+\.[0-9a-z]+\.[0-9a-f]{20}")
+_MAX_BUTTONS = 3
+_MAX_BUBBLE_TEXT = 2000  # UTF-16 units: a longer text stays plain text (split as usual)
 
 
 def render(
@@ -208,7 +217,7 @@ def render(
     quick: list[dict[str, Any]] | None = None
     for reply in replies:
         if isinstance(reply, Text):
-            messages.extend(_texts(reply.text))
+            messages.extend(_with_buttons(reply.text, labels) or _texts(reply.text))
         elif isinstance(reply, Choices):
             messages.extend(_texts(reply.text))
             quick = [_quick("choice", o.value, o.label) for o in reply.options][:MAX_QUICK_REPLIES]
@@ -229,8 +238,54 @@ def _texts(text: str) -> list[dict[str, Any]]:
     return [{"type": "text", "text": piece} for piece in split_text(text) if piece]
 
 
+def _with_buttons(text: str, labels: Labels) -> list[dict[str, Any]]:
+    """A text holding short links of ours as one Flex bubble: the text without the links
+    (its lines kept) and a button per link; the alt text (notifications, the chat list) is
+    the whole text. Empty when there is no such link or no label for it."""
+    names = {"c": labels.cancel_booking, "r": labels.reschedule_booking}
+    found = [m for m in _SHORT_LINK.finditer(text) if names[m.group(1)]]
+    if not found or utf16_units(text) > _MAX_BUBBLE_TEXT:
+        return []
+    body = _SHORT_LINK.sub(lambda m: "" if names[m.group(1)] else m.group(0), text)
+    lines = []
+    for line in body.splitlines():
+        line = line.rstrip()
+        if line.endswith(("：", ":")):  # 「…こちらからキャンセルできます：」 -> 「…できます。」
+            line = line[:-1].rstrip() + ("。" if line.endswith("：") else ".")
+        lines.append(line)
+    buttons = [
+        {
+            "type": "button",
+            "style": "secondary" if i else "primary",
+            "height": "sm",
+            "action": {"type": "uri", "label": _label(names[m.group(1)]), "uri": m.group(0)},
+        }
+        for i, m in enumerate(found[:_MAX_BUTTONS])
+    ]
+    return [
+        {
+            "type": "flex",
+            "altText": graphemes.clip(text, MAX_ALT_TEXT),
+            "contents": {
+                "type": "bubble",
+                "body": {
+                    "type": "box",
+                    "layout": "vertical",
+                    "contents": [{"type": "text", "text": "\n".join(lines).strip(), "wrap": True}],
+                },
+                "footer": {
+                    "type": "box",
+                    "layout": "vertical",
+                    "spacing": "sm",
+                    "contents": buttons,
+                },
+            },
+        }
+    ]
+
+
 def _label(text: str) -> str:
-    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+    return graphemes.clip(text, MAX_LABEL)
 
 
 def _quick(kind: str, value: str, label: str) -> dict[str, Any]:
@@ -240,7 +295,7 @@ def _quick(kind: str, value: str, label: str) -> dict[str, Any]:
             "type": "postback",
             "label": _label(label),
             "data": postback_data(kind, value, label),
-            "displayText": label[:300],
+            "displayText": graphemes.cut(label, 300),
         },
     }
 
@@ -273,7 +328,7 @@ def _carousel(cards: Cards, case_link: Callable[[str], str], labels: Labels) -> 
                         },
                         {
                             "type": "text",
-                            "text": card.summary[:300],
+                            "text": graphemes.clip(card.summary, 300),
                             "size": "xs",
                             "wrap": True,
                             "maxLines": 4,
@@ -302,6 +357,6 @@ def _carousel(cards: Cards, case_link: Callable[[str], str], labels: Labels) -> 
     alt = f"{labels.cases_alt} {titles}"
     return {
         "type": "flex",
-        "altText": alt if len(alt) <= MAX_ALT_TEXT else alt[: MAX_ALT_TEXT - 1] + "…",
+        "altText": graphemes.clip(alt, MAX_ALT_TEXT),
         "contents": {"type": "carousel", "contents": bubbles},
     }

@@ -32,6 +32,31 @@ def _expired(request: Request) -> HTMLResponse:
 
 
 @router.get(
+    "/b/{token}",
+    summary="A short link from a chat or LINE message (cancel or reschedule a booking)",
+    responses={
+        303: {"description": "to the signed cancel or reschedule page"},
+        404: {"description": "not a link of ours (a human page)"},
+        410: {"description": "expired (a human page)"},
+    },
+    response_class=RedirectResponse,
+    status_code=303,
+)
+async def short_link(token: str, request: Request, runtime: RuntimeDep) -> Response:
+    """Opens the page a short link stands for; a forged, mistyped or expired link gets a
+    page that says so and what to do instead."""
+    opened = None
+    if len(token) <= 64:
+        opened = runtime.service.links.short_opened(token, runtime.content.clock.now())
+    if opened is not None and opened.expired:
+        return _expired(request)
+    target = None if opened is None else await runtime.bookings.short_target(opened)
+    if target is None:
+        return _pages(request).render("links/invalid.html", status_code=404, request=request)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get(
     "/c/{token}",
     summary="Continue a conversation (begun by a form) in the web chat",
     responses={303: {"description": "to the chat page, which opens the conversation"}},

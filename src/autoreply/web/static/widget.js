@@ -31,7 +31,10 @@
   var POSITION = script.getAttribute("data-position") === "left" ? "left" : "right";
   var COLOR = script.getAttribute("data-color") || "";
   if (!COLOR || !(window.CSS && CSS.supports && CSS.supports("color", COLOR))) COLOR = "#0b3d91";
-  var MAX_TEXT = 2000;
+  var MAX_TEXT = 2000; // characters (code points), as the chat API counts them
+  var COUNT_FROM = 1500; // the count shows from here on, and always once over the limit
+  // A phone or tablet (no Shift key to speak of) or a narrow window: no Shift+Enter hint.
+  var TOUCH = !!(window.matchMedia && matchMedia("(pointer: coarse), (max-width: 480px)").matches);
   var TIMEOUT_MS = 20000;
   var STORE_KEY = "autoreply:conversation:" + (FLOW || (LOCALE === "ja" ? "default" : "default-" + LOCALE));
   var VISITOR_KEY = "autoreply:visitor";
@@ -47,7 +50,10 @@
       close: "チャットを閉じる",
       input: "メッセージ",
       placeholder: "メッセージを入力（Shift+Enterで改行）",
+      placeholderTouch: "メッセージを入力",
       hint: "Enterで送信、Shift+Enterで改行",
+      hintTouch: "送信ボタンで送信",
+      count: function (n) { return n.toLocaleString("ja-JP") + " / " + MAX_TEXT.toLocaleString("ja-JP") + "文字"; },
       send: "送信",
       typing: "入力中…",
       bot: "自動応答：",
@@ -58,7 +64,10 @@
       expired: "会話の有効期限が切れたため、新しい会話を始めます。",
       refused: "この操作はお受けできませんでした。もう一度お選びいただくか、ご入力ください。",
       updated: "別の画面でのご回答を反映し、最新の状態に更新いたしました。",
-      tooLong: "メッセージは2000文字以内でお願いいたします。",
+      tooLong: function (n) {
+        return "メッセージは" + MAX_TEXT.toLocaleString("ja-JP") + "文字以内でお願いいたします（現在" +
+          n.toLocaleString("ja-JP") + "文字）。分けてお送りいただくか、短くしてください。";
+      },
       unavailable: "ただいまチャットをご利用いただけません。しばらくしてからお試しください。",
       tooMany: "ただいま混み合っております。恐れ入りますが、しばらくおいてからもう一度お試しください。",
       retry: "もう一度試す",
@@ -69,7 +78,10 @@
       close: "Close chat",
       input: "Message",
       placeholder: "Type a message",
+      placeholderTouch: "Type a message",
       hint: "Enter sends, Shift+Enter starts a new line",
+      hintTouch: "Tap the send button to send",
+      count: function (n) { return n.toLocaleString("en-US") + " / " + MAX_TEXT.toLocaleString("en-US") + " characters"; },
       send: "Send",
       typing: "Typing…",
       bot: "Assistant: ",
@@ -80,7 +92,10 @@
       expired: "This conversation has expired, so we are starting a new one.",
       refused: "That could not be accepted. Please choose again or type your answer.",
       updated: "This chat was answered in another window, so it has been brought up to date.",
-      tooLong: "Please keep messages under 2000 characters.",
+      tooLong: function (n) {
+        return "Please keep messages to " + MAX_TEXT.toLocaleString("en-US") + " characters (this one has " +
+          n.toLocaleString("en-US") + "). You can send it in parts.";
+      },
       unavailable: "The chat is not available right now. Please try again later.",
       tooMany: "We are receiving many chats right now. Please try again in a little while.",
       retry: "Try again",
@@ -159,8 +174,19 @@
     );
   }
 
+  // At most max UTF-16 units, cut between grapheme clusters (never half an emoji) where the
+  // browser has Intl.Segmenter, else between code points.
   function clip(value, max) {
-    return String(value || "").slice(0, max);
+    var text = String(value || "");
+    if (text.length <= max) return text;
+    var parts = window.Intl && Intl.Segmenter
+      ? Array.from(new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(text), function (s) {
+        return s.segment;
+      })
+      : Array.from(text);
+    var out = "";
+    for (var i = 0; i < parts.length && out.length + parts[i].length <= max; i++) out += parts[i];
+    return out;
   }
 
   function pageContext() {
@@ -249,6 +275,8 @@
     ".send{width:40px;height:40px;border:0;border-radius:10px;background:var(--c);color:#fff;",
     "  display:flex;align-items:center;justify-content:center}",
     ".send:disabled{opacity:.5;cursor:default}",
+    ".count{margin:0;padding:0 12px 8px;text-align:right;font-size:12px;color:#5f6b7a;background:#fff}",
+    ".count.over{color:#8a1c13;font-weight:700}",
     ".send svg{width:20px;height:20px;fill:currentColor}",
     "@media (max-width:480px){",
     "  .root{bottom:12px;" + POSITION + ":12px}",
@@ -316,15 +344,19 @@
     [el("i"), el("i"), el("i")]);
   ui.scroll = el("div", { class: "scroll" }, [ui.log, ui.typing]);
   ui.error = el("p", { class: "error", role: "alert", hidden: "" });
-  ui.input = el("textarea", { id: "ar-input", rows: "1", maxlength: String(MAX_TEXT), enterkeyhint: "send",
-    placeholder: T.placeholder, "aria-label": T.input, "aria-describedby": "ar-hint" });
+  // No maxlength: the browser would cut a long paste silently. The count and the limit show
+  // instead (from COUNT_FROM characters on), and a text over the limit is not sent.
+  ui.input = el("textarea", { id: "ar-input", rows: "1", enterkeyhint: "send",
+    placeholder: TOUCH ? T.placeholderTouch : T.placeholder, "aria-label": T.input,
+    "aria-describedby": "ar-hint ar-count" });
+  ui.count = el("p", { class: "count", id: "ar-count", "aria-live": "polite", hidden: "" });
   ui.send = el("button", { type: "submit", class: "send", "aria-label": T.send }, [icon(SEND_ICON)]);
   ui.form = el("form", { class: "composer" }, [
     el("label", { class: "sr", for: "ar-input", text: T.input }),
-    el("span", { class: "sr", id: "ar-hint", text: T.hint }), ui.input, ui.send]);
+    el("span", { class: "sr", id: "ar-hint", text: TOUCH ? T.hintTouch : T.hint }), ui.input, ui.send]);
   ui.panel = el("section", { id: "ar-panel", class: "panel", role: "dialog", "aria-label": T.title,
     hidden: "" }, [el("div", { class: "head" }, [el("h2", { text: T.title }), ui.close]),
-    ui.banner, ui.scroll, ui.error, ui.form]);
+    ui.banner, ui.scroll, ui.error, ui.form, ui.count]);
   ui.root = el("div", { class: "root", lang: LOCALE }, [ui.panel, ui.launcher]);
   ui.root.style.setProperty("--c", COLOR);
   shadow.appendChild(ui.root);
@@ -439,6 +471,7 @@
     ui.error.hidden = false;
   }
   function clearError() {
+    countError = false;
     ui.error.hidden = true;
     ui.error.textContent = "";
   }
@@ -446,7 +479,7 @@
   function busy(on) {
     state.busy = on;
     ui.typing.hidden = !on;
-    ui.send.disabled = on;
+    ui.send.disabled = on || chars(ui.input.value) > MAX_TEXT;
     ui.log.setAttribute("aria-busy", on ? "true" : "false");
     if (on) scrollDown();
   }
@@ -605,6 +638,7 @@
     if (isText) {
       ui.input.value = "";
       autosize();
+      showCount();
     }
     busy(true);
     var c = state.conversation;
@@ -625,13 +659,14 @@
       if (isText && !ui.input.value) {
         ui.input.value = typed; // never lose what the visitor typed
         autosize();
+        showCount();
       }
       if (error.status === 401 || error.status === 403 || error.status === 404) {
         resetConversation();
         ensureConversation();
         showError(T.expired);
-      } else if (error.status === 422 && isText && typed.length > MAX_TEXT) {
-        showError(T.tooLong);
+      } else if (error.status === 422 && isText && chars(typed) > MAX_TEXT) {
+        showError(T.tooLong(chars(typed)));
       } else if (!isText && (error.status === 400 || error.status === 409)) {
         // A tap on something no longer on offer (answered in another tab): catch up first.
         refresh().then(function (changed) { showError(changed ? T.updated : T.refused); });
@@ -652,7 +687,10 @@
   var composing = false;
   ui.input.addEventListener("compositionstart", function () { composing = true; });
   ui.input.addEventListener("compositionend", function () { composing = false; });
-  ui.input.addEventListener("input", autosize);
+  ui.input.addEventListener("input", function () {
+    autosize();
+    showCount();
+  });
   ui.input.addEventListener("keydown", function (event) {
     if (event.key !== "Enter" || event.shiftKey) return;
     // keyCode 229: the key went to the IME (Safari commits with an Enter after compositionend).
@@ -665,11 +703,33 @@
     submitText();
   });
 
+  var countError = false; // the error line shows the too-long message of showCount
+
   function submitText() {
     var text = ui.input.value.trim();
     if (!text || state.busy) return;
-    if (text.length > MAX_TEXT) return showError(T.tooLong);
+    if (chars(text) > MAX_TEXT) return showError(T.tooLong(chars(text)));
     send({ text: text }, null);
+  }
+
+  // Characters as the server counts them: code points (an emoji outside the BMP is one).
+  function chars(text) {
+    return Array.from(text).length;
+  }
+
+  function showCount() {
+    var n = chars(ui.input.value);
+    var over = n > MAX_TEXT;
+    ui.count.hidden = n < COUNT_FROM;
+    ui.count.textContent = T.count(n);
+    ui.count.classList.toggle("over", over);
+    ui.send.disabled = over || state.busy;
+    if (over) {
+      showError(T.tooLong(n));
+      countError = true;
+    } else if (countError) {
+      clearError();
+    }
   }
 
   function autosize() {
