@@ -15,6 +15,7 @@ drives it unchanged (``create_async_engine(..., async_creator=...)``).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -92,7 +93,28 @@ def connector(url: str, *, busy_timeout_ms: int = 30_000) -> Callable[[], Awaita
         connection = InlineConnection(
             partial(sqlite3.connect, *args, **kwargs), busy_timeout_ms=busy_timeout_ms
         )
-        await connection  # starts aiosqlite's worker thread and opens the file there
-        return connection
+        # aiosqlite starts its worker thread and opens the file there. A task cancelled
+        # meanwhile (shutdown cancels the background work) must not walk away from it: the
+        # thread would answer a loop that may be closed by then ("Event loop is closed") and
+        # the connection would never be closed. So the opening runs on, and is closed.
+        opening = asyncio.ensure_future(_open(connection))
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            await _close_once_open(opening)
+            raise
 
     return connect
+
+
+async def _open(connection: InlineConnection) -> InlineConnection:
+    return await connection
+
+
+async def _close_once_open(opening: asyncio.Future[InlineConnection]) -> None:
+    """Wait for an opening whose caller was cancelled, then close what it opened."""
+    try:
+        connection = await opening
+    except Exception:  # aiosqlite stopped the thread of a failed opening itself
+        return
+    await connection.close()
