@@ -93,10 +93,11 @@ def connector(url: str, *, busy_timeout_ms: int = 30_000) -> Callable[[], Awaita
         connection = InlineConnection(
             partial(sqlite3.connect, *args, **kwargs), busy_timeout_ms=busy_timeout_ms
         )
-        # aiosqlite starts its worker thread and opens the file there. A task cancelled
-        # meanwhile (shutdown cancels the background work) must not walk away from it: the
-        # thread would answer a loop that may be closed by then ("Event loop is closed") and
-        # the connection would never be closed. So the opening runs on, and is closed.
+        # A task cancelled while aiosqlite's thread opens the file (shutdown cancels the
+        # background work; on a loaded machine the opening is slow) must not walk away from
+        # it: nothing would wait for the thread, which then answers a loop that may be closed
+        # by then ("RuntimeError: Event loop is closed" in a later test). So the opening runs
+        # on, and what it opened is closed, before the cancellation goes on.
         opening = asyncio.ensure_future(_open(connection))
         try:
             return await asyncio.shield(opening)
@@ -108,7 +109,8 @@ def connector(url: str, *, busy_timeout_ms: int = 30_000) -> Callable[[], Awaita
 
 
 async def _open(connection: InlineConnection) -> InlineConnection:
-    return await connection
+    await connection  # starts aiosqlite's worker thread and opens the file there
+    return connection
 
 
 async def _close_once_open(opening: asyncio.Future[InlineConnection]) -> None:
