@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi_offline import FastAPIOffline
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from autoreply import __version__
@@ -24,6 +23,7 @@ from autoreply.logs import configure_logging
 from autoreply.service.runtime import Runtime
 from autoreply.store.db import upgrade
 from autoreply.web.auth import install_rep_auth
+from autoreply.web.docs import install_docs
 from autoreply.web.errors import install_error_handlers
 from autoreply.web.pages import Pages
 from autoreply.web.routes import (
@@ -52,15 +52,14 @@ GZIP_MINIMUM_BYTES = 1024
 
 def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> FastAPI:
     """Build the app; everything is opened in its lifespan, nothing at import time."""
-    # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package's copies
-    # (under /static-offline-docs), so the API docs work offline like the rest of the demo.
-    app = FastAPIOffline(
+    app = FastAPI(
         title="autoreply",
         version=__version__,
         lifespan=_lifespan(settings, clock, migrate),
-        favicon_url="/favicon.svg",
-        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
+        docs_url=None,  # install_docs: the docs pages from the service's own files
+        redoc_url=None,
     )
+    install_docs(app)
     origins = [o.strip() for o in settings.widget_origins.split(",") if o.strip()]
     app.add_middleware(
         CORSMiddleware,
