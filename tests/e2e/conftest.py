@@ -1,7 +1,9 @@
 """Browser fixtures: the real app on a loopback port, and Debian's Chromium driven by Playwright.
 
-Without Chromium or the ``playwright`` package these tests are skipped locally, but fail when
-``CI`` is set: CI must never skip the browser.
+Without Chromium or the ``playwright`` package these tests are skipped locally, each with
+its reason in pytest's ``-ra`` list and once more in a "browser tests skipped" section at the
+end of the run (with the install command), but fail when ``CI`` is set: CI must never skip
+the browser.
 """
 
 from __future__ import annotations
@@ -50,16 +52,31 @@ ARTIFACTS = ROOT / "test-artifacts"
 LOOPBACK = re.compile(r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/")
 
 
+INSTALL = "apt-get install chromium fonts-noto-cjk"
+_skipped: set[str] = set()  # why browser tests were skipped in this run (for the summary)
+
+
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"browser tests cannot run in CI: {reason}")
-    pytest.skip(reason, allow_module_level=True)
+    _skipped.add(reason)
+    pytest.skip(f"browser test not run: {reason}", allow_module_level=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say it at the end of the run, not only in the skip list: the browser tests did not
+    run here, and how to make them run."""
+    if _skipped:
+        terminalreporter.section("browser tests skipped", sep="=", yellow=True, bold=True)
+        for reason in sorted(_skipped):
+            terminalreporter.line(f"{reason}; to run them: {INSTALL}")
+        terminalreporter.line("(CI never skips them: .ci/run installs both and sets CI=1)")
 
 
 def require_playwright() -> None:
     """Call before importing Playwright in a test module: skip it locally, fail it in CI."""
     if importlib.util.find_spec("playwright") is None:
-        _unavailable("the playwright package is not installed")
+        _unavailable("the playwright package is not installed (pip install -e '.[test]')")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +86,7 @@ def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        _unavailable(f"no Chromium at {CHROMIUM} (set AUTOREPLY_TEST_CHROMIUM)")
+        _unavailable(f"no Chromium at {CHROMIUM} (or set AUTOREPLY_TEST_CHROMIUM)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

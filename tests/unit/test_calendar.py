@@ -12,6 +12,7 @@ from autoreply.domain.calendar import (
     Closure,
     Period,
     WeeklyHours,
+    describe_hours,
     format_date,
     format_when,
 )
@@ -307,3 +308,60 @@ def test_is_open_over_a_whole_year_in_half_hours_matches_238_business_days(
     start = at(2026, 1, 1)
     opened = sum(cal.is_open(start + timedelta(minutes=30 * i)) for i in range(365 * 48))
     assert opened == 238 * 16
+
+
+@pytest.mark.parametrize(
+    ("hours", "closures", "country", "ja", "en"),
+    [
+        (
+            HOURS,
+            CLOSURES,
+            "JP",
+            "平日 9:00〜12:00、13:00〜18:00（土日祝・年末年始・夏季休業を除く）",
+            "Weekdays 9:00–12:00, 13:00–18:00 (JST), except weekends, public holidays, "
+            "the year-end and New Year holidays and the summer holidays",
+        ),
+        (
+            "mon-fri 09:00-18:00; sat 10:00-15:00",
+            "",
+            None,
+            "平日 9:00〜18:00／土 10:00〜15:00（日曜を除く）",
+            "Weekdays 9:00–18:00; Sat 10:00–15:00 (JST), except Sun",
+        ),
+        (
+            "mon-sat 09:30-17:45",
+            "12-31..01-02",
+            "JP",
+            "月〜土 9:30〜17:45（日祝・年末年始を除く）",
+            "Mon–Sat 9:30–17:45 (JST), except Sun, public holidays and "
+            "the year-end and New Year holidays",
+        ),
+        (
+            "mon,wed,thu 09:00-17:00",
+            "2026-10-01..2026-10-02, 05-01",
+            "JP",
+            "月・水・木 9:00〜17:00（火曜・金〜日曜・祝日・当社休業日を除く）",
+            "Mon, Wed, Thu 9:00–17:00 (JST), except Tue, Fri–Sun, public holidays and "
+            "company holidays",
+        ),
+        ("mon-sun 10:00-20:00", "", None, "毎日 10:00〜20:00", "Every day 10:00–20:00 (JST)"),
+        ("", "", None, "休業中", "Closed"),
+    ],
+)
+def test_the_hours_read_as_configured(
+    hours: str, closures: str, country: str | None, ja: str, en: str
+) -> None:
+    """One wording of the opening hours for every page, from the settings: the lunch
+    break, several groups of days, the closed weekdays, holidays and closures by name."""
+    calendar = BusinessCalendar(
+        TOKYO, WeeklyHours.parse(hours), Closure.parse_many(closures), holidays_country=country
+    )
+    assert describe_hours(calendar, "ja") == ja
+    assert describe_hours(calendar, "en-US") == en
+
+
+def test_the_hours_name_a_zone_that_changes_over_the_year() -> None:
+    berlin = BusinessCalendar(ZoneInfo("Europe/Berlin"), WeeklyHours.parse(HOURS), (), None)
+    assert describe_hours(berlin, "en") == (
+        "Weekdays 9:00–12:00, 13:00–18:00 (CET/CEST), except weekends"
+    )

@@ -19,6 +19,7 @@ __all__ = [
     "Closure",
     "Period",
     "WeeklyHours",
+    "describe_hours",
     "format_date",
     "format_when",
 ]
@@ -268,6 +269,11 @@ class BusinessCalendar:
                 raise ConfigError(f"unknown holidays country {holidays_country!r}") from exc
         self._reasons: dict[date, str | None] = {}
 
+    @property
+    def has_public_holidays(self) -> bool:
+        """Whether a country's public holidays close the company (``holidays_country``)."""
+        return self._holidays is not None
+
     def with_hours(self, hours: WeeklyHours) -> BusinessCalendar:
         """The same calendar (zone, closures, holidays) open only during ``hours``, e.g. the
         company's hours intersected with one rep's shift (``WeeklyHours.intersection``)."""
@@ -376,3 +382,104 @@ def format_when(t: datetime, locale: str) -> str:
     if _is_ja(locale):
         return f"{format_date(t.date(), locale)} {clock}"
     return f"{format_date(t.date(), locale)}, {clock}"
+
+
+_WEEKDAYS = frozenset(range(5))
+_WEEKEND = frozenset({5, 6})
+_EVERY_DAY = frozenset(range(7))
+_NEW_YEAR = date(_LEAP_YEAR, 1, 1)
+_OBON = tuple(date(_LEAP_YEAR, 8, day) for day in range(13, 17))
+# A closure is dates only: what a reader calls it is read from when it falls (ja, en).
+_NEW_YEAR_BREAK = ("年末年始", "the year-end and New Year holidays")
+_SUMMER_BREAK = ("夏季休業", "the summer holidays")
+_COMPANY_HOLIDAYS = ("当社休業日", "company holidays")
+
+
+def _closure_name(closure: Closure) -> tuple[str, str]:
+    if closure.yearly and closure.covers(_NEW_YEAR):
+        return _NEW_YEAR_BREAK
+    if closure.yearly and any(closure.covers(d) for d in _OBON):
+        return _SUMMER_BREAK
+    return _COMPANY_HOLIDAYS
+
+
+def _days_label(days: frozenset[int], ja: bool, *, closed: bool = False) -> str:
+    """ja 「平日」「土日」「毎日」「月〜木」「月・水」; en "Weekdays", "Mon–Thu", "Mon, Wed".
+    ``closed`` days read as days of the week in ja: 「日曜」「火曜・金〜日曜」."""
+    if days == _WEEKDAYS:
+        return "平日" if ja else "Weekdays"
+    if days == _WEEKEND:
+        return "土日" if ja else "Weekends"
+    if days == _EVERY_DAY:
+        return "毎日" if ja else "Every day"
+    names = [f"{n}曜" if closed else n for n in _JA_WEEKDAYS] if ja else list(_EN_WEEKDAYS)
+    runs: list[list[int]] = []
+    for d in sorted(days):
+        if runs and runs[-1][-1] == d - 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    parts: list[str] = []
+    for run in runs:  # three days or more in a row are a range
+        if len(run) >= 3:
+            first = names[run[0]].removesuffix("曜")
+            parts.append(f"{first}{'〜' if ja else '–'}{names[run[-1]]}")
+        else:
+            parts.extend(names[d] for d in run)
+    return ("・" if ja else ", ").join(parts)
+
+
+def _clock(t: time) -> str:
+    return f"{t.hour}:{t.minute:02d}"
+
+
+def _zone_name(tz: ZoneInfo) -> str:
+    """The zone's abbreviation: "JST"; "CET/CEST" where it changes over the year."""
+    names = dict.fromkeys(datetime(2026, month, 15, 12, tzinfo=tz).tzname() for month in (1, 7))
+    return "/".join(name for name in names if name)
+
+
+def describe_hours(calendar: BusinessCalendar, locale: str) -> str:
+    """The opening hours as a page states them, from the calendar's own settings.
+
+    ja 「平日 9:00〜12:00、13:00〜18:00（土日祝・年末年始・夏季休業を除く）」; en "Weekdays
+    9:00–12:00, 13:00–18:00 (JST), except weekends, public holidays, the year-end and New
+    Year holidays and the summer holidays". Days with the same periods form one group
+    (groups separated by 「／」 / "; "); the exceptions are the weekdays that never open, the
+    public holidays (when a country is set) and the closures, named by when they fall (a
+    yearly one over 1 January: 年末年始; over 13-16 August: 夏季休業; else 当社休業日).
+    """
+    ja = _is_ja(locale)
+    groups: dict[tuple[Period, ...], set[int]] = {}
+    for day, periods in enumerate(calendar.hours.days):
+        if periods:
+            groups.setdefault(periods, set()).add(day)
+    if not groups:
+        return "休業中" if ja else "Closed"
+    dash, comma = ("〜", "、") if ja else ("–", ", ")
+    text = ("／" if ja else "; ").join(
+        f"{_days_label(frozenset(days), ja)} "
+        + comma.join(f"{_clock(p.start)}{dash}{_clock(p.end)}" for p in periods)
+        for periods, days in groups.items()
+    )
+    closed = _EVERY_DAY - set().union(*groups.values())
+    holidays = calendar.has_public_holidays
+    excepted: list[str] = []
+    if closed:
+        excepted.append(
+            _days_label(closed, ja, closed=True) if ja or closed != _WEEKEND else "weekends"
+        )
+    if holidays:
+        if ja and closed in (_WEEKEND, {6}):
+            excepted[-1] = f"{excepted[-1].removesuffix('曜')}祝"  # 「土日祝」「日祝」
+        else:
+            excepted.append("祝日" if ja else "public holidays")
+    names = dict.fromkeys(_closure_name(c) for c in calendar.closures)
+    excepted.extend(name[0] if ja else name[1] for name in names)
+    if ja:
+        return f"{text}（{'・'.join(excepted)}を除く）" if excepted else text
+    text = f"{text} ({_zone_name(calendar.tz)})"
+    if not excepted:
+        return text
+    listed = excepted[0] if len(excepted) == 1 else f"{', '.join(excepted[:-1])} and {excepted[-1]}"
+    return f"{text}, except {listed}"

@@ -15,6 +15,7 @@ drives it unchanged (``create_async_engine(..., async_creator=...)``).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -92,7 +93,30 @@ def connector(url: str, *, busy_timeout_ms: int = 30_000) -> Callable[[], Awaita
         connection = InlineConnection(
             partial(sqlite3.connect, *args, **kwargs), busy_timeout_ms=busy_timeout_ms
         )
-        await connection  # starts aiosqlite's worker thread and opens the file there
-        return connection
+        # A task cancelled while aiosqlite's thread opens the file (shutdown cancels the
+        # background work; on a loaded machine the opening is slow) must not walk away from
+        # it: nothing would wait for the thread, which then answers a loop that may be closed
+        # by then ("RuntimeError: Event loop is closed" in a later test). So the opening runs
+        # on, and what it opened is closed, before the cancellation goes on.
+        opening = asyncio.ensure_future(_open(connection))
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            await _close_once_open(opening)
+            raise
 
     return connect
+
+
+async def _open(connection: InlineConnection) -> InlineConnection:
+    await connection  # starts aiosqlite's worker thread and opens the file there
+    return connection
+
+
+async def _close_once_open(opening: asyncio.Future[InlineConnection]) -> None:
+    """Wait for an opening whose caller was cancelled, then close what it opened."""
+    try:
+        connection = await opening
+    except Exception:  # aiosqlite stopped the thread of a failed opening itself
+        return
+    await connection.close()

@@ -7,19 +7,23 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from autoreply import __version__
-from autoreply.bootstrap import open_runtime, resolve_secret
+from autoreply.bootstrap import build_calendar, open_runtime, resolve_secret
 from autoreply.clock import Clock
 from autoreply.config import Settings
+from autoreply.domain.calendar import describe_hours
 from autoreply.logs import configure_logging
 from autoreply.service.runtime import Runtime
 from autoreply.store.db import upgrade
 from autoreply.web.auth import install_rep_auth
+from autoreply.web.docs import install_docs
 from autoreply.web.errors import install_error_handlers
 from autoreply.web.pages import Pages
 from autoreply.web.routes import (
@@ -43,12 +47,19 @@ __all__ = ["create_app", "serve"]
 
 log = logging.getLogger(__name__)
 
+GZIP_MINIMUM_BYTES = 1024
+
 
 def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> FastAPI:
     """Build the app; everything is opened in its lifespan, nothing at import time."""
     app = FastAPI(
-        title="autoreply", version=__version__, lifespan=_lifespan(settings, clock, migrate)
+        title="autoreply",
+        version=__version__,
+        lifespan=_lifespan(settings, clock, migrate),
+        docs_url=None,  # install_docs: the docs pages from the service's own files
+        redoc_url=None,
     )
+    install_docs(app)
     origins = [o.strip() for o in settings.widget_origins.split(",") if o.strip()]
     app.add_middleware(
         CORSMiddleware,
@@ -56,6 +67,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
+    )
+    # Text answers (pages, widget.js, JSON) compressed when the client asks; below about
+    # a packet it is not worth it, nor for images that are compressed already. Server-sent
+    # events are never compressed (text/event-stream is excluded by default); the
+    # streamed CSV export still streams, chunk by chunk.
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=GZIP_MINIMUM_BYTES,
+        compresslevel=6,
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/x-icon"),  # PNG inside
     )
     install_error_handlers(app)
     install_rep_auth(app, settings, resolve_secret(settings))
@@ -79,7 +100,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate: bool 
     app.state.pages = Pages(
         settings.path("templates_dir"),
         settings.tz,
-        {"sla_first_contact_minutes": settings.sla_first_contact_minutes},
+        {
+            "sla_first_contact_minutes": settings.sla_first_contact_minutes,
+            "opening_hours": partial(describe_hours, build_calendar(settings)),
+        },
     )
     app.state.pages.check()
     return app

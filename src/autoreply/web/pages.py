@@ -27,8 +27,9 @@ class Pages:
     def __init__(
         self, templates_dir: Path, tz: ZoneInfo, values: Mapping[str, Any] | None = None
     ) -> None:
-        """``values``: what every page may show, e.g. ``sla_first_contact_minutes`` (the
-        demo site says what the service promises from the settings, never a stale number)."""
+        """``values``: what every page may show, e.g. ``sla_first_contact_minutes`` and
+        ``opening_hours(locale)`` (the demo site says what the service promises and when
+        it is open from the settings, never a stale number)."""
         self.dir = templates_dir
         self.env = SandboxedEnvironment(
             loader=FileSystemLoader(str(templates_dir)),

@@ -22,7 +22,11 @@ from autoreply.web.pages import Pages
 __all__ = ["WIDGET", "router"]
 
 router = APIRouter(tags=["site"])
-WIDGET = Path(__file__).resolve().parents[1] / "static" / "widget.js"
+STATIC = Path(__file__).resolve().parents[1] / "static"
+WIDGET = STATIC / "widget.js"
+FAVICON_ICO = STATIC / "favicon.ico"  # favicon.svg rasterized by tools/make_favicon.py
+FAVICON_SVG = STATIC / "favicon.svg"
+_ICON_CACHE = {"Cache-Control": "public, max-age=86400"}
 _PAGES = {"/": "index", "/pricing": "pricing"}
 _DOCUMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _RELATED = 3
@@ -158,6 +162,18 @@ async def widget() -> FileResponse:
         media_type="text/javascript; charset=utf-8",
         headers={"Cache-Control": "public, max-age=300"},
     )
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon_ico() -> FileResponse:
+    """The product icon for clients that ask for /favicon.ico (pages link the SVG)."""
+    return FileResponse(FAVICON_ICO, media_type="image/x-icon", headers=_ICON_CACHE)
+
+
+@router.get("/favicon.svg", include_in_schema=False)
+async def favicon_svg() -> FileResponse:
+    """The product icon that every page links (``<link rel="icon">``)."""
+    return FileResponse(FAVICON_SVG, media_type="image/svg+xml", headers=_ICON_CACHE)
 
 
 @router.get(
