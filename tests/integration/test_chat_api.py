@@ -229,12 +229,12 @@ async def test_a_lead_cancels_from_the_link_and_the_slot_is_free_again(
         await client.post(url, json={"text": text}, headers=auth)
     done = (await client.post(url, json={"text": "taro@example.com"}, headers=auth)).json()
     confirmation = done["replies"][0]["text"]
-    link = confirmation.split("キャンセルできます：", 1)[1].strip()
+    link = confirmation.split("キャンセルいただけます：", 1)[1].strip()
     assert link.startswith(f"http://127.0.0.1:8000/bookings/{cid}/cancel?s=")
     path = link.removeprefix("http://127.0.0.1:8000")
 
     page = await client.get(path)
-    assert page.status_code == 200 and "11月24日(火) 10:00からの打ち合わせをキャンセルしますか" in (
+    assert page.status_code == 200 and "11月24日(火) 10:00からのお打ち合わせをキャンセルしますか" in (
         page.text
     )
     assert (await client.get(path.split("?")[0] + "?s=forged")).status_code == 404
@@ -242,7 +242,7 @@ async def test_a_lead_cancels_from_the_link_and_the_slot_is_free_again(
     cancelled = await client.post(path.split("?")[0], data={"s": signature})
     assert cancelled.status_code == 200 and "キャンセルいたしました" in cancelled.text
     again = await client.post(path.split("?")[0], data={"s": signature})
-    assert "キャンセルできる打ち合わせはありません" in again.text
+    assert "キャンセルいただけるお打ち合わせはございません" in again.text
 
     record = await app.state.runtime.service.handoff_record(cid)
     assert record["booking"] is None and "booking_cancelled" in record["tags"]

@@ -163,7 +163,7 @@ async def test_a_follow_then_taps_and_text_end_in_a_booking_and_a_handoff(
     await say(client, app, stub, events.postback("U1", tap(offer, "11月24日(火) 10:00"), "r4"))
     for token, text in (("r5", "山田太郎"), ("r6", "株式会社サンプル"), ("r7", "taro@example.com")):
         await say(client, app, stub, events.text("U1", text, token))
-    assert any("11月24日(火) 10:00からの打ち合わせを承りました" in t for t in stub.texts("U1"))
+    assert any("11月24日(火) 10:00からのお打ち合わせを承りました" in t for t in stub.texts("U1"))
     assert stub.calls("/v2/bot/message/push") == []  # every answer went by reply token
     assert len(stub.calls("/v2/bot/message/reply")) == 7
     async with app.state.runtime.sessions() as session:
