@@ -127,7 +127,8 @@ async def test_a_form_gets_a_reply_that_is_about_the_request(
     assert b"=?utf-8?" in raw_head.lower() and max(raw_head) < 128  # RFC 2047, 7-bit headers
     message = received.message
     assert (
-        message["Subject"] == "【サンプル株式会社】資料のご請求ありがとうございます（サービス概要資料）"
+        message["Subject"]
+        == "【サンプル株式会社】資料のご請求ありがとうございます（サービス概要資料）"
     )
     assert message["From"].addresses[0].display_name == "サンプル株式会社 営業部"
     assert str(message["To"]) == "山田太郎 <taro@example.com>"

@@ -199,7 +199,9 @@ async def test_an_english_invite_says_how_the_link_will_come(
     await deliver(app)
     lead_copy = _to(smtp, "jane@example.com", "is confirmed")
     text = body(lead_copy.message)
-    found = re.search(r"^How to join: (.+) will email you the link to the online meeting", text, re.M)
+    found = re.search(
+        r"^How to join: (.+) will email you the link to the online meeting", text, re.M
+    )
     assert found, text
     assert "will email you the link to the online meeting before it starts." in _description(
         lead_copy

@@ -132,11 +132,21 @@ def _record(**changes: object) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("changes", "locale", "parts"),
     [
-        ({}, "ja", ["サンプル株式会社 営業部でございます。", "お問い合わせいただき、ありがとうございました。"]),
+        (
+            {},
+            "ja",
+            [
+                "サンプル株式会社 営業部でございます。",
+                "お問い合わせいただき、ありがとうございました。",
+            ],
+        ),
         (
             {"lead": {"name": "山田", "company": "株式会社A"}, "asked_for": "料金資料"},
             "ja",
-            ["株式会社A 山田様、サンプル株式会社", "料金資料をご請求いただき、ありがとうございました。"],
+            [
+                "株式会社A 山田様、サンプル株式会社",
+                "料金資料をご請求いただき、ありがとうございました。",
+            ],
         ),
         (
             {"channel": "line", "lead": {"display_name": "たろう"}},
@@ -162,7 +172,11 @@ def _record(**changes: object) -> dict[str, object]:
         (
             {"lead": {"name": "Jane"}, "challenge": "slow replies"},
             "en",
-            ["Hello Jane, this is the sales team at Sample Inc.", "Thank you for getting in touch.", "You mentioned “slow replies”"],
+            [
+                "Hello Jane, this is the sales team at Sample Inc.",
+                "Thank you for getting in touch.",
+                "You mentioned “slow replies”",
+            ],
         ),
         ({"asked_for": "the pricing sheet"}, "en", ["Thank you for requesting the pricing sheet."]),
     ],
@@ -203,7 +217,10 @@ def test_first_line_uses_what_is_known(
             {"source": {"form_kind": "document_request", "form_title": "資料請求"}},
             "鈴木",
             "ja",
-            ["サンプル株式会社の鈴木でございます。", "資料をご請求いただき、ありがとうございました。"],
+            [
+                "サンプル株式会社の鈴木でございます。",
+                "資料をご請求いただき、ありがとうございました。",
+            ],
             ["資料請求いただき"],
         ),
         (  # a long challenge is named by its topic, not quoted at length

@@ -47,9 +47,7 @@ def shipped() -> list[Path]:
     return [p for p in files if p.relative_to(ROOT).as_posix() not in LEADS_WORDS]
 
 
-def offences(
-    path: Path, rules: list[tuple[re.Pattern[str], str]], root: Path = ROOT
-) -> list[str]:
+def offences(path: Path, rules: list[tuple[re.Pattern[str], str]], root: Path = ROOT) -> list[str]:
     """``file:line: 「found」 -> preferred`` for each forbidden variant in the file."""
     found = []
     python = path.suffix == ".py"

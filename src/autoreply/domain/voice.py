@@ -14,9 +14,20 @@ from autoreply.domain.timing import BUCKET_LABELS, Timing, TimingBucket
 
 __all__ = ["chose", "family_name", "timing_as_said", "timing_in_words"]
 
-_MONTHS_EN = (
-    "January February March April May June July August September October November December"
-).split()
+_MONTHS_EN = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 _VAGUE = (TimingBucket.UNKNOWN, TimingBucket.UNDECIDED)
 
 
@@ -92,7 +103,11 @@ def timing_in_words(timing: Timing, locale: str, today: date) -> str | None:
                 return f"{month}{start.day}日ごろ" if ja else f"around {month} {start.day}"
             part = None if whole else _part_of_month(start, end)
             if part:
-                return f"{month}{part[0]}ごろ" if ja else (f"{part[1]}-{month}" if part[1] == "mid" else f"{part[1]} {month}")
+                return (
+                    f"{month}{part[0]}ごろ"
+                    if ja
+                    else (f"{part[1]}-{month}" if part[1] == "mid" else f"{part[1]} {month}")
+                )
             return f"{month}ごろ" if ja else f"around {month}"
         if whole:
             first = _month(start, today, ja)

@@ -56,9 +56,7 @@ def render_first_line(
     )
 
 
-def refresh_first_line(
-    content: Content, row: HandoffRow, owner: str | None, now: datetime
-) -> None:
+def refresh_first_line(content: Content, row: HandoffRow, owner: str | None, now: datetime) -> None:
     """Write the row's first line again, in the name of its (new) owner."""
     record = dict(row.record or {})
     locale = str(record.get("first_line_locale") or "ja")
