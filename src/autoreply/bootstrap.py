@@ -154,7 +154,7 @@ def check_operator_files(settings: Settings, paths: list[Path]) -> list[Checked]
     """``autoreply flow check``: each file (or folder of files) by its kind, against each
     other and, for a kind none of them is, against the configured files."""
     templates = settings.path("templates_dir")
-    renderer = MailRenderer(templates, parse_sender(settings.mail_from))
+    renderer = MailRenderer(templates, parse_sender(settings.mail_from), settings.company)
     return check_files(
         paths, templates_dir=templates, template=renderer.has, context=configured_files(settings)
     )
@@ -206,7 +206,7 @@ def build_content(settings: Settings, clock: Clock | None = None) -> Content:
         calendar=build_calendar(settings),
         vocabulary=vocabulary,
         library=library,
-        texts=Texts(settings.path("templates_dir")),
+        texts=Texts(settings.path("templates_dir"), settings.company),
         rules=slot_rules(settings),
         clock=clock or SystemClock(),
         secret=resolve_secret(settings),
@@ -225,7 +225,9 @@ def build_content(settings: Settings, clock: Clock | None = None) -> Content:
 
 def mail_renderer(settings: Settings) -> MailRenderer:
     """The email templates, compiled now (a broken one stops the start)."""
-    renderer = MailRenderer(settings.path("templates_dir"), parse_sender(settings.mail_from))
+    renderer = MailRenderer(
+        settings.path("templates_dir"), parse_sender(settings.mail_from), settings.company
+    )
     renderer.check()
     return renderer
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from autoreply.domain.company import Company
 from autoreply.errors import ConfigError
 
 __all__ = ["Settings", "project_path"]
@@ -127,6 +128,22 @@ class Settings(BaseSettings):
     )
     link_days: int = Field(
         14, ge=1, description="How long links in emails (continue the chat, book) stay valid."
+    )
+    company_name: str = Field(
+        "サンプル株式会社",
+        description="The company, as Japanese emails and the rep's first line name it.",
+    )
+    company_name_en: str = Field(
+        "Sample Inc.", description="The company's name in English emails and first lines."
+    )
+    company_address: str | None = Field(
+        None, description="Postal address in email signatures (unset: left out)."
+    )
+    company_phone: str | None = Field(
+        None, description="Phone number in email signatures (unset: left out)."
+    )
+    company_url: str | None = Field(
+        "https://example.com/", description="Web site in email signatures (empty: left out)."
     )
     mail_from: str = Field(
         "サンプル株式会社 営業部 <sales@example.com>", description="From of every email."
@@ -269,3 +286,14 @@ class Settings(BaseSettings):
         if not isinstance(value, Path):
             raise ConfigError(f"setting {name!r} is not a path")
         return project_path(value)
+
+    @property
+    def company(self) -> Company:
+        """The sender company of signatures and first lines (blank values left out)."""
+        return Company(
+            name=self.company_name.strip() or "サンプル株式会社",
+            name_en=self.company_name_en.strip() or self.company_name.strip(),
+            address=(self.company_address or "").strip() or None,
+            phone=(self.company_phone or "").strip() or None,
+            url=(self.company_url or "").strip() or None,
+        )

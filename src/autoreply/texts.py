@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
+from autoreply.domain.company import Company
 from autoreply.errors import ConfigError
 from autoreply.flows.templating import compile_all, make_environment
 
@@ -17,9 +18,11 @@ __all__ = ["Texts"]
 class Texts:
     """Renders ``templates/<name>.<locale>.j2`` (falling back to ``ja``)."""
 
-    def __init__(self, templates_dir: Path) -> None:
+    def __init__(self, templates_dir: Path, company: Company | None = None) -> None:
         self.dir = templates_dir
+        self.company = company or Company()
         self.env: SandboxedEnvironment = make_environment(templates_dir)
+        self.env.globals["company"] = self.company
 
     def check(self) -> None:
         """Compile every template now, so a broken one stops the start, not a conversation."""

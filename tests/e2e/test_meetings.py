@@ -95,7 +95,7 @@ def test_the_lead_moves_the_meeting_on_a_phone_and_the_rep_marks_it_held(
 
     page.set_viewport_size(PHONE)  # type: ignore[arg-type]
     page.goto(link)
-    expect(page.get_by_role("heading", name="打ち合わせの日時の変更")).to_be_visible()
+    expect(page.get_by_role("heading", name="お打ち合わせの日時の変更")).to_be_visible()
     expect(page.locator("p.note")).to_contain_text("現在のご予約：11月24日(火) 10:00〜")
     _fits(page)
     screenshot(page, "meeting-reschedule-phone.png")

@@ -47,7 +47,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
 def _fill_form(page: Page, base: str) -> None:
     page.goto(f"{base}/forms/document-request")
     page.get_by_label("ご希望の資料").select_option("case-book")
-    page.get_by_label("会社名").fill("株式会社サンプル")
+    page.get_by_label("貴社名").fill("株式会社サンプル")
     page.get_by_label("お名前").fill("山田太郎")
     page.get_by_label("メールアドレス").fill("taro@example.com")
     page.get_by_label("電話番号").fill("090-1234-5678")

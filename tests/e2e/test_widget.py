@@ -135,7 +135,7 @@ def test_a_visitor_books_a_meeting_on_saturday_night_and_finds_it_after_a_reload
     expect(widget.get_by_role("log")).to_contain_text("お名前")
     expect(picker.get_by_role("button").first).to_be_disabled()
     _type_and_send(widget, "山田太郎")
-    expect(widget.locator(".row.out").last).to_contain_text("会社名")
+    expect(widget.locator(".row.out").last).to_contain_text("貴社名")
     _type_and_send(widget, "株式会社サンプル")
     expect(widget.locator(".row.out").last).to_contain_text("メールアドレス")
     _type_and_send(widget, "taro@example.com")
@@ -308,7 +308,7 @@ def test_a_form_then_continue_in_the_chat_without_being_asked_again(site: str, p
     secret in the address bar is gone."""
     page.goto(f"{site}/forms/document-request")
     page.get_by_label("ご希望の資料").select_option("service-overview")
-    page.get_by_label("会社名").fill("株式会社サンプル")
+    page.get_by_label("貴社名").fill("株式会社サンプル")
     page.get_by_label("お名前").fill("山田太郎")
     page.get_by_label("メールアドレス").fill("taro@example")
     page.get_by_label("ご導入の時期").select_option("within_3_months")
@@ -317,7 +317,7 @@ def test_a_form_then_continue_in_the_chat_without_being_asked_again(site: str, p
     page.get_by_role("button", name="送信する").click()
     expect(page.get_by_role("alert")).to_contain_text("入力内容をご確認ください")
     expect(page.locator("#e-email")).to_contain_text("メールアドレスの形式")
-    expect(page.get_by_label("会社名")).to_have_value("株式会社サンプル")  # nothing retyped
+    expect(page.get_by_label("貴社名")).to_have_value("株式会社サンプル")  # nothing retyped
     page.get_by_label("メールアドレス").fill("taro@example.com")
     page.get_by_role("button", name="送信する").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("資料請求を受け付けました")
@@ -418,7 +418,7 @@ def test_a_tapped_slot_is_held_for_the_lead_not_booked(
     for answer in ("山田太郎", "株式会社サンプル", "taro@example.com"):
         _type_and_send(widget, answer)
     expect(widget.get_by_role("log")).to_contain_text(
-        "11月24日(火) 10:00からの打ち合わせを承りました"
+        "11月24日(火) 10:00からのお打ち合わせを承りました"
     )
 
 

@@ -271,15 +271,16 @@ async def test_a_lead_cancels_from_the_link_and_the_slot_is_free_again(
     path = link.removeprefix("http://127.0.0.1:8000")
 
     page = await client.get(path)
-    assert page.status_code == 200 and "11月24日(火) 10:00からの打ち合わせをキャンセルしますか" in (
-        page.text
+    assert (
+        page.status_code == 200
+        and "11月24日(火) 10:00からのお打ち合わせをキャンセルしてよろしいですか" in (page.text)
     )
     assert (await client.get(path.split("?")[0] + "?s=forged")).status_code == 404
     signature = path.split("s=", 1)[1]
     cancelled = await client.post(path.split("?")[0], data={"s": signature})
     assert cancelled.status_code == 200 and "キャンセルいたしました" in cancelled.text
     again = await client.post(path.split("?")[0], data={"s": signature})
-    assert "キャンセルできる打ち合わせはありません" in again.text
+    assert "キャンセルいただけるお打ち合わせはございません" in again.text
 
     record = await app.state.runtime.service.handoff_record(cid)
     assert record["booking"] is None and "booking_cancelled" in record["tags"]

@@ -127,7 +127,8 @@ async def test_a_form_gets_a_reply_that_is_about_the_request(
     assert b"=?utf-8?" in raw_head.lower() and max(raw_head) < 128  # RFC 2047, 7-bit headers
     message = received.message
     assert (
-        message["Subject"] == "【サンプル株式会社】資料請求ありがとうございます（サービス概要資料）"
+        message["Subject"]
+        == "【サンプル株式会社】資料のご請求ありがとうございます（サービス概要資料）"
     )
     assert message["From"].addresses[0].display_name == "サンプル株式会社 営業部"
     assert str(message["To"]) == "山田太郎 <taro@example.com>"
@@ -184,13 +185,14 @@ async def test_the_links_in_the_reply_work_against_the_app(
     assert emailed and all(title in text for title in emailed)
     assert [r["kind"] for r in replies[2:]] == ["text", "slots"]
     assert replies[2]["text"].startswith(
-        "資料請求ありがとうございました。こちらで続けてご案内いたします。"
+        "資料をご請求いただき、ありがとうございました。こちらで続けてご案内いたします。"
     )
     assert "お伺い" not in replies[2]["text"]  # timing and challenge came with the form
     assert "担当者より11月24日(火) 9:00以降にご連絡いたします" in replies[2]["text"]
     record = await app.state.runtime.service.handoff_record(conversation_id)
     assert record["channel"] == "form" and record["cases_clicked"]
-    assert record["first_line"].startswith("株式会社サンプル 山田太郎様、サービス概要資料のご請求")
+    assert record["first_line"].startswith("株式会社サンプル 山田太郎様、サンプル株式会社の")
+    assert "サービス概要資料をご請求いただき、ありがとうございました。" in record["first_line"]
     page = await client.get(path_of(text, "book/"))
     assert page.status_code == 200 and "11月24日(火)" in page.text
     slot = re.search(r'name="slot" value="([^"]+)"', page.text)
@@ -478,7 +480,7 @@ async def test_a_booking_sends_invites_and_a_cancel_withdraws_them(
     lead_copy = to["taro@example.com"]
     assert (
         lead_copy.message["Subject"]
-        == "【サンプル株式会社】11月24日(火) 10:00からの打ち合わせを承りました"
+        == "【サンプル株式会社】11月24日(火) 10:00からのお打ち合わせを承りました"
     )
     calendar = invite(lead_copy)
     assert calendar["METHOD"] == "REQUEST"
@@ -517,15 +519,15 @@ async def test_the_pre_meeting_email_goes_the_business_day_before(
     built from what the lead said; the handoff shows when it went."""
     cid, _ = await _book_in_chat(client, day_index=1)  # 11/25 (Wed)
     await deliver(app)
-    assert not smtp.recorder.by_subject("打ち合わせに向けて")
+    assert not smtp.recorder.by_subject("お打ち合わせに向けて")
     record = await app.state.runtime.service.handoff_record(cid)
     assert record["pre_meeting"]["scheduled_at"] == "2026-11-24T17:00:00+09:00"
     clock.set(tokyo(2026, 11, 24, 16, 59))
     await deliver(app)
-    assert not smtp.recorder.by_subject("打ち合わせに向けて")
+    assert not smtp.recorder.by_subject("お打ち合わせに向けて")
     clock.set(tokyo(2026, 11, 24, 17, 0))
     await deliver(app)
-    [pre] = smtp.recorder.by_subject("打ち合わせに向けて")
+    [pre] = smtp.recorder.by_subject("お打ち合わせに向けて")
     text = body(pre.message)
     assert pre.rcpt_tos == ["taro@example.com"]
     assert "お客様の言葉：「夜間の問い合わせ対応が遅れています」" in text
@@ -551,7 +553,7 @@ async def test_a_meeting_booked_for_the_next_morning_gets_its_note_right_away(
     already ended, so the pre-meeting email goes now."""
     await _book_in_chat(client, day_index=0)
     await deliver(app)
-    assert smtp.recorder.by_subject("打ち合わせに向けて")
+    assert smtp.recorder.by_subject("お打ち合わせに向けて")
 
 
 async def test_without_an_smtp_server_mail_is_written_to_a_folder(
@@ -573,7 +575,7 @@ async def test_without_an_smtp_server_mail_is_written_to_a_folder(
     from email import message_from_bytes, policy
 
     message = message_from_bytes(file.read_bytes(), policy=policy.default)
-    assert "資料請求ありがとうございます" in str(message["Subject"])
+    assert "資料のご請求ありがとうございます" in str(message["Subject"])
 
 
 async def test_the_worker_inside_serve_delivers_within_seconds(

@@ -169,7 +169,7 @@ async def test_a_follow_then_taps_and_text_end_in_a_booking_and_a_handoff(
     )
     assert booked["type"] == "flex" and booked["contents"]["type"] == "bubble"
     said = booked["contents"]["body"]["contents"][0]["text"]
-    assert said.splitlines()[0].endswith("11月24日(火) 10:00からの打ち合わせを承りました。")
+    assert said.splitlines()[0].endswith("11月24日(火) 10:00からのお打ち合わせを承りました。")
     assert "taro@example.com" in said.splitlines()[1] and "http" not in said
     [button] = booked["contents"]["footer"]["contents"]
     assert button["action"]["label"] == "予約をキャンセルする"

@@ -264,7 +264,7 @@ async def test_bad_links_get_a_human_page(
     clock.set(tokyo(2026, 11, 22, 9, 0))
     await app.state.runtime.bookings.cancel_booking(cid)
     gone = await client.get(path)
-    assert "変更できる打ち合わせのご予約がございません" in gone.text
+    assert "変更できるお打ち合わせのご予約がございません" in gone.text
 
 
 async def _book_as(client: httpx.AsyncClient, email: str, day_index: int = 0) -> str:
@@ -450,7 +450,7 @@ async def test_the_reminder_goes_once_at_eight_on_the_day(
     await _run_timers(app)
     assert [t.status for t in await _timers(app)] == ["done"]
     await deliver(app)
-    [reminder] = smtp.recorder.by_subject("本日10:00からの打ち合わせのご案内")
+    [reminder] = smtp.recorder.by_subject("本日10:00からのお打ち合わせのご案内")
     assert reminder.rcpt_tos == [LEAD]
     text = body(reminder.message)
     assert "日時：11月24日(火) 10:00〜（30分）" in text
@@ -481,11 +481,11 @@ async def test_no_reminder_after_a_cancel_and_it_moves_with_the_meeting(
     clock.set(tokyo(2026, 11, 24, 8, 0))
     await _run_timers(app)
     await deliver(app)
-    assert not smtp.recorder.by_subject("からの打ち合わせのご案内")
+    assert not smtp.recorder.by_subject("からのお打ち合わせのご案内")
     clock.set(tokyo(2026, 11, 25, 8, 0))
     await _run_timers(app)
     await deliver(app)
-    [reminder] = smtp.recorder.by_subject("からの打ち合わせのご案内")
+    [reminder] = smtp.recorder.by_subject("からのお打ち合わせのご案内")
     assert f"日時：11月25日(水) {_start(wednesday):%-H:%M}〜" in body(reminder.message)
 
     clock.set(tokyo(2026, 11, 25, 8, 1))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from autoreply.domain.leads import clean_company, clean_email, clean_name, clean_phone
 from autoreply.domain.scoring import Signals, score_lead
+from autoreply.domain.timing import TimingBucket, parse_timing, timing_from_bucket
 from autoreply.service.content import Content
+from autoreply.service.first_line import render_first_line
+from tests.conftest import tokyo
 
 
 @pytest.mark.parametrize(
@@ -127,16 +132,26 @@ def _record(**changes: object) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("changes", "locale", "parts"),
     [
-        ({}, "ja", ["お問い合わせいただきありがとうございました。"]),
+        (
+            {},
+            "ja",
+            [
+                "サンプル株式会社 営業部でございます。",
+                "お問い合わせいただき、ありがとうございました。",
+            ],
+        ),
         (
             {"lead": {"name": "山田", "company": "株式会社A"}, "asked_for": "料金資料"},
             "ja",
-            ["株式会社A 山田様、", "料金資料のご請求ありがとうございました。"],
+            [
+                "株式会社A 山田様、サンプル株式会社",
+                "料金資料をご請求いただき、ありがとうございました。",
+            ],
         ),
         (
             {"channel": "line", "lead": {"display_name": "たろう"}},
             "ja",
-            ["たろう様、", "LINEでのお問い合わせ"],
+            ["たろう様、", "LINEでお問い合わせいただき"],
         ),
         (
             {
@@ -149,15 +164,19 @@ def _record(**changes: object) -> dict[str, object]:
         (
             {
                 "booking": {"start_text": "11月24日(火) 10:00"},
-                "timing": {"bucket": "within_1_month", "text": "来月中旬"},
+                "timing": parse_timing("来月中旬くらい", date(2026, 11, 21)).to_dict(),
             },
             "ja",
-            ["11月24日(火) 10:00のお打ち合わせ", "ご導入時期は「来月中旬」"],
+            ["11月24日(火) 10:00のお打ち合わせ", "ご導入は12月中旬ごろをお考え"],
         ),
         (
             {"lead": {"name": "Jane"}, "challenge": "slow replies"},
             "en",
-            ["Hello Jane, thank you for getting in touch.", 'You mentioned "slow replies"'],
+            [
+                "Hello Jane, this is the sales team at Sample Inc.",
+                "Thank you for getting in touch.",
+                "You mentioned “slow replies”",
+            ],
         ),
         ({"asked_for": "the pricing sheet"}, "en", ["Thank you for requesting the pricing sheet."]),
     ],
@@ -166,6 +185,88 @@ def test_first_line_uses_what_is_known(
     content: Content, changes: dict[str, object], locale: str, parts: list[str]
 ) -> None:
     """The rep's opening line reflects the document, case study, challenge and booking."""
-    line = content.texts.render("handoff/first_line", locale, r=_record(**changes))
+    line = render_first_line(content, _record(**changes), locale, None, tokyo(2026, 11, 21, 23))
     for part in parts:
         assert part in line
+    for casual in ("くらい", "ご連絡しました", "請求ありがとう"):
+        assert casual not in line
+
+
+@pytest.mark.parametrize(
+    ("changes", "owner", "locale", "parts", "absent"),
+    [
+        (  # a form lead with a chosen timing: the owner introduces themselves, the label stays
+            {
+                "lead": {"name": "山田太郎", "company": "株式会社サンプル"},
+                "source": {"form_kind": "document_request", "document": "料金表"},
+                "asked_for": "料金表",
+                "timing": timing_from_bucket(
+                    TimingBucket.WITHIN_3_MONTHS, date(2026, 12, 1), "3か月以内"
+                ).to_dict(),
+            },
+            "佐藤 花子",
+            "ja",
+            [
+                "株式会社サンプル 山田太郎様、サンプル株式会社の佐藤でございます。",
+                "料金表をご請求いただき、ありがとうございました。",
+                "ご導入は3か月以内をお考えとのことですので",
+            ],
+            ["花子", "2027年", "〜"],
+        ),
+        (  # a form without a document: 資料をご請求いただき, never 資料請求いただき
+            {"source": {"form_kind": "document_request", "form_title": "資料請求"}},
+            "鈴木",
+            "ja",
+            [
+                "サンプル株式会社の鈴木でございます。",
+                "資料をご請求いただき、ありがとうございました。",
+            ],
+            ["資料請求いただき"],
+        ),
+        (  # a long challenge is named by its topic, not quoted at length
+            {
+                "challenge": "夜間や休日に届くお問い合わせへの返信が翌営業日になり、"
+                "その間に他社さんに決められてしまうことが何度もあって困っている。",
+                "topics": ["リード対応の速さ"],
+            },
+            None,
+            "ja",
+            ["お寄せいただいたリード対応の速さのご相談について", "ご連絡いたしました。"],
+            ["他社さん", "「"],
+        ),
+        (  # a short one is quoted, without its full stop
+            {"challenge": "夜間の返信が遅い。", "topics": ["リード対応の速さ"]},
+            None,
+            "ja",
+            ["「夜間の返信が遅い」という点について"],
+            ["遅い。」"],
+        ),
+        (  # English: the owner by full name, the timing by its reading
+            {
+                "lead": {"name": "Jane", "company": "Acme"},
+                "timing": parse_timing("sometime next month", date(2026, 11, 21)).to_dict(),
+            },
+            "Taro Yamada",
+            "en",
+            [
+                "Hello Jane of Acme, this is Taro Yamada from Sample Inc.",
+                "For timing you have around December in mind",
+            ],
+            ["sometime", "Inc.."],
+        ),
+    ],
+)
+def test_first_line_introduces_the_owner_and_says_the_lead_back(
+    content: Content,
+    changes: dict[str, object],
+    owner: str | None,
+    locale: str,
+    parts: list[str],
+    absent: list[str],
+) -> None:
+    """The owner's self-introduction, いたしました, quotes and paraphrases (docs/style.md)."""
+    line = render_first_line(content, _record(**changes), locale, owner, tokyo(2026, 11, 21, 23))
+    for part in parts:
+        assert part in line, (part, line)
+    for part in absent:
+        assert part not in line, (part, line)

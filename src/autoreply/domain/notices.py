@@ -78,7 +78,7 @@ LABELS: dict[str, dict[str, str]] = {
         "timing": "導入時期",
         "challenge": "課題",
         "first_line": "最初の一言",
-        "booking": "予約済みの打ち合わせ",
+        "booking": "予約済みのお打ち合わせ",
         "owner": "担当",
         "deadline": "初回連絡の期限",
         "trigger": "きっかけ",

@@ -710,7 +710,7 @@ _YES: tuple[str, ...] = (
     "それで",
     "大丈夫",
     "問題ありません",
-    "お願いします",
+    "お願いします",  # style: allow (what a lead answers)
     "ok",
     "yes",
     "yep",

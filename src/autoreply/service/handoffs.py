@@ -27,6 +27,7 @@ from autoreply.flows.facts import challenge_of, lead_score, timing_of
 from autoreply.flows.turns import Context, Ended, Handoff, OptOut, State, Turn
 from autoreply.service import crm
 from autoreply.service.content import Content
+from autoreply.service.first_line import render_first_line
 from autoreply.service.owners import Owners
 from autoreply.store import repos
 from autoreply.store.models import (
@@ -134,7 +135,11 @@ class HandoffWriter:
             locale=flow.locale,
         )
         data = record.to_dict()
-        data["first_line"] = self.content.texts.render("handoff/first_line", flow.locale, r=data)
+        data["first_line_locale"] = flow.locale
+        owner = await repos.get_rep(session, row.owner_id) if row and row.owner_id else None
+        data["first_line"] = render_first_line(
+            self.content, data, flow.locale, owner.name if owner else None, now
+        )
         record = record.with_first_line(data["first_line"])
         if row is None:
             row = repos.add_handoff(

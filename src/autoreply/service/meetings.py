@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from autoreply.channels.email.render import Calendar, MailRenderer, serialize
 from autoreply.domain.calendar import BusinessCalendar, format_when
 from autoreply.domain.invites import Invite, Person, invite_ics
+from autoreply.domain.voice import chose, timing_as_said, timing_in_words
 from autoreply.errors import PermanentDeliveryError
 from autoreply.flows.facts import challenge_of, timing_of
 from autoreply.flows.turns import State
@@ -312,7 +313,14 @@ class MeetingMail:
         state = State.from_dict(conversation.state)
         kind, who = str(item.payload["compose"]), str(item.payload["who"])
         chain = await repos.booking_chain(session, booking)
-        variables = self._variables(conversation, lead, state, booking, rep, who)
+        variables = self._variables(conversation, lead, state, booking, rep, who, now)
+        if who == "rep":  # the rep's invite opens the handoff in one tap
+            handoff = await repos.handoff_of(session, conversation_id=conversation.id)
+            variables["handoff_url"] = (
+                self.links.handoff_page(handoff.id)
+                if handoff is not None
+                else self.links.absolute("/rep/handoffs")
+            )
         if len(chain) > 1:  # moved: the messages say from when to when
             variables["previous_start_text"] = format_when(
                 chain[1].start_at.astimezone(self.content.calendar.tz), variables["locale"]
@@ -370,6 +378,7 @@ class MeetingMail:
         booking: Booking,
         rep: Rep,
         who: str,
+        now: datetime,
     ) -> dict[str, Any]:
         engine = self.content.engine(conversation.flow_id)
         flow = engine.flow
@@ -393,8 +402,15 @@ class MeetingMail:
             "meeting_url": self.content.settings.meeting_url,
             "challenge": challenge,
             "topics": [t.label for t in (vocabulary.get(i) for i in state.topics) if t],
-            "timing": timing.describe(locale) if timing else None,
+            # as the lead said it: a chosen 3か月以内 stays 3か月以内, typed words are quoted
+            "timing": timing_as_said(timing, locale) if timing else None,
             "timing_text": timing.text if timing else None,
+            "timing_reading": (
+                None
+                if timing is None or chose(timing)
+                else timing_in_words(timing, locale, now.astimezone(tz).date())
+            ),
+            "handoff_url": None,
             "cases": [
                 {
                     "title": c.title,

@@ -50,6 +50,7 @@ from autoreply.domain.routing_spec import Notify, Team
 from autoreply.errors import BadRequestError, NotFoundError
 from autoreply.service import crm
 from autoreply.service.content import Content
+from autoreply.service.first_line import refresh_first_line
 from autoreply.service.notifications import About, Notifications, Target
 from autoreply.store import repos
 from autoreply.store.models import Conversation, HandoffRow, Lead, Rep
@@ -291,6 +292,7 @@ class Owners:
             log.warning("handoff %d: nobody on team %r is ever on shift", row.id, team.id)
         why = route.why + ("・前回と同じ担当" if how == "kept" else "")
         row.owner_id = owner.id if owner else None
+        refresh_first_line(self.content, row, owner.name if owner else None, now)
         row.team, row.routed_by = team.id, why[:200]
         lead.owner_id, lead.team = row.owner_id, team.id
         first, after = self.minutes(team)
@@ -639,6 +641,7 @@ class Owners:
         """Make ``owner`` the owner of the handoff and its lead, on the record."""
         previous = row.owner_id
         row.owner_id, row.updated_at = owner.id, now
+        refresh_first_line(self.content, row, owner.name, now)
         lead = await repos.get_lead(session, row.lead_id)
         if lead is not None:
             lead.owner_id = owner.id

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from jinja2 import ChainableUndefined, FileSystemLoader, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
+from autoreply.domain.company import Company
 from autoreply.domain.invites import Person
 from autoreply.domain.leads import one_line
 from autoreply.errors import ConfigError
@@ -75,9 +76,10 @@ class MailRenderer:
     text part are not. A locale without its own template falls back to Japanese.
     """
 
-    def __init__(self, templates_dir: Path, sender: Person) -> None:
+    def __init__(self, templates_dir: Path, sender: Person, company: Company | None = None) -> None:
         self.dir = templates_dir
         self.sender = sender
+        self.company = company or Company()
         self.text = make_environment(templates_dir)
         self.html = SandboxedEnvironment(
             loader=FileSystemLoader(str(templates_dir)),
@@ -87,6 +89,8 @@ class MailRenderer:
             lstrip_blocks=True,
         )
         self.html.filters.update(self.text.filters)
+        for env in (self.text, self.html):  # the signatures' name, address and phone
+            env.globals["company"] = self.company
 
     def check(self) -> None:
         """Compile every email template now, so a broken edit stops the start."""

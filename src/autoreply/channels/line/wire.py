@@ -250,7 +250,7 @@ def _with_buttons(text: str, labels: Labels) -> list[dict[str, Any]]:
     lines = []
     for line in body.splitlines():
         line = line.rstrip()
-        if line.endswith(("：", ":")):  # 「…こちらからキャンセルできます：」 -> 「…できます。」
+        if line.endswith(("：", ":")):  # 「…キャンセルいただけます：」 -> 「…いただけます。」
             line = line[:-1].rstrip() + ("。" if line.endswith("：") else ".")
         lines.append(line)
     buttons = [
