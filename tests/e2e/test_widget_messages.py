@@ -146,7 +146,7 @@ def test_the_booked_message_keeps_its_lines_and_shows_a_short_link(
     widget.locator(".slots").get_by_role("button").first.click()
     expect(widget.get_by_role("log")).to_contain_text("お名前")
     _send(widget, "山田太郎")
-    expect(widget.locator(".row.out").last).to_contain_text("会社名")
+    expect(widget.locator(".row.out").last).to_contain_text("貴社名")
     _send(widget, "株式会社サンプル")
     expect(widget.locator(".row.out").last).to_contain_text("メールアドレス")
     _send(widget, "taro@example.com")
