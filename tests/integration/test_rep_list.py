@@ -175,7 +175,9 @@ async def test_rep_pages_answer_human_error_pages_in_the_reps_language(
             assert '"detail"' not in response.text
             assert "ログアウト" in response.text  # the logged-in rep keeps their menu
     bogus = (await client.get("/rep/handoffs?status=bogus", headers=EN)).text
-    assert "<code>status</code>: 「bogus」" in bogus
+    assert "status: 「bogus」" in bogus  # the field by its label, not its code
+    japanese = (await client.get("/rep/handoffs/abc", headers=JA)).text
+    assert "引き継ぎ番号: 「abc」" in japanese and "handoff_id" not in japanese
     english = (await client.get("/rep/handoffs/abc", headers=EN)).text
     assert "引き継ぎ一覧へ戻る" not in english and "Back to the handoffs" in english
     wrong_method = await client.put("/rep/handoffs", headers=JA)
