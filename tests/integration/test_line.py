@@ -433,7 +433,7 @@ async def test_the_rep_sees_the_line_lead_with_the_display_name(
     page = (await client.get(link.group(1))).text
     assert (
         "LINEでフォローしてください" in page
-        and "LINEでのお問い合わせありがとうございました" in page
+        and "LINEでお問い合わせいただき、ありがとうございました。" in page
     )
 
 

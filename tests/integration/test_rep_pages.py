@@ -211,7 +211,8 @@ async def test_detail_shows_what_the_rep_needs_and_escapes_the_leads_words(
     page = await client.get(f"/rep/handoffs/{handoff}")
     assert page.status_code == 200
     html = page.text
-    assert "山田太郎様、お問い合わせいただきありがとうございました。" in html
+    assert "山田太郎様、サンプル株式会社の" in html and "でございます。" in html
+    assert "お問い合わせいただき、ありがとうございました。" in html
     assert 'id="copy-first-line"' in html and "navigator.clipboard" in html
     assert "ご本人の言葉:「来月中旬」" in html and "2026年12月11日〜2026年12月20日" in html
     assert "11月24日(火) 10:00（担当: デモ担当 山田）" in html
