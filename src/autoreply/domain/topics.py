@@ -35,7 +35,6 @@ __all__ = [
 _WHITESPACE: Final = re.compile(r"\s+")
 _TOPIC_ID: Final = r"^[a-z][a-z0-9_]*$"
 _PUNCT: Final = "補助記号"
-_RECENT: Final = 8
 """Analysed messages a vocabulary remembers (see :meth:`TopicVocabulary.analyse`)."""
 
 
@@ -265,8 +264,6 @@ class TopicVocabulary:
     ) -> None:
         """Analyse ``topics``; raise ``ConfigError`` on a duplicate id or an unusable synonym."""
         self.analyser: Analyser = analyser or PlainAnalyser()
-        self._recent: dict[str, Analysed] = {}
-        self._scans: dict[int, tuple[Analysed, tuple[TopicHit, ...], tuple[TopicHit, ...]]] = {}
         self.topics: tuple[Topic, ...] = tuple(topics)
         self._by_id: dict[str, Topic] = {}
         self._order: dict[str, int] = {}
@@ -315,18 +312,10 @@ class TopicVocabulary:
     def analyse(self, text: str | Analysed) -> Analysed:
         """``text`` analysed with the vocabulary's analyser (an analysed message as is).
 
-        The last few messages are remembered, so that a chat turn that detects topics in
-        an answer and then recommends cases for the same words tokenises them once.
+        Callers analyse a message once and hand the result to :meth:`scan`, :meth:`detect`
+        and ``CaseLibrary.match`` (the engine keeps one per turn); nothing is remembered here.
         """
-        if isinstance(text, Analysed):
-            return text
-        found = self._recent.get(text)
-        if found is None:
-            found = self.analyser.analyse(text)
-            if len(self._recent) >= _RECENT:
-                self._recent.pop(next(iter(self._recent)))
-            self._recent[text] = found
-        return found
+        return text if isinstance(text, Analysed) else self.analyser.analyse(text)
 
     def scan(self, message: str | Analysed) -> tuple[list[TopicHit], list[TopicHit]]:
         """The topics found in ``message`` and the topics skipped (found only negated).
@@ -334,15 +323,7 @@ class TopicVocabulary:
         Found topics come best first: found at more places first, then the
         earlier in the message, then the vocabulary's order; one hit per topic.
         """
-        analysed = self.analyse(message)
-        remembered = self._scans.get(id(analysed))
-        if remembered is not None and remembered[0] is analysed:
-            return list(remembered[1]), list(remembered[2])
-        hits, skipped = self._scan(analysed)
-        if len(self._scans) >= _RECENT:
-            self._scans.pop(next(iter(self._scans)))
-        self._scans[id(analysed)] = (analysed, tuple(hits), tuple(skipped))
-        return hits, skipped
+        return self._scan(self.analyse(message))
 
     def _scan(self, analysed: Analysed) -> tuple[list[TopicHit], list[TopicHit]]:
         counted: dict[str, list[Occurrence[Topic]]] = {}

@@ -9,6 +9,7 @@ from typing import Any
 from jinja2 import Template
 
 from autoreply.domain import booking
+from autoreply.domain.analysis import Analysed
 from autoreply.domain.calendar import format_when
 from autoreply.domain.casestudies import CaseMatch
 from autoreply.domain.promise import follow_up
@@ -82,6 +83,8 @@ class _Run:
     replies: list[Reply] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     last_cases: list[CaseMatch] = field(default_factory=list)
+    analysed: dict[str, Analysed] = field(default_factory=dict)
+    """Messages analysed in this turn: an answer read for topics, then for case studies."""
 
 
 class Engine:
@@ -169,10 +172,8 @@ class Engine:
             if isinstance(step, AskStep) and any(c.value == event.value for c in step.choices):
                 return None
             if isinstance(step, AskStep) and state.confirming is not None:
-                alternatives = len(Timing.from_dict(state.confirming).alternatives)
-                offered = {"confirm:yes", "confirm:undecided"}
-                offered |= {f"confirm:alt:{i}" for i in range(alternatives)}
-                if event.value in offered:
+                offered = self._confirm_options(Timing.from_dict(state.confirming))
+                if any(o.value == event.value for o in offered):
                     return None
             return f"unknown choice {event.value!r}"
         if isinstance(step, OfferSlotsStep) and (
@@ -352,6 +353,14 @@ class Engine:
             points = (*points, (spec.reason or ",".join(spec.tags) or "flow", spec.score))
         run.state = run.state.evolve(tags=tuple(tags), points=points)
 
+    @staticmethod
+    def _analysed(run: _Run, text: str) -> Analysed:
+        """``text`` tokenised once per turn (the analyser is the costly part of matching)."""
+        found = run.analysed.get(text)
+        if found is None:
+            found = run.analysed[text] = run.ctx.vocabulary.analyse(text)
+        return found
+
     def _recommend(self, run: _Run, step_id: str, step: RecommendStep) -> None:
         base = ("steps", step_id)
         query = self._render(run, (*base, "recommend", "query"))
@@ -359,7 +368,7 @@ class Engine:
             "industry"
         )
         matches = run.ctx.library.match(
-            run.ctx.library.analyse(query),
+            self._analysed(run, query),
             topics=run.state.topics,
             industry=industry or None,
             limit=step.recommend.limit,
@@ -431,18 +440,28 @@ class Engine:
     def _confirm_prompt(self, run: _Run, step_id: str, step: AskStep) -> None:
         timing = Timing.from_dict(run.state.confirming or {})
         loc = self.flow.locale
-        ja = loc.startswith("ja")
         names = self._confirm_vars(timing)
         template = self.flow.template("steps", step_id, "confirm")
         if template is not None:
             text = template.render({**self._variables(run), "confirming": names}).strip()
         else:
             text = timing.confirm_question(loc)
-        options = [Option("はい" if ja else "Yes", "confirm:yes")]
-        for i, (start, end, _bucket) in enumerate(timing.alternatives):
-            options.append(Option(short_range(start, end, loc), f"confirm:alt:{i}"))
-        options.append(Option("未定" if ja else "Undecided", "confirm:undecided"))
-        run.replies.append(Choices(text=text, options=tuple(options), free_text=True))
+        options = self._confirm_options(timing)
+        run.replies.append(Choices(text=text, options=options, free_text=True))
+
+    def _confirm_options(self, timing: Timing) -> tuple[Option, ...]:
+        """The confirming question's buttons: yes, each other reading, undecided."""
+        loc = self.flow.locale
+        ja = loc.startswith("ja")
+        others = (
+            Option(short_range(start, end, loc), f"confirm:alt:{i}")
+            for i, (start, end, _bucket) in enumerate(timing.alternatives)
+        )
+        return (
+            Option("はい" if ja else "Yes", "confirm:yes"),
+            *others,
+            Option("未定" if ja else "Undecided", "confirm:undecided"),
+        )
 
     def _confirm_answer(self, run: _Run, step_id: str, step: AskStep, event: Inbound) -> None:
         timing = Timing.from_dict(run.state.confirming or {})
@@ -467,7 +486,7 @@ class Engine:
         slots = {**run.state.slots, step.ask: value}
         changes: dict[str, Any] = {"slots": slots, "tries": 0, "step": None}
         if slot.type is SlotType.TEXT and slot.topics:
-            message = run.ctx.vocabulary.analyse(str(value))
+            message = self._analysed(run, str(value))
             found = [h.topic_id for h in run.ctx.vocabulary.detect(message)]
             changes["topics"] = tuple(dict.fromkeys([*run.state.topics, *found]))
         run.state = run.state.evolve(**changes)
